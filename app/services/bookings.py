@@ -1,0 +1,253 @@
+"""Use cases for labs, participants and bookings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.domain.bookings import (
+    ACTIVE_STATUSES,
+    Booking,
+    BookingRequest,
+    BookingStatus,
+    Phase,
+    Reason,
+    RuleContext,
+    booking_days,
+    next_status,
+)
+from app.domain.clock import Clock
+from app.domain.errors import ValidationError
+from app.domain.lab import Bench, Lab, OpeningHours, default_opening_hours
+from app.domain.participants import (
+    Induction,
+    Organisation,
+    Person,
+    induction_valid_until,
+    parse_roles,
+    validate_email,
+)
+from app.domain.rules import check_request, find_slot, segments
+from app.storage.bookings import BookingRepo
+from app.storage.labs import LabRepo
+from app.storage.people import OrgRepo, PersonRepo
+
+
+@dataclass(frozen=True)
+class RequestOutcome:
+    """What happened to a booking request."""
+
+    status: str  # "requested" | "refused" | "overridden"
+    booking: Booking | None
+    reasons: list[Reason] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": "requested" if self.status == "overridden" else self.status,
+            "id": self.booking.id if self.booking else None,
+            "reasons": [r.to_dict() for r in self.reasons],
+            **({"override": self.booking.override} if self.booking and self.booking.override else {}),
+        }
+
+
+class LabService:
+    """Labs, organisations, people and inductions."""
+
+    def __init__(self, labs: LabRepo, orgs: OrgRepo, people: PersonRepo, clock: Clock) -> None:
+        self.labs, self.orgs, self.people, self.clock = labs, orgs, people, clock
+
+    def add_lab(
+        self,
+        name: str,
+        spaces: int,
+        site: str = "",
+        opens: time | None = None,
+        closes: time | None = None,
+        benches: int | list[Bench] = 0,
+        **settings: Any,
+    ) -> Lab:
+        if (opens is None) != (closes is None):
+            missing = "closes" if closes is None else "opens"
+            raise ValidationError(missing, "Give both --opens and --closes, or neither (default 08:00-18:00).")
+        hours: dict[int, OpeningHours] = (
+            default_opening_hours(opens, closes) if opens and closes else default_opening_hours()
+        )
+        bench_list = (
+            [Bench(number=i, name=f"Bench {i}") for i in range(1, benches + 1)]
+            if isinstance(benches, int) else benches
+        )
+        lab = Lab(name=name.strip(), spaces=spaces, site=site, hours=hours,
+                  benches=tuple(bench_list), **settings)
+        return self.labs.add(lab)
+
+    def add_org(self, name: str, roles: str | None = None, completed_roles: str | None = None) -> Organisation:
+        held = parse_roles(roles, "roles")
+        done = parse_roles(completed_roles, "completed_roles")
+        return self.orgs.add(Organisation(name=name.strip(), roles=held, completed_roles=done))
+
+    def add_person(self, org_ref: str, name: str, email: str) -> Person:
+        org = self.orgs.resolve(org_ref)
+        address = validate_email(email)
+        assert org.id is not None
+        return self.people.add(Person(name=name.strip(), email=address, org_id=org.id))
+
+    def induct(self, email: str, lab_ref: str, held_on: date, delivered_by: str = "") -> Person:
+        """Record that a person attended a lab's induction on `held_on`."""
+        person = self.people.resolve_email(validate_email(email))
+        lab = self.labs.resolve(lab_ref)
+        today = lab.local(self.clock.now()).date()
+        if held_on > today:
+            raise ValidationError(
+                "date", f"The induction date {held_on} is in the future; record it once it has happened."
+            )
+        assert lab.id is not None and person.id is not None
+        induction = Induction(
+            lab_id=lab.id, date=held_on,
+            valid_until=induction_valid_until(held_on, lab.induction_validity_months),
+            delivered_by=delivered_by,
+        )
+        return self.people.add_induction(person.id, induction)
+
+
+class BookingService:
+    """Requesting, checking, moving and exporting bookings."""
+
+    def __init__(self, labs: LabRepo, orgs: OrgRepo, people: PersonRepo, bookings: BookingRepo,
+                 clock: Clock, actor: str) -> None:
+        self.labs, self.orgs, self.people, self.bookings = labs, orgs, people, bookings
+        self.clock, self.actor = clock, actor
+
+    # --- checking --------------------------------------------------------------------------
+    def context_for(self, lab: Lab, req: BookingRequest, exclude_id: int | None = None) -> RuleContext:
+        """Gather what the rules need from the database for one request."""
+        assert lab.id is not None
+        start_l, end_l = lab.local(req.start), lab.local(req.end)
+        days = booking_days(start_l, end_l)
+        org = self.orgs.get(req.org_id)
+        inducted: dict[str, bool | None] = {}
+        for email in req.attendees:
+            person = self.people.find_by_email(email)
+            inducted[email] = None if person is None else person.inducted_for(lab.id, days)
+        return RuleContext(
+            occupancy=self.bookings.occupancy(lab.id, days[0], days[-1], exclude_id=exclude_id),
+            completed_roles=org.completed_roles,
+            attendee_inducted=inducted,
+            known_benches=frozenset(b.name.casefold() for b in lab.benches),
+        )
+
+    def build_request(
+        self,
+        lab_ref: str,
+        org_ref: str,
+        start: datetime,
+        end: datetime,
+        spaces: int,
+        phase: Phase,
+        roles: list[str] | tuple[str, ...] = (),
+        attendees: list[str] | tuple[str, ...] = (),
+        benches: list[str] | tuple[str, ...] = (),
+        devices: str = "",
+        notes: str = "",
+    ) -> tuple[Lab, BookingRequest]:
+        """Resolve names and validate input; raises ValidationError/NotFoundError on bad input."""
+        lab = self.labs.resolve(lab_ref)
+        org = self.orgs.resolve(org_ref)
+        start = lab.localize(start)
+        end = lab.localize(end)
+        emails: list[str] = []
+        for email in attendees:
+            address = validate_email(email, "attendee")
+            self.people.resolve_email(address, "attendee")
+            if address not in emails:
+                emails.append(address)
+        bench_names: list[str] = []
+        for name in benches:
+            bench = lab.bench_by_name(name)
+            if bench is None:
+                known = ", ".join(b.name for b in lab.benches) or "none"
+                raise ValidationError("bench", f"Lab {lab.name} has no bench {name!r} (benches: {known}).")
+            if bench.name not in bench_names:
+                bench_names.append(bench.name)
+        assert lab.id is not None and org.id is not None
+        req = BookingRequest(
+            lab_id=lab.id, org_id=org.id, start=start, end=end, spaces=spaces, phase=phase,
+            roles=parse_roles(list(roles), "role"), attendees=tuple(emails),
+            benches=tuple(bench_names), devices=devices, notes=notes,
+        )
+        return lab, req
+
+    def check(self, lab: Lab, req: BookingRequest) -> list[Reason]:
+        """Every rule the request breaks right now (empty when it may be booked)."""
+        return check_request(lab, req, self.clock.now(), self.context_for(lab, req))
+
+    def request(self, lab: Lab, req: BookingRequest, override: str = "") -> RequestOutcome:
+        """Book if every rule passes; otherwise refuse (kept in the audit trail only).
+
+        With a written `override` justification, lab staff book despite the refusal; the reasons
+        and the justification are kept on the booking and in the audit trail.
+        """
+        reasons = self.check(lab, req)
+        if reasons and not override.strip():
+            self.bookings.record_refusal(self.actor, _request_dict(lab, req), reasons)
+            return RequestOutcome("refused", None, reasons)
+        booking = Booking(
+            id=0, lab_id=req.lab_id, org_id=req.org_id,
+            start=req.start.astimezone(timezone.utc), end=req.end.astimezone(timezone.utc),
+            spaces=req.spaces, phase=req.phase, status=BookingStatus.REQUESTED, roles=req.roles,
+            attendees=req.attendees, benches=req.benches, devices=req.devices, notes=req.notes,
+            override=override.strip() if reasons else "", override_reasons=tuple(reasons) if reasons else (),
+        )
+        stored = self.bookings.add(
+            booking, segments(lab, req.start, req.end), self.actor,
+            action="overridden" if reasons else "requested",
+        )
+        return RequestOutcome("overridden" if reasons else "requested", stored, reasons)
+
+    # --- life cycle ------------------------------------------------------------------------
+    def transition(self, booking_id: int, action: str, why: str = "") -> Booking:
+        booking = self.bookings.get(booking_id)
+        target = next_status(action, booking.status)
+        return self.bookings.set_status(booking_id, target, self.actor, action, why)
+
+    # --- finding and listing ---------------------------------------------------------------
+    def find_slot(self, lab_ref: str, spaces: int, hours: float, phase: Phase,
+                  benches: tuple[str, ...] = ()) -> tuple[datetime, datetime] | None:
+        lab = self.labs.resolve(lab_ref)
+        if spaces > lab.spaces:
+            raise ValidationError("spaces", f"Lab {lab.name} has {lab.spaces} spaces; {spaces} can never fit.")
+        assert lab.id is not None
+        lab_id = lab.id
+        return find_slot(
+            lab, self.clock.now(), spaces, hours, phase,
+            lambda a, b: self.bookings.occupancy(lab_id, a, b), benches=benches,
+        )
+
+    def list(self, lab_ref: str | None = None, org_ref: str | None = None,
+             day_from: date | None = None, day_to: date | None = None,
+             statuses: tuple[BookingStatus, ...] | None = None) -> list[Booking]:
+        lab = self.labs.resolve(lab_ref) if lab_ref else None
+        org = self.orgs.resolve(org_ref) if org_ref else None
+        tz = lab.tz if lab else None
+        start = _day_start(day_from, tz) if day_from else None
+        end = _day_start(day_to + timedelta(days=1), tz) if day_to else None
+        return self.bookings.list(
+            lab_id=lab.id if lab else None, org_id=org.id if org else None,
+            statuses=statuses, start=start, end=end,
+        )
+
+    def active_between(self, lab: Lab, start: datetime, end: datetime) -> list[Booking]:
+        return self.bookings.list(lab_id=lab.id, statuses=ACTIVE_STATUSES, start=start, end=end)
+
+
+def _day_start(day: date, tz: ZoneInfo | None) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=tz or ZoneInfo("Europe/London"))
+
+
+def _request_dict(lab: Lab, req: BookingRequest) -> dict[str, Any]:
+    return {
+        "lab": lab.name, "org_id": req.org_id, "start": req.start.isoformat(),
+        "end": req.end.isoformat(), "spaces": req.spaces, "phase": req.phase.value,
+        "roles": list(req.roles), "attendees": list(req.attendees), "benches": list(req.benches),
+    }

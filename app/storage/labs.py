@@ -1,0 +1,105 @@
+"""Labs and their benches in the database."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, time
+
+from sqlite_utils import Database
+
+from app.domain.clock import Clock
+from app.domain.errors import NotFoundError, ValidationError
+from app.domain.lab import Bench, HolidayCalendar, Lab, OpeningHours
+from app.storage.timefmt import to_db
+
+
+def _hours_to_json(hours: dict[int, OpeningHours]) -> str:
+    return json.dumps({str(wd): [f"{h.opens:%H:%M}", f"{h.closes:%H:%M}"] for wd, h in hours.items()})
+
+
+def _hours_from_json(text: str) -> dict[int, OpeningHours]:
+    raw = json.loads(text)
+    return {
+        int(wd): OpeningHours(time.fromisoformat(o), time.fromisoformat(c)) for wd, (o, c) in raw.items()
+    }
+
+
+class LabRepo:
+    """Stores and loads :class:`Lab` values."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def add(self, lab: Lab) -> Lab:
+        """Insert a lab and its benches; refuses a name already taken."""
+        if self.find(lab.name) is not None:
+            raise ValidationError("name", f"A lab named {lab.name!r} already exists.")
+        with self.db.conn:
+            lab_id = self.db["labs"].insert({
+                "name": lab.name.strip(), "site": lab.site, "spaces": lab.spaces,
+                "timezone": lab.timezone, "hours_json": _hours_to_json(lab.hours),
+                "holiday_country": lab.calendar.country, "holiday_subdiv": lab.calendar.subdiv,
+                "extra_closed_json": json.dumps(sorted(d.isoformat() for d in lab.calendar.extra_closed)),
+                "attendance_notice_h": lab.attendance_notice_h,
+                "e2e_notice_working_days": lab.e2e_notice_working_days,
+                "induction_validity_months": lab.induction_validity_months,
+                "comms_hub_types_json": json.dumps(list(lab.comms_hub_types)),
+                "phantom_load": int(lab.phantom_load), "log_capture": int(lab.log_capture),
+                "created_at": to_db(self.clock.now()),
+            }).last_pk
+            for bench in lab.benches:
+                self.db["benches"].insert(
+                    {"lab_id": lab_id, "number": bench.number, "name": bench.name,
+                     "equipment": bench.equipment}
+                )
+        return self.get(int(lab_id))
+
+    def _from_row(self, row: dict) -> Lab:
+        benches = tuple(
+            Bench(number=b["number"], name=b["name"], equipment=b["equipment"] or "", id=b["id"])
+            for b in self.db["benches"].rows_where("lab_id = ?", [row["id"]], order_by="number")
+        )
+        return Lab(
+            id=row["id"], name=row["name"], site=row["site"] or "", spaces=row["spaces"],
+            benches=benches, hours=_hours_from_json(row["hours_json"]),
+            calendar=HolidayCalendar(
+                country=row["holiday_country"] or "GB", subdiv=row["holiday_subdiv"],
+                extra_closed=frozenset(date.fromisoformat(d) for d in json.loads(row["extra_closed_json"] or "[]")),
+            ),
+            timezone=row["timezone"], attendance_notice_h=row["attendance_notice_h"],
+            e2e_notice_working_days=row["e2e_notice_working_days"],
+            induction_validity_months=row["induction_validity_months"],
+            comms_hub_types=tuple(json.loads(row["comms_hub_types_json"] or "[]")),
+            phantom_load=bool(row["phantom_load"]), log_capture=bool(row["log_capture"]),
+        )
+
+    def get(self, lab_id: int) -> Lab:
+        rows = list(self.db["labs"].rows_where("id = ?", [lab_id]))
+        if not rows:
+            raise NotFoundError("lab", f"There is no lab with id {lab_id}.")
+        return self._from_row(rows[0])
+
+    def find(self, ref: str | int) -> Lab | None:
+        """A lab by id or by name (case-insensitive), or None."""
+        text = str(ref).strip()
+        if text.isdigit():
+            rows = list(self.db["labs"].rows_where("id = ?", [int(text)]))
+            if rows:
+                return self._from_row(rows[0])
+        rows = list(self.db["labs"].rows_where("lower(name) = lower(?)", [text]))
+        return self._from_row(rows[0]) if rows else None
+
+    def resolve(self, ref: str | int, field: str = "lab") -> Lab:
+        """Like :meth:`find` but refuses an unknown lab with a sentence listing the known ones."""
+        lab = self.find(ref)
+        if lab is None:
+            names = ", ".join(r["name"] for r in self.db["labs"].rows) or "none yet"
+            raise NotFoundError(field, f"There is no lab {ref!r} (labs: {names}).")
+        return lab
+
+    def list(self) -> list[Lab]:
+        return [self._from_row(r) for r in self.db["labs"].rows_where(order_by="name")]
+
+    def count(self) -> int:
+        return self.db["labs"].count

@@ -1,0 +1,78 @@
+"""Schema history. The schema is created and changed only here, through sqlite-utils Migrations.
+
+Released migrations are never edited: a change is a new migration. Each released schema version
+keeps a fixture database under tests/storage/fixtures that the test suite upgrades.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("meterlab")
+
+
+@migrations()
+def m001_labs_people_bookings(db: Database) -> None:
+    db["labs"].create(
+        {
+            "id": int, "name": str, "site": str, "spaces": int, "timezone": str,
+            "hours_json": str, "holiday_country": str, "holiday_subdiv": str,
+            "extra_closed_json": str, "attendance_notice_h": float,
+            "e2e_notice_working_days": int, "induction_validity_months": int,
+            "comms_hub_types_json": str, "phantom_load": int, "log_capture": int,
+            "created_at": str,
+        },
+        pk="id", not_null={"name", "spaces", "timezone"},
+    )
+    db["labs"].create_index(["name"], unique=True)
+    db["benches"].create(
+        {"id": int, "lab_id": int, "number": int, "name": str, "equipment": str},
+        pk="id", foreign_keys=[("lab_id", "labs", "id")], not_null={"lab_id", "name"},
+    )
+    db["benches"].create_index(["lab_id", "name"], unique=True)
+    db["organisations"].create(
+        {"id": int, "name": str, "roles": str, "completed_roles": str, "created_at": str},
+        pk="id", not_null={"name"},
+    )
+    db["organisations"].create_index(["name"], unique=True)
+    db["people"].create(
+        {"id": int, "org_id": int, "name": str, "email": str, "created_at": str},
+        pk="id", foreign_keys=[("org_id", "organisations", "id")], not_null={"org_id", "email"},
+    )
+    db["people"].create_index(["email"], unique=True)
+    db["inductions"].create(
+        {"id": int, "person_id": int, "lab_id": int, "date": str, "valid_until": str,
+         "delivered_by": str, "created_at": str},
+        pk="id",
+        foreign_keys=[("person_id", "people", "id"), ("lab_id", "labs", "id")],
+        not_null={"person_id", "lab_id", "date", "valid_until"},
+    )
+    db["inductions"].create_index(["person_id", "lab_id"])
+    db["bookings"].create(
+        {
+            "id": int, "lab_id": int, "org_id": int, "start_utc": str, "end_utc": str,
+            "spaces": int, "phase": str, "status": str, "roles": str, "attendees_json": str,
+            "benches_json": str, "devices": str, "notes": str, "override": str,
+            "override_reasons_json": str, "created_at": str, "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("lab_id", "labs", "id"), ("org_id", "organisations", "id")],
+        not_null={"lab_id", "org_id", "start_utc", "end_utc", "spaces", "phase", "status"},
+    )
+    db["bookings"].create_index(["lab_id", "start_utc"])
+    db["bookings"].create_index(["org_id", "start_utc"])
+    # One row per day a booking occupies: capacity and bench checks look up only the days they
+    # need, however many bookings the lab holds.
+    db["booking_days"].create(
+        {"booking_id": int, "lab_id": int, "day": str, "start_utc": str, "end_utc": str},
+        foreign_keys=[("booking_id", "bookings", "id"), ("lab_id", "labs", "id")],
+        not_null={"booking_id", "lab_id", "day", "start_utc", "end_utc"},
+    )
+    db["booking_days"].create_index(["lab_id", "day"])
+    db["booking_days"].create_index(["booking_id"])
+    db["audit"].create(
+        {"id": int, "at": str, "actor": str, "action": str, "entity": str, "entity_id": int,
+         "details_json": str},
+        pk="id", not_null={"at", "action", "entity"},
+    )
+    db["audit"].create_index(["entity", "entity_id"])

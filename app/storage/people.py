@@ -1,0 +1,135 @@
+"""Participant organisations, people and inductions in the database."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlite_utils import Database
+
+from app.domain.clock import Clock
+from app.domain.errors import NotFoundError, ValidationError
+from app.domain.participants import Induction, Organisation, Person
+from app.storage.timefmt import to_db
+
+
+def _roles(text: str | None) -> tuple[str, ...]:
+    return tuple(r for r in (text or "").split(",") if r)
+
+
+class OrgRepo:
+    """Stores and loads :class:`Organisation` values."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def add(self, org: Organisation) -> Organisation:
+        if self.find(org.name) is not None:
+            raise ValidationError("name", f"An organisation named {org.name!r} already exists.")
+        org_id = self.db["organisations"].insert({
+            "name": org.name.strip(), "roles": ",".join(org.roles),
+            "completed_roles": ",".join(org.completed_roles),
+            "created_at": to_db(self.clock.now()),
+        }).last_pk
+        return self.get(int(org_id))
+
+    def update(self, org: Organisation) -> Organisation:
+        if org.id is None:
+            raise ValueError("organisation has no id")
+        self.db["organisations"].update(org.id, {
+            "name": org.name.strip(), "roles": ",".join(org.roles),
+            "completed_roles": ",".join(org.completed_roles),
+        })
+        return self.get(org.id)
+
+    @staticmethod
+    def _from_row(row: dict) -> Organisation:
+        return Organisation(
+            id=row["id"], name=row["name"], roles=_roles(row["roles"]),
+            completed_roles=_roles(row["completed_roles"]),
+        )
+
+    def get(self, org_id: int) -> Organisation:
+        rows = list(self.db["organisations"].rows_where("id = ?", [org_id]))
+        if not rows:
+            raise NotFoundError("org", f"There is no organisation with id {org_id}.")
+        return self._from_row(rows[0])
+
+    def find(self, ref: str | int) -> Organisation | None:
+        text = str(ref).strip()
+        if text.isdigit():
+            rows = list(self.db["organisations"].rows_where("id = ?", [int(text)]))
+            if rows:
+                return self._from_row(rows[0])
+        rows = list(self.db["organisations"].rows_where("lower(name) = lower(?)", [text]))
+        return self._from_row(rows[0]) if rows else None
+
+    def resolve(self, ref: str | int, field: str = "org") -> Organisation:
+        org = self.find(ref)
+        if org is None:
+            names = ", ".join(r["name"] for r in self.db["organisations"].rows) or "none yet"
+            raise NotFoundError(field, f"There is no organisation {ref!r} (organisations: {names}).")
+        return org
+
+    def list(self) -> list[Organisation]:
+        return [self._from_row(r) for r in self.db["organisations"].rows_where(order_by="name")]
+
+
+class PersonRepo:
+    """Stores and loads :class:`Person` values with their inductions."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def add(self, person: Person) -> Person:
+        if self.find_by_email(person.email) is not None:
+            raise ValidationError("email", f"A person with email {person.email} already exists.")
+        pid = self.db["people"].insert({
+            "org_id": person.org_id, "name": person.name.strip(), "email": person.email,
+            "created_at": to_db(self.clock.now()),
+        }).last_pk
+        return self.get(int(pid))
+
+    def _inductions(self, person_id: int) -> tuple[Induction, ...]:
+        return tuple(
+            Induction(
+                id=r["id"], lab_id=r["lab_id"], date=date.fromisoformat(r["date"]),
+                valid_until=date.fromisoformat(r["valid_until"]), delivered_by=r["delivered_by"] or "",
+            )
+            for r in self.db["inductions"].rows_where("person_id = ?", [person_id], order_by="date")
+        )
+
+    def _from_row(self, row: dict) -> Person:
+        return Person(
+            id=row["id"], name=row["name"], email=row["email"], org_id=row["org_id"],
+            inductions=self._inductions(row["id"]),
+        )
+
+    def get(self, person_id: int) -> Person:
+        rows = list(self.db["people"].rows_where("id = ?", [person_id]))
+        if not rows:
+            raise NotFoundError("person", f"There is no person with id {person_id}.")
+        return self._from_row(rows[0])
+
+    def find_by_email(self, email: str) -> Person | None:
+        rows = list(self.db["people"].rows_where("email = ?", [email.strip().lower()]))
+        return self._from_row(rows[0]) if rows else None
+
+    def resolve_email(self, email: str, field: str = "email") -> Person:
+        person = self.find_by_email(email)
+        if person is None:
+            raise NotFoundError(field, f"There is no person with email {email!r}; add them first.")
+        return person
+
+    def list(self, org_id: int | None = None) -> list[Person]:
+        where, args = ("org_id = ?", [org_id]) if org_id is not None else (None, [])
+        return [self._from_row(r) for r in self.db["people"].rows_where(where, args, order_by="name")]
+
+    def add_induction(self, person_id: int, induction: Induction) -> Person:
+        self.db["inductions"].insert({
+            "person_id": person_id, "lab_id": induction.lab_id, "date": induction.date.isoformat(),
+            "valid_until": induction.valid_until.isoformat(), "delivered_by": induction.delivered_by,
+            "created_at": to_db(self.clock.now()),
+        })
+        return self.get(person_id)
