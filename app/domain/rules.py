@@ -5,6 +5,7 @@ Every rule is checked and every failure reported, so that a person fixes a reque
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 
@@ -258,39 +259,104 @@ def find_slot(
     day = local_earliest.date()
     last_day = day + timedelta(days=horizon_days)
     chunk_days = 14
-    cache: list[Occupancy] = []
+    by_day: dict[date, list[Occupancy]] = {}
     loaded_to = day - timedelta(days=1)
     wanted_benches = {b.casefold() for b in benches}
+    # A multi-day booking can need a few more days loaded than the day it starts.
+    span_days = int(hours // 8) + 3
     while day <= last_day:
         window = lab.opening_window(day)
         if window is None:
+            by_day.pop(day, None)
             day += timedelta(days=1)
             continue
-        # Load enough days ahead to cover a multi-day booking starting today.
-        span_days = int(hours // 8) + 3
         while loaded_to < day + timedelta(days=span_days):
             nxt = loaded_to + timedelta(days=chunk_days)
-            cache.extend(load(loaded_to + timedelta(days=1), nxt))
+            for o in load(loaded_to + timedelta(days=1), nxt):
+                by_day.setdefault(lab.local(o.start).date(), []).append(o)
             loaded_to = nxt
         opens_utc = window[0].astimezone(timezone.utc)
         closes_utc = window[1].astimezone(timezone.utc)
-        cache = [o for o in cache if o.end > opens_utc]
-        candidates = {opens_utc} | {o.end for o in cache if opens_utc < o.end < closes_utc}
+        today = by_day.pop(day, [])
+        # Quick reject: even the emptiest moment of the day cannot hold the request.
+        if spaces > lab.spaces - _least_use(today, max(opens_utc, earliest), closes_utc):
+            day += timedelta(days=1)
+            continue
+        candidates = {max(opens_utc, earliest)} | {o.end for o in today if opens_utc < o.end < closes_utc}
+        to_close = _use_until(today, closes_utc)
         for start in sorted(c for c in candidates if c >= earliest):
             end = end_after_opening_hours(lab, start, hours)
             if end is None:
                 return None
+            if end >= closes_utc and to_close(start) + spaces > lab.spaces:
+                continue  # the part of the booking on its first day does not fit
             start_l, end_l = lab.local(start), lab.local(end)
-            if _check_days(lab, start_l, end_l) or _check_hours(lab, start_l, end_l):
+            days = booking_days(start_l, end_l)
+            if not all(lab.is_working_day(d) for d in days) or _check_hours(lab, start_l, end_l):
                 continue
             segs = segments(lab, start, end)
-            relevant = [o for o in cache if o.start < end and start < o.end]
-            if any(peak_use(relevant, s.start, s.end)[0] + spaces > lab.spaces for s in segs):
+            held = [today if seg.day == day else by_day.get(seg.day, []) for seg in segs]
+            if any(peak_use(h, seg.start, seg.end)[0] + spaces > lab.spaces for h, seg in zip(held, segs)):
                 continue
             if wanted_benches and any(
-                wanted_benches & {b.casefold() for b in o.benches} for o in relevant
+                wanted_benches & {b.casefold() for b in o.benches}
+                for h, seg in zip(held, segs) for o in h if o.start < seg.end and seg.start < o.end
             ):
                 continue
             return start, end
         day += timedelta(days=1)
     return None
+
+
+def _least_use(occupancy: list[Occupancy], start: datetime, end: datetime) -> int:
+    """Fewest spaces held at any moment within [start, end)."""
+    if start >= end:
+        return 0
+    points: list[tuple[datetime, int]] = []
+    for occ in occupancy:
+        s, e = max(occ.start, start), min(occ.end, end)
+        if e > s:
+            points.append((s, occ.spaces))
+            points.append((e, -occ.spaces))
+    if not points:
+        return 0
+    points.sort(key=lambda p: (p[0], p[1]))
+    used, least, cursor = 0, None, start
+    for moment, delta in points:
+        if moment > cursor:
+            least = used if least is None else min(least, used)
+            cursor = moment
+        used += delta
+    if cursor < end:
+        least = used if least is None else min(least, used)
+    return least or 0
+
+
+def _use_until(occupancy: list[Occupancy], close: datetime) -> Callable[[datetime], int]:
+    """A function giving the most spaces held at any moment in [t, close), for any t."""
+    points = sorted(
+        [(o.start, o.spaces) for o in occupancy if o.start < close]
+        + [(o.end, -o.spaces) for o in occupancy if o.start < close],
+        key=lambda p: (p[0], p[1]),
+    )
+    times: list[datetime] = []
+    levels: list[int] = []
+    used = 0
+    for moment, delta in points:
+        used += delta
+        if times and times[-1] == moment:
+            levels[-1] = used
+        else:
+            times.append(moment)
+            levels.append(used)
+    suffix = levels[:]
+    for i in range(len(suffix) - 2, -1, -1):
+        suffix[i] = max(suffix[i], suffix[i + 1])
+
+    def most_from(t: datetime) -> int:
+        i = bisect_right(times, t) - 1
+        here = levels[i] if i >= 0 else 0
+        later = suffix[i + 1] if i + 1 < len(suffix) else 0
+        return max(here, later)
+
+    return most_from

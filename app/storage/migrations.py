@@ -76,3 +76,31 @@ def m001_labs_people_bookings(db: Database) -> None:
         pk="id", not_null={"at", "action", "entity"},
     )
     db["audit"].create_index(["entity", "entity_id"])
+
+
+@migrations()
+def m002_devices_sessions_events(db: Database) -> None:
+    db["devices"].create(
+        {"id": int, "label": str, "kind": str, "device_id": str, "mpxn": str,
+         "manufacturer": str, "model": str, "firmware": str, "owner": str, "bench": str,
+         "connection_json": str, "created_at": str, "updated_at": str},
+        pk="id", not_null={"label", "kind"},
+    )
+    db["devices"].create_index(["label"], unique=True)
+    db["devices"].create_index(["device_id"])
+    # A capture session: one connection to one port, with its raw capture file.
+    db["capture_sessions"].create(
+        {"id": int, "device": str, "port": str, "protocol": str, "capture_path": str,
+         "started_at": str, "ended_at": str, "bytes_in": int, "bytes_out": int,
+         "frames": int, "errors": int, "sha256": str, "end_state": str},
+        pk="id", not_null={"device", "started_at"},
+    )
+    db["events"].create(
+        {"id": int, "session_id": int, "device": str, "kind": str, "host_time": str,
+         "device_time": str, "code": str, "fields_json": str},
+        pk="id", foreign_keys=[("session_id", "capture_sessions", "id")],
+        not_null={"device", "kind", "host_time"},
+    )
+    db["events"].create_index(["host_time"])
+    db["events"].create_index(["device", "host_time"])
+    db["events"].create_index(["kind", "code"])

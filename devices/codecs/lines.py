@@ -12,7 +12,10 @@ DEFAULT_MAX_LINE_BYTES = 4096
 
 
 class LineFramer:
-    """Turn chunks of bytes into complete lines (``\\n`` ends a line; a ``\\r`` before it goes).
+    """Turn chunks of bytes into complete lines.
+
+    A line feed completes a line. The completed text is split at ``\\r\\n``, ``\\n`` and a lone
+    ``\\r`` alike, and the endings are removed.
 
     A line longer than ``max_line_bytes`` is cut to that length and the rest of it, up to the next
     ``\\n``, is discarded and counted in ``stats.dropped_bytes`` (one ``stats.resyncs`` per cut
@@ -43,10 +46,10 @@ class LineFramer:
         stats.bytes_in += len(data)
         if self._pending:
             data = self._pending + data
-        if b"\r" in data:
-            data = data.replace(b"\r\n", b"\n")
-        lines = data.split(b"\n")
-        tail = lines.pop()
+        end = data.rfind(b"\n") + 1
+        tail = data[end:]
+        # splitlines on bytes breaks at \n, \r\n and \r only: the ending goes, CR included.
+        lines = data[:end].splitlines() if end else []
         limit = self.max_line_bytes
         if self._cutting:
             if not lines:
@@ -55,11 +58,11 @@ class LineFramer:
                 self._pending = tail[:limit]
                 return lines
             # The first line ends the one being cut (its head was kept at ``limit`` bytes).
-            stats.dropped_bytes += len(lines[0]) - limit
+            stats.dropped_bytes += max(len(lines[0]) - limit, 0)
             lines[0] = lines[0][:limit]
             self._cutting = False
         # Only a chunk longer than the limit can hold an over-long line (cheap common path).
-        if len(data) > limit and max(map(len, lines), default=0) > limit:
+        if end > limit and max(map(len, lines)) > limit:
             lines = self._cut_lines(lines, limit)
         # A tail one byte over the limit may be a line of exactly ``limit`` bytes plus the \r of
         # a \r\n split across chunks.

@@ -31,6 +31,7 @@ ESME_ALERTS = (0x8F0A, 0x8F01, 0x8F0C, 0x8F3F)  # billing log, load limit, clock
 GSME_ALERTS = (0x8F1F, 0x8F0A, 0x8F73)  # low battery, billing log, battery cover removed
 CHF_ALERTS = (0x8F12, 0x8F66, 0x8F67)  # CHF log changed, future-dated command (not) actioned
 ENDLESS_CHUNK_BYTES = 4096
+CATCH_UP_S = 1.0  # periodic output further behind than this (real seconds) is skipped, not burst
 
 
 class HanKind(str, Enum):
@@ -99,6 +100,11 @@ class CommsHubDebugPort:
         mpxn: the supply point (MPAN) reported with outages.
         settings: rates and output options.
         seed: seed for noise, alert choice and timing jitter (None: not reproducible).
+
+    Attributes:
+        boots: power-ups so far (the first at the clock's start).
+        dropped_bytes: output discarded because the backlog was over its limit.
+        suppressed_lines: noise lines not made because the output was saturated.
     """
 
     def __init__(
@@ -124,7 +130,9 @@ class CommsHubDebugPort:
         self._noise = NoiseSource(random.Random(None if seed is None else f"{seed}/noise"))
         self._status_rng = random.Random(None if seed is None else f"{seed}/status")
         flood_rng = random.Random(None if seed is None else f"{seed}/flood")
-        self._flood = None if self.settings.flood is None else FloodSource(self.settings.flood, flood_rng)
+        self._flood = (
+            None if self.settings.flood is None else FloodSource(self.settings.flood, flood_rng)
+        )
         self._pacer = (
             None
             if self.settings.pace_baud is None
@@ -138,6 +146,7 @@ class CommsHubDebugPort:
         self._boot_s = clock.t0_s
         self._joined = 0
         self.dropped_bytes = 0
+        self.suppressed_lines = 0
         self.boots = 0
         self._boot(clock.t0_s, None)
 
@@ -178,6 +187,8 @@ class CommsHubDebugPort:
         self.boots += 1
         self._timeline.clear()
         self._at(at_s, 0.0, _Job.LINE, (LogLevel.INFO, "SYS", self._boot_message()))
+        if self._flood is not None and self._flood.mode is FloodMode.ENDLESS_LINE:
+            return  # after the boot line, one line that never ends
         self._at(at_s, 0.5, _Job.STATUS, None)
         for index, device in enumerate(self._han):
             self._at(at_s, 1.0 + 0.2 * index, _Job.JOIN, device)
@@ -207,7 +218,11 @@ class CommsHubDebugPort:
         while (due := self._timeline.pop_due(until_s)) is not None:
             due_s, (job, payload) = due
             self._do(job, payload, due_s, until_s)
-        if self._flood is not None and self._flood.mode is FloodMode.ENDLESS_LINE:
+        if (
+            self._flood is not None
+            and self._flood.mode is FloodMode.ENDLESS_LINE
+            and not self._timeline
+        ):
             self._fill_endless(until_s)
 
     def _do(self, job: _Job, payload: object, due_s: float, until_s: float) -> None:
@@ -232,7 +247,10 @@ class CommsHubDebugPort:
                 self._emit(format_log_line(moment, LogLevel.INFO, "READ", text))
             self._repeat(job, due_s, self._clock.real_s(self.settings.read_period_s), until_s)
         elif job is _Job.NOISE:
-            if self._flood is not None and self._flood.mode is FloodMode.GARBAGE:
+            if len(self._backlog) >= self.settings.backlog_limit_bytes:
+                # The output is saturated: a line made now would only push out an older one.
+                self.suppressed_lines += 1
+            elif self._flood is not None and self._flood.mode is FloodMode.GARBAGE:
                 self._emit(self._flood.garbage_burst())
             else:
                 self._emit(format_log_line(moment, *self._noise.next_line()))
@@ -244,7 +262,7 @@ class CommsHubDebugPort:
     def _repeat(self, job: _Job, due_s: float, period_s: float, until_s: float) -> None:
         """Reschedule a periodic job; after a long stall, skip the missed runs rather than burst."""
         next_s = due_s + period_s
-        if next_s < until_s - period_s:
+        if next_s < until_s - max(period_s, CATCH_UP_S):
             next_s = until_s
         self._timeline.add(next_s, (job, None))
 
@@ -292,7 +310,9 @@ class CommsHubDebugPort:
         return f"boot fw={self.settings.firmware} eui={self._chf_eui}"
 
     def _status_message(self, due_s: float) -> str:
-        uptime_s = int(self._clock.emulated_elapsed_s(due_s) - self._clock.emulated_elapsed_s(self._boot_s))
+        uptime_s = int(
+            self._clock.emulated_elapsed_s(due_s) - self._clock.emulated_elapsed_s(self._boot_s)
+        )
         # A wobble of a few dB, like a real WAN link.
         rssi_dbm = self.settings.rssi_dbm + self._status_rng.randint(-2, 2)
         return f"status uptime_s={uptime_s} wan=UP rssi_dbm={rssi_dbm} han_devices={self._joined}"

@@ -86,7 +86,11 @@ class NoiseSource:
         self._mac_seq = (self._mac_seq + 1) % 256
         choice = rng.randrange(6)
         if choice == 0:
-            return LogLevel.DEBUG, "ZB", f"mac tx dst=0x{rng.randrange(0x10000):04X} seq={self._mac_seq}"
+            return (
+                LogLevel.DEBUG,
+                "ZB",
+                f"mac tx dst=0x{rng.randrange(0x10000):04X} seq={self._mac_seq}",
+            )
         if choice == 1:
             return (
                 LogLevel.DEBUG,

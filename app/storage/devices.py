@@ -1,0 +1,170 @@
+"""The device registry, capture sessions and decoded events in the database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from app.domain.clock import Clock
+from app.domain.devices import Device, DeviceKind
+from app.domain.errors import NotFoundError, ValidationError
+from app.domain.events import DeviceEvent, EventKind
+from app.storage.timefmt import from_db, to_db
+
+
+class DeviceRepo:
+    """Stores and loads :class:`Device` values."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def _row(self, d: Device) -> dict[str, Any]:
+        return {
+            "label": d.label, "kind": d.kind.value, "device_id": d.device_id, "mpxn": d.mpxn,
+            "manufacturer": d.manufacturer, "model": d.model, "firmware": d.firmware,
+            "owner": d.owner, "bench": d.bench, "connection_json": json.dumps(d.connection),
+            "updated_at": to_db(self.clock.now()),
+        }
+
+    def add(self, device: Device) -> Device:
+        if self.find(device.label) is not None:
+            raise ValidationError("label", f"A device labelled {device.label!r} already exists.")
+        row = self._row(device) | {"created_at": to_db(self.clock.now())}
+        return self.get(int(self.db["devices"].insert(row).last_pk))
+
+    def update(self, device: Device) -> Device:
+        if device.id is None:
+            raise ValueError("device has no id")
+        other = self.find(device.label)
+        if other is not None and other.id != device.id:
+            raise ValidationError("label", f"A device labelled {device.label!r} already exists.")
+        self.db["devices"].update(device.id, self._row(device))
+        return self.get(device.id)
+
+    def delete(self, device_id: int) -> None:
+        self.db["devices"].delete(device_id)
+
+    @staticmethod
+    def _from_row(row: dict[str, Any]) -> Device:
+        return Device(
+            id=row["id"], label=row["label"], kind=DeviceKind(row["kind"]),
+            device_id=row["device_id"] or "", mpxn=row["mpxn"] or "",
+            manufacturer=row["manufacturer"] or "", model=row["model"] or "",
+            firmware=row["firmware"] or "", owner=row["owner"] or "lab", bench=row["bench"] or "",
+            connection=json.loads(row["connection_json"] or "{}"),
+        )
+
+    def get(self, device_id: int) -> Device:
+        rows = list(self.db["devices"].rows_where("id = ?", [device_id]))
+        if not rows:
+            raise NotFoundError("device", f"There is no device with id {device_id}.")
+        return self._from_row(rows[0])
+
+    def find(self, ref: str | int) -> Device | None:
+        """A device by id, label (case-insensitive) or EUI-64."""
+        text = str(ref).strip()
+        if text.isdigit():
+            rows = list(self.db["devices"].rows_where("id = ?", [int(text)]))
+            if rows:
+                return self._from_row(rows[0])
+        rows = list(self.db["devices"].rows_where(
+            "lower(label) = lower(?) OR upper(device_id) = upper(?)", [text, text]))
+        return self._from_row(rows[0]) if rows else None
+
+    def list(self) -> list[Device]:
+        return [self._from_row(r) for r in self.db["devices"].rows_where(order_by="bench, label")]
+
+
+class CaptureSessionRepo:
+    """Records of capture sessions: which port, which file, and the file's SHA-256 once closed."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def open(self, device: str, port: str, protocol: str, capture_path: str, started: datetime) -> int:
+        with self.conn:
+            cur = self.conn.execute(
+                "INSERT INTO capture_sessions (device, port, protocol, capture_path, started_at, "
+                "bytes_in, bytes_out, frames, errors) VALUES (?,?,?,?,?,0,0,0,0)",
+                (device, port, protocol, capture_path, to_db(started)),
+            )
+        return int(cur.lastrowid)
+
+    def close(self, session_id: int, ended: datetime, sha256: str, counters: dict[str, int],
+              end_state: str) -> None:
+        with self.conn:
+            self.conn.execute(
+                "UPDATE capture_sessions SET ended_at = ?, sha256 = ?, bytes_in = ?, bytes_out = ?, "
+                "frames = ?, errors = ?, end_state = ? WHERE id = ?",
+                (to_db(ended), sha256, counters.get("bytes_in", 0), counters.get("bytes_out", 0),
+                 counters.get("frames", 0), counters.get("errors", 0), end_state, session_id),
+            )
+
+    def get(self, session_id: int) -> dict[str, Any]:
+        cur = self.conn.execute("SELECT * FROM capture_sessions WHERE id = ?", (session_id,))
+        cols = [c[0] for c in cur.description]
+        row = cur.fetchone()
+        if row is None:
+            raise NotFoundError("session", f"There is no capture session {session_id}.")
+        return dict(zip(cols, row))
+
+
+def _event_code(ev: DeviceEvent) -> str | None:
+    f = ev.fields
+    return f.get("alert_code") or f.get("obis") or f.get("code")
+
+
+class EventStore:
+    """Writes decoded events in batches and reads them back."""
+
+    INSERT = ("INSERT INTO events (session_id, device, kind, host_time, device_time, code, fields_json) "
+              "VALUES (?,?,?,?,?,?,?)")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def rows(events: Iterable[DeviceEvent]) -> list[tuple[Any, ...]]:
+        return [
+            (ev.session_id, ev.device, ev.kind.value, to_db(ev.host_time),
+             to_db(ev.device_time) if ev.device_time else None, _event_code(ev),
+             json.dumps(ev.fields, default=str, separators=(",", ":")))
+            for ev in events
+        ]
+
+    def insert_many(self, events: Iterable[DeviceEvent]) -> int:
+        """Insert a batch in one transaction; returns how many were written."""
+        rows = self.rows(events)
+        with self.conn:
+            self.conn.executemany(self.INSERT, rows)
+        return len(rows)
+
+    def list(self, device: str | None = None, kind: EventKind | None = None,
+             since: datetime | None = None, limit: int = 10_000) -> list[DeviceEvent]:
+        where, args = ["1 = 1"], []  # type: list[str], list[Any]
+        if device:
+            where.append("device = ?")
+            args.append(device)
+        if kind:
+            where.append("kind = ?")
+            args.append(kind.value)
+        if since:
+            where.append("host_time >= ?")
+            args.append(to_db(since))
+        cur = self.conn.execute(
+            f"SELECT session_id, device, kind, host_time, device_time, fields_json FROM events "
+            f"WHERE {' AND '.join(where)} ORDER BY host_time, id LIMIT ?", [*args, limit])
+        return [
+            DeviceEvent(device=d, kind=EventKind(k), host_time=from_db(h),  # type: ignore[arg-type]
+                        device_time=from_db(dt), fields=json.loads(f or "{}"), session_id=s)
+            for s, d, k, h, dt, f in cur.fetchall()
+        ]
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])

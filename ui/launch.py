@@ -1,0 +1,114 @@
+"""Starting the GUI: QApplication, composition, first-start demo lab, screenshot mode."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from app.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, db_path_of
+from app.domain.clock import Clock, FixedClock, OffsetClock
+from app.main import AppContext, build_context
+from app.services.demo import create_demo_lab
+from ui.pages.registry import PAGES, page_names
+
+SCREENSHOT_SIZE = (1440, 900)
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"meterlab: {message}\n")
+    sys.stderr.flush()
+    return code
+
+
+def gui_clock(clock: Clock) -> Clock:
+    """`--now` gives a clock that stands still; the GUI wants one that starts there and moves."""
+    if isinstance(clock, FixedClock):
+        return OffsetClock(clock.now())
+    return clock
+
+
+def prepare_context(db_path: Path, clock: Clock, actor: str | None,
+                    demo: bool) -> tuple[AppContext, str]:
+    """Open the database; on first start (no labs) create the demo lab unless told not to.
+
+    Returns the context and a status-bar message (empty when there is nothing to say).
+    """
+    ctx = build_context(db_path, clock, actor)
+    if demo and ctx.labs.count() == 0:
+        name = create_demo_lab(ctx.lab_service, ctx.booking_service)
+        return ctx, (f"Demo lab created: {name}, with participants, people and a week of "
+                     "bookings to try things on.")
+    if ctx.labs.count() == 0:
+        return ctx, "No labs yet: add one with `meterlab lab add`."
+    return ctx, ""
+
+
+def run(args: argparse.Namespace, clock: Clock) -> int:
+    """Open the main window (or render a screenshot) and return the exit code."""
+    page = (getattr(args, "page", None) or "bookings").strip().lower()
+    if page not in page_names():
+        return _fail(f"--page must be one of {', '.join(page_names())}, not {page!r}.",
+                     EXIT_BAD_INPUT)
+    screenshot: Path | None = getattr(args, "screenshot", None)
+    after_s = float(getattr(args, "after", 0.0) or 0.0)
+    if after_s < 0:
+        return _fail(f"--after must be 0 seconds or more, not {after_s:g}.", EXIT_BAD_INPUT)
+    if screenshot is not None and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("MeterLab")
+    ctx, message = prepare_context(db_path_of(args), gui_clock(clock),
+                                   getattr(args, "actor", None), not getattr(args, "no_demo", False))
+    window = MainWindow(ctx, PAGES)
+    previous_hook = sys.excepthook
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        # An exception escaping a slot becomes a sentence in the one error dialog, never a crash.
+        if isinstance(exc, Exception):
+            window.errors.report_exception(exc)
+        else:
+            previous_hook(kind, exc, tb)
+
+    sys.excepthook = hook
+    try:
+        window.show_page(page)
+        if message:
+            window.show_status(message)
+        if screenshot is None:
+            window.resize(1440, 900)
+            window.show()
+            return int(app.exec())
+        return _screenshot(app, window, Path(screenshot), after_s, QTimer)
+    finally:
+        sys.excepthook = previous_hook
+        window.close()
+        window.deleteLater()
+        ctx.close()
+
+
+def _screenshot(app, window, path: Path, after_s: float, timer_cls) -> int:  # noqa: ANN001
+    """Show the window at a fixed size, let it run `after_s` seconds, then save it as PNG."""
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    result: dict[str, int] = {}
+
+    def grab() -> None:
+        image = window.grab()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok = image.save(str(path), "PNG")
+        result["code"] = EXIT_OK if ok else _fail(f"--screenshot: could not write {path}.",
+                                                  EXIT_FAILURE)
+        app.quit()
+
+    timer_cls.singleShot(max(int(after_s * 1000), 50), grab)
+    app.exec()
+    return result.get("code", EXIT_FAILURE)

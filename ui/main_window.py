@@ -1,0 +1,137 @@
+"""The main window: navigation on the left, one page at a time, a status bar with lab and time."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
+
+from app.about import versions
+from app.main import AppContext
+from ui.errors import ErrorReporter
+from ui.pages.placeholder import PlaceholderPage
+from ui.pages.registry import PAGES, LabSelection, PageEnv, PageSpec
+
+
+class MainWindow(QMainWindow):
+    """Navigation list + stacked pages + status bar (database, lab, lab local time)."""
+
+    def __init__(self, ctx: AppContext, pages: tuple[PageSpec, ...] = PAGES,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setWindowTitle("MeterLab")
+        self.errors = ErrorReporter(self)
+        self.selection = LabSelection(self)
+        self.specs = pages
+        self.pages: dict[str, QWidget] = {}
+        self._tz = ZoneInfo("Europe/London")
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setFixedWidth(150)
+        self.nav.setIconSize(QSize(0, 0))
+        self.nav.setStyleSheet(
+            "QListWidget#navigation { font-size: 11pt; border: none; background: palette(window); }"
+            "QListWidget#navigation::item { padding: 9px 14px; }"
+            "QListWidget#navigation::item:selected { background: palette(highlight);"
+            " color: palette(highlighted-text); border-radius: 4px; }"
+        )
+        self.stack = QStackedWidget()
+        env = PageEnv(ctx, self.errors, self.selection, self.show_status)
+        for index, spec in enumerate(pages):
+            self.nav.addItem(QListWidgetItem(spec.title))
+            page = spec.factory(env) if spec.factory else PlaceholderPage(spec.title, spec.summary)
+            self.pages[spec.name] = page
+            self.stack.addWidget(page)
+            if index < 9:
+                act = QAction(spec.title, self)
+                act.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+                act.triggered.connect(lambda _=False, n=spec.name: self.show_page(n))
+                self.addAction(act)
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self._build_menus()
+        self._build_status_bar()
+        self.selection.sig_lab_changed.connect(self._lab_changed)
+        self._lab_changed(self.selection.name)
+        self.nav.setCurrentRow(0)
+
+    # --- navigation ----------------------------------------------------------------------------
+    def show_page(self, name: str) -> None:
+        """Switch to the page registered as `name` (KeyError for an unknown one)."""
+        names = [s.name for s in self.specs]
+        self.nav.setCurrentRow(names.index(name))
+
+    def current_page_name(self) -> str:
+        return self.specs[self.stack.currentIndex()].name
+
+    # --- chrome --------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About MeterLab", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+
+    def about_text(self) -> str:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in versions().items())
+        return ("<h3>MeterLab</h3><p>Bookings, devices and results for GB smart-metering test "
+                f"labs.</p><table>{rows}</table>")
+
+    def show_about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "About MeterLab", self.about_text(),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.open()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.db_label = QLabel(f"Database: {self.ctx.db_path}")
+        self.lab_label = QLabel()
+        self.time_label = QLabel()
+        self.time_label.setObjectName("clock")
+        for w in (self.db_label, self.lab_label, self.time_label):
+            w.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(w)
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self.update_clock)
+        self._tick.start()
+        self.update_clock()
+
+    def show_status(self, message: str) -> None:
+        """A message that stays in the status bar until the next one."""
+        self.statusBar().showMessage(message)
+
+    def _lab_changed(self, name: str) -> None:
+        self.lab_label.setText(f"Lab: {name}" if name else "No lab yet")
+        lab = self.ctx.labs.find(name) if name else None
+        self._tz = lab.tz if lab else ZoneInfo("Europe/London")
+        self.update_clock()
+
+    def update_clock(self) -> None:
+        now = self.ctx.clock.now().astimezone(self._tz)
+        self.time_label.setText(f"{now:%a %d %b %Y  %H:%M:%S %Z}")

@@ -1,0 +1,92 @@
+"""The pages the main window offers, by name. A new page is one more entry in PAGES."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+from app.main import AppContext
+from ui.errors import ErrorReporter
+
+
+class LabSelection(QObject):
+    """The lab the workstation is looking at; pages follow it and the status bar shows it."""
+
+    sig_lab_changed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._name = ""
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def set_name(self, name: str) -> None:
+        if name != self._name:
+            self._name = name
+            self.sig_lab_changed.emit(name)
+
+
+@dataclass(frozen=True)
+class PageEnv:
+    """What a page is given when it is built."""
+
+    ctx: AppContext
+    errors: ErrorReporter
+    selection: LabSelection
+    show_status: Callable[[str], None]
+
+
+PageFactory = Callable[[PageEnv], QWidget]
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One entry of the navigation.
+
+    Attributes:
+        name: the name used by ``--page`` (lower case).
+        title: what the navigation shows.
+        summary: what the page holds, shown while it is not available yet.
+        factory: builds the page; None while the section is not built.
+    """
+
+    name: str
+    title: str
+    summary: str
+    factory: PageFactory | None = None
+
+
+def _bookings(env: PageEnv) -> QWidget:
+    from ui.pages.bookings import BookingsPage
+
+    return BookingsPage(env)
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("bookings", "Bookings",
+             "Lab space bookings by week, the booking list, participants and inductions.",
+             _bookings),
+    PageSpec("devices", "Devices",
+             "The lab's meters, comms hubs, IHDs and relay boards: connect over the optical "
+             "port, serial or Bluetooth and see each device's state."),
+    PageSpec("live", "Live",
+             "Alerts and outages as they happen: a timeline of GBCS alerts, N28/N29 events and "
+             "line profiles from the devices on the benches."),
+    PageSpec("runs", "Runs",
+             "Test runs: what was captured, from which devices, with the raw capture files and "
+             "their checksums."),
+    PageSpec("reports", "Reports",
+             "Reports for participants and lab managers: bookings, utilisation and test results."),
+    PageSpec("induction", "Induction",
+             "Induction material and sign-off for visitors. Inductions can already be recorded "
+             "under Bookings › Participants."),
+)
+
+
+def page_names(pages: tuple[PageSpec, ...] = PAGES) -> list[str]:
+    return [p.name for p in pages]
