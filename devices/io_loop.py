@@ -149,9 +149,7 @@ class IoLoop:
             # Leave part of the budget for the join: cancellation handlers may themselves wait.
             cancel_budget_s = timeout_s * 0.8
             try:
-                loop.call_soon_threadsafe(
-                    lambda: loop.create_task(self._shutdown(cancel_budget_s))
-                )
+                loop.call_soon_threadsafe(lambda: loop.create_task(self._shutdown(cancel_budget_s)))
             except RuntimeError:  # loop already closed
                 pass
         thread.join(timeout_s)

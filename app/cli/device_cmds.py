@@ -1,9 +1,161 @@
-"""`meterlab emulate|decode|capture`: device commands (registered as they are built)."""
+"""`meterlab emulate|decode|capture|device`: devices from the command line."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from app.cli import EXIT_NO_ANSWER, EXIT_OK, db_path_of, emit, fail
+from app.domain.clock import Clock
+from app.domain.devices import Device
+from app.domain.errors import ValidationError
+from app.domain.events import DeviceEvent
+from app.domain.parsing import parse_positive_float, parse_positive_int
+from app.main import build_context
+from app.storage.db import default_capture_dir, open_database
+from app.storage.devices import DeviceRepo
+
+
+def event_to_dict(ev: DeviceEvent) -> dict:
+    return {
+        "device": ev.device, "kind": ev.kind.value, "host_time": ev.host_time.isoformat(),
+        "device_time": ev.device_time.isoformat() if ev.device_time else None, **ev.fields,
+    }
+
+
+def decode(args: argparse.Namespace, clock: Clock) -> int:
+    from devices.codecs.base import CodecError
+    from devices.codecs.gbcs import decode_alert_hex
+
+    try:
+        alert = decode_alert_hex(args.gbcs)
+    except CodecError as exc:
+        raise ValidationError("gbcs", f"The GBCS hex could not be decoded: {exc}.") from None
+    emit(alert.to_dict() if hasattr(alert, "to_dict") else alert.__dict__)
+    return EXIT_OK
+
+
+def emulate(args: argparse.Namespace, clock: Clock) -> int:
+    from devices.emulator.runner import run_emulator
+
+    seconds = parse_positive_float(args.seconds, "seconds") if args.seconds is not None else None
+    scale = parse_positive_float(args.time_scale, "time_scale")
+    rate = float(args.alert_rate)
+    if rate < 0:
+        raise ValidationError("alert_rate", f"--alert-rate must be 0 or more alerts a minute, not {rate:g}.")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        run_emulator(seconds, scale, rate, on_ready=emit, stop_event=stop, seed=args.seed)
+    except ValueError as exc:
+        raise ValidationError("time_scale", str(exc)) from None
+    return EXIT_OK
+
+
+def capture(args: argparse.Namespace, clock: Clock) -> int:
+    from app.services.capture import CaptureFailed, CaptureOptions, run_capture
+
+    duration = parse_positive_float(args.duration, "duration") if args.duration is not None else None
+    baud = parse_positive_int(args.baud, "baud") if args.baud is not None else None
+    opts = CaptureOptions(
+        port=args.port, protocol=args.protocol, baud=baud, device=args.device or "",
+        once=args.once, duration_s=duration,
+        capture_dir=Path(args.capture_dir) if args.capture_dir else default_capture_dir(),
+        profile_dirs=tuple(Path(p) for p in (args.profile_dir or [])),
+    )
+    from app.services.capture import validate_options
+
+    validate_options(opts)
+    db_path = db_path_of(args)
+    open_database(db_path).conn.close()  # created and upgraded before the writer starts
+    try:
+        result = run_capture(opts, db_path, clock, on_event=lambda ev: emit(event_to_dict(ev)))
+    except CaptureFailed as exc:
+        return fail(str(exc), EXIT_NO_ANSWER)
+    sys.stderr.write(
+        f"meterlab: captured {result.health.get('bytes_in', 0)} bytes, {result.events} events; "
+        f"capture file {result.capture_path} sha256 {result.sha256}\n"
+    )
+    return EXIT_OK
+
+
+def device_add(args: argparse.Namespace, clock: Clock) -> int:
+    device = Device.create(
+        args.label, args.kind, device_id=args.device_id or "", mpxn=args.mpxn or "",
+        manufacturer=args.manufacturer or "", model=args.model or "", firmware=args.firmware or "",
+        owner=args.owner or "lab", bench=args.bench or "",
+        connection={k: v for k, v in (("port", args.port), ("protocol", args.protocol)) if v},
+    )
+    ctx = build_context(db_path_of(args), clock, getattr(args, "actor", None))
+    stored = DeviceRepo(ctx.db, clock).add(device)
+    emit(_device_dict(stored))
+    return EXIT_OK
+
+
+def device_list(args: argparse.Namespace, clock: Clock) -> int:
+    ctx = build_context(db_path_of(args), clock, getattr(args, "actor", None))
+    emit([_device_dict(d) for d in DeviceRepo(ctx.db, clock).list()])
+    return EXIT_OK
+
+
+def _device_dict(d: Device) -> dict:
+    return {
+        "id": d.id, "label": d.label, "kind": d.kind.value, "device_id": d.device_id,
+        "mpxn": d.mpxn, "manufacturer": d.manufacturer, "model": d.model, "firmware": d.firmware,
+        "owner": d.owner, "bench": d.bench, "connection": d.connection,
+    }
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Device subcommands are added here."""
+    p = sub.add_parser("decode", parents=[common], help="decode a GBCS alert APDU given as hex")
+    p.add_argument("--gbcs", required=True, metavar="HEX")
+    p.set_defaults(handler=decode)
+
+    p = sub.add_parser("emulate", parents=[common],
+                       help="play an ESME optical port, a Comms Hub debug port and a relay board on pseudo-terminals")
+    p.add_argument("--seconds", default=None, metavar="S", help="stop after S seconds (default: until stopped)")
+    p.add_argument("--time-scale", dest="time_scale", default="1", metavar="X",
+                   help="emulated seconds per real second (60: a 3-minute outage takes 3 s)")
+    p.add_argument("--alert-rate", dest="alert_rate", type=float, default=6.0, metavar="PER_MIN",
+                   help="routine alerts per minute")
+    p.add_argument("--seed", type=int, default=None, help="make the output reproducible")
+    p.set_defaults(handler=emulate)
+
+    p = sub.add_parser("capture", parents=[common], help="capture and decode from a serial port")
+    p.add_argument("--port", required=True, metavar="PATH")
+    p.add_argument("--protocol", required=True, help="iec62056-21, gbcs-hex or profile:NAME")
+    p.add_argument("--baud", default=None, metavar="N")
+    p.add_argument("--device", metavar="LABEL", help="attribute events to this device label")
+    p.add_argument("--capture-dir", dest="capture_dir", metavar="DIR",
+                   help="where raw capture files go (default: the user data directory)")
+    p.add_argument("--profile-dir", dest="profile_dir", action="append", metavar="DIR",
+                   help="also look for line profiles here")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--once", action="store_true", help="one IEC readout, or one line/frame")
+    mode.add_argument("--duration", metavar="S", help="capture for S seconds")
+    p.set_defaults(handler=capture)
+
+    dev = sub.add_parser("device", help="the device registry").add_subparsers(
+        dest="device_cmd", required=True, metavar="ACTION")
+    p = dev.add_parser("add", parents=[common], help="register a device")
+    p.add_argument("--label", required=True)
+    p.add_argument("--kind", required=True, help="ESME, GSME, CHF, GPF, IHD, PPMID, relay board, radio adapter")
+    p.add_argument("--device-id", dest="device_id", metavar="EUI64")
+    p.add_argument("--mpxn", metavar="MPAN_OR_MPRN")
+    p.add_argument("--manufacturer")
+    p.add_argument("--model")
+    p.add_argument("--firmware")
+    p.add_argument("--owner", help="'lab' or the participant organisation")
+    p.add_argument("--bench")
+    p.add_argument("--port")
+    p.add_argument("--protocol")
+    p.set_defaults(handler=device_add)
+    dev.add_parser("list", parents=[common], help="list devices").set_defaults(handler=device_list)

@@ -143,11 +143,20 @@ def decode_generalized_time(raw: bytes, offset: int) -> datetime:
     Raises:
         GbcsError: the text is not a UTC GeneralizedTime.
     """
+    # DER (X.690 11.7) requires UTC with a trailing Z and seconds present.
+    if len(raw) < 15 or raw[-1:] != b"Z" or not raw[:14].isdigit():
+        raise GbcsError(f"GeneralizedTime {raw!r} is not YYYYMMDDhhmmss[.f]Z", offset)
+    fraction = raw[14:-1]
+    microsecond = 0
+    if fraction:
+        digits = fraction[1:]
+        if fraction[:1] != b"." or not digits.isdigit():
+            raise GbcsError(f"GeneralizedTime {raw!r} has a bad fraction", offset)
+        microsecond = int(digits[:6].ljust(6, b"0"))
     try:
-        text = raw.decode("ascii")
-        if not text.endswith("Z"):
-            raise ValueError("not UTC (no trailing Z)")
-        fmt = "%Y%m%d%H%M%S.%fZ" if "." in text else "%Y%m%d%H%M%SZ"
-        return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        return datetime(
+            int(raw[0:4]), int(raw[4:6]), int(raw[6:8]),
+            int(raw[8:10]), int(raw[10:12]), int(raw[12:14]), microsecond, tzinfo=UTC,
+        )
     except ValueError as exc:
-        raise GbcsError(f"GeneralizedTime {raw!r} is not valid: {exc}", offset) from None
+        raise GbcsError(f"GeneralizedTime {raw!r} is out of range: {exc}", offset) from None

@@ -42,9 +42,13 @@ INITIAL_BAUD = 300
 #: A 7E1 port read as 8N1 shows the parity in bit 7: clear it.
 PARITY_MASK = bytes(b & 0x7F for b in range(256))
 
-# Identification message (clause 6.3.2): / XXX Z [\W] identification CR LF. The standard limits
-# the identification to 16 characters; meters in the field send more, so up to 32 are accepted.
-_IDENT_RE = re.compile(rb"/([A-Za-z]{3})([0-9A-Za-z])((?:\\[0-9A-Za-z])*)([\x20-\x7e]{1,32})\r\n")
+# Identification message (clause 6.3.2): / XXX Z [\W] identification CR LF. Z is any printable
+# character but / ! and \ (mode A meters use other characters than the mode B/C tables). The
+# standard limits the identification to 16 characters; meters in the field send more, so up to 32
+# are accepted.
+_IDENT_RE = re.compile(
+    rb"/([A-Za-z]{3})([\x22-\x2e\x30-\x5b\x5d-\x7e])((?:\\[0-9A-Za-z])*)([\x20-\x7e]{1,32})\r\n"
+)
 _OBJECT_RE = re.compile(rb"([^()\r\n]*)\(([^()\r\n]*)\)")
 _NUMBER_RE = re.compile(rb"[-+]?\d+(?:\.\d*)?")
 # A decimal of up to 15 significant digits survives a float round trip (IEEE 754 double).

@@ -318,7 +318,12 @@ class ProfileCodec:
             for at, name, convert in compiled.converters:
                 value = values[at]
                 if value is not None:
-                    fields[name] = convert(value)
+                    try:
+                        fields[name] = convert(value)
+                    except ValueError:
+                        raise ValueError(
+                            f"field {name!r} holds {value!r}, which is not {convert.__name__}"
+                        ) from None
             if compiled.time_at is not None:
                 stamp = values[compiled.time_at]
                 if stamp is not None:
@@ -332,8 +337,7 @@ class ProfileCodec:
         except GbcsError as exc:
             return self._error(f"rule {compiled.rule.number}: {exc.message}", text, exc.offset)
         except ValueError as exc:
-            return self._error(f"rule {compiled.rule.number}: {self._explain(exc, values)}",
-                               text, None)
+            return self._error(f"rule {compiled.rule.number}: {exc}", text, None)
         if compiled.constants:
             fields.update(compiled.constants)
         if compiled.kind is EventKind.LOG:
@@ -341,18 +345,12 @@ class ProfileCodec:
         self._frames += 1
         return CodecEvent(compiled.kind, fields, device_time)
 
-    @staticmethod
-    def _explain(exc: ValueError, values: tuple[str | None, ...]) -> str:
-        # int()/float() messages do not name the field: say which value failed.
-        text = str(exc)
-        if text.startswith(("invalid literal", "could not convert")):
-            return f"a typed field holds a value that is not a number ({text})"
-        return text
-
     def _parse_time(self, stamp: str, rule: Rule) -> datetime:
         fmt = self.profile.timestamp_format
         try:
             moment = datetime.strptime(stamp, fmt) if fmt else datetime.fromisoformat(stamp)
+            if moment.tzinfo is UTC:
+                return moment
         except ValueError:
             expected = f"the format {fmt!r}" if fmt else "ISO-8601"
             raise ValueError(

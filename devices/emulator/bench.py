@@ -18,7 +18,14 @@ from devices.emulator.comms_hub import CommsHubDebugPort, HanDevice, HanKind, Hu
 from devices.emulator.endpoint import EmulatedEndpoint
 from devices.emulator.esme_optical import EsmeOpticalPort, OpticalSettings
 from devices.emulator.pacing import FloodMode
-from devices.emulator.power import BenchPower, MeterRegisters, PlannedOutage, as_plan
+from devices.emulator.power import (
+    BenchPower,
+    MeterRegisters,
+    PlannedOutage,
+    PowerEvent,
+    as_plan,
+    power_event_log,
+)
 from devices.emulator.relay import RelayBoard
 
 #: Port names, as reported to the host (``{"esme_optical": "/dev/pts/5", ...}``).
@@ -67,7 +74,7 @@ class BenchConfig:
     start: datetime | None = None
     alert_rate_per_min: float = 2.0
     seed: int | None = None
-    outage_plan: list[PlannedOutage] = field(default_factory=list)
+    outage_plan: list[PlannedOutage | tuple[float, float]] = field(default_factory=list)
     reply_delay_s: float = 0.2
     corrupt_bcc: bool = False
     pace_baud: int | None = None
@@ -97,7 +104,7 @@ class BenchConfig:
             raise ValueError(
                 f"alert_rate_per_min: expected 0 or more, got {self.alert_rate_per_min!r}."
             )
-        self.outage_plan = as_plan(self.outage_plan)
+        self.outage_plan = list(as_plan(self.outage_plan))
 
 
 class EmulatedBench:
@@ -118,7 +125,7 @@ class EmulatedBench:
         self.config = config or BenchConfig()
         start = self.config.start or datetime.now(timezone.utc).replace(microsecond=0)
         self.clock = ScaledClock(start, self.config.time_scale, monotonic)
-        plan = as_plan(outage_plan) if outage_plan is not None else self.config.outage_plan
+        plan = as_plan(self.config.outage_plan if outage_plan is None else outage_plan)
         self.power = BenchPower(self.clock, plan)
         self.registers = MeterRegisters(self.power)
         serial = "EML" + self.config.esme_eui.replace("-", "")[-10:]
@@ -153,6 +160,10 @@ class EmulatedBench:
             seed=self.config.seed,
         )
         self.relay = RelayBoard(self.power, channels=self.config.relay_channels)
+
+    def esme_power_events(self, now_s: float) -> list[PowerEvent]:
+        """The ESME's power event log at ``now_s``: 8F57 per outage, then 8F35 or 8F36."""
+        return power_event_log(self.power.outages(now_s))
 
     def endpoints(self) -> dict[str, EmulatedEndpoint]:
         """The bench's ports by name: ``esme_optical``, ``ch_debug``, ``relay``."""

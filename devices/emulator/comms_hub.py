@@ -21,11 +21,8 @@ from devices.codecs.gbcs_build import build_alert_apdu
 from devices.emulator.clock import ScaledClock, iso_ms
 from devices.emulator.hub_log import LogLevel, NoiseSource, Timeline, format_log_line
 from devices.emulator.pacing import BytePacer, FloodMode, FloodSource
-from devices.emulator.power import BenchPower, MeterRegisters, Outage
+from devices.emulator.power import BenchPower, MeterRegisters, Outage, restore_alert_code
 
-SUPPLY_RESTORED = 0x8F35
-SUPPLY_RESTORED_LONG = 0x8F36  # outage >= 3 minutes
-LONG_OUTAGE_S = 180.0
 # Routine alerts the hub relays, per originator kind, from the GBCS alert code table.
 ESME_ALERTS = (0x8F0A, 0x8F01, 0x8F0C, 0x8F3F)  # billing log, load limit, clock, tamper
 GSME_ALERTS = (0x8F1F, 0x8F0A, 0x8F73)  # low battery, billing log, battery cover removed
@@ -88,6 +85,9 @@ class _Job(Enum):
     JOIN = "join"
 
 
+_Payload = tuple[LogLevel, str, str] | HanDevice | None  # a ready line, a joining device, or none
+
+
 class CommsHubDebugPort:
     """The hub's serial debug port.
 
@@ -138,7 +138,7 @@ class CommsHubDebugPort:
             if self.settings.pace_baud is None
             else BytePacer(self.settings.pace_baud, clock.t0_s)
         )
-        self._timeline: Timeline[tuple[_Job, object]] = Timeline()
+        self._timeline: Timeline[tuple[_Job, _Payload]] = Timeline()
         self._backlog = bytearray()
         self._counters: dict[str, int] = {}
         self._alive = False
@@ -207,11 +207,11 @@ class CommsHubDebugPort:
         self._at(at_s, 1.8, _Job.LINE, (LogLevel.WARNING, "PWR", "outage " + start_text))
         self._at(at_s, 1.81, _Job.LINE, (LogLevel.INFO, "PWR", restored_text))
         if self._esme is not None:
-            code = SUPPLY_RESTORED_LONG if duration_s >= LONG_OUTAGE_S else SUPPLY_RESTORED
+            code = restore_alert_code(duration_s)
             message = self._alert_message(self._esme.eui, code, end, "dlms")
             self._at(at_s, 2.0, _Job.LINE, (LogLevel.INFO, "GBCS", message))
 
-    def _at(self, base_s: float, offset_emulated_s: float, job: _Job, payload: object) -> None:
+    def _at(self, base_s: float, offset_emulated_s: float, job: _Job, payload: _Payload) -> None:
         self._timeline.add(base_s + self._clock.real_s(offset_emulated_s), (job, payload))
 
     def _run_until(self, until_s: float) -> None:
@@ -225,10 +225,11 @@ class CommsHubDebugPort:
         ):
             self._fill_endless(until_s)
 
-    def _do(self, job: _Job, payload: object, due_s: float, until_s: float) -> None:
+    def _do(self, job: _Job, payload: _Payload, due_s: float, until_s: float) -> None:
         moment = self._clock.emulated_at(due_s)
         if job is _Job.LINE:
-            level, subsystem, message = payload  # type: ignore[misc]
+            assert isinstance(payload, tuple)
+            level, subsystem, message = payload
             self._emit(format_log_line(moment, level, subsystem, message))
         elif job is _Job.JOIN:
             assert isinstance(payload, HanDevice)

@@ -8,7 +8,7 @@ from typing import Protocol
 class EmulatedEndpoint(Protocol):
     """One emulated device port, written sans-I/O.
 
-    A carrier (the pty pump in ``devices.emulator.pty`` or ``devices.transports.sim``) hands the
+    A carrier (the pty pump in ``devices.emulator.pty_host`` or ``devices.transports.sim``) hands the
     device every byte the host wrote and asks it, periodically, what it sends.
     """
 

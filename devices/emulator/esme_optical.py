@@ -136,7 +136,7 @@ class EsmeOpticalPort:
         return bytes(out)
 
     def identification_message(self) -> bytes:
-        """``/XXXZident`` CR LF with Z = ``5`` (9600 baud offered)."""
+        """``/`` manufacturer ``5`` identification CR LF: ``5`` offers 9600 baud."""
         text = f"/{self.settings.manufacturer}5{self.settings.identification}\r\n"
         return text.encode("ascii")
 

@@ -70,6 +70,41 @@ class Outage:
         return (self.end - self.start).total_seconds()
 
 
+#: ESME power event codes (GBCS alert code table).
+SUPPLY_INTERRUPTED = 0x8F57  # logged in the meter's power event log, not sent over the WAN
+SUPPLY_RESTORED = 0x8F35
+SUPPLY_RESTORED_LONG = 0x8F36  # outage >= 3 minutes; critical, sent to the network operator
+LONG_OUTAGE_S = 180.0
+
+
+def restore_alert_code(duration_s: float) -> int:
+    """The ESME's restore alert for an outage of ``duration_s`` emulated seconds."""
+    return SUPPLY_RESTORED_LONG if duration_s >= LONG_OUTAGE_S else SUPPLY_RESTORED
+
+
+@dataclass(frozen=True, slots=True)
+class PowerEvent:
+    """One entry of the ESME's power event log.
+
+    Attributes:
+        at: emulated time of the event (UTC).
+        alert_code: 8F57 at loss of supply, 8F35 or 8F36 at its return.
+    """
+
+    at: datetime
+    alert_code: int
+
+
+def power_event_log(outages: Iterable[Outage]) -> list[PowerEvent]:
+    """The ESME's power event log for an outage history, oldest first."""
+    events: list[PowerEvent] = []
+    for outage in outages:
+        events.append(PowerEvent(outage.start, SUPPLY_INTERRUPTED))
+        if outage.end is not None and outage.duration_s is not None:
+            events.append(PowerEvent(outage.end, restore_alert_code(outage.duration_s)))
+    return events
+
+
 def as_plan(plan: Iterable[PlannedOutage | tuple[float, float]] | None) -> list[PlannedOutage]:
     """Accept planned outages as objects or ``(start_after_s, duration_emulated_s)`` pairs."""
     result: list[PlannedOutage] = []

@@ -190,11 +190,16 @@ class BleNusTransport:
             )
         except BaseException as exc:
             await self.close()
-            raise self._connect_error(exc) from exc
+            error = self._connect_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
         self._rx_char = rx_char
         self._write_lock = asyncio.Lock()
         self._connect_count += 1
-        logger.info("%s: connected (write chunk %d bytes)", self.description, self.write_chunk_bytes)
+        logger.info(
+            "%s: connected (write chunk %d bytes)", self.description, self.write_chunk_bytes
+        )
 
     def _find_nus(
         self, client: BleakClient
@@ -245,7 +250,7 @@ class BleNusTransport:
                 self.description,
                 self._disconnect_timeout_s,
             )
-        except Exception:  # noqa: BLE001 - closing must not fail; the link is gone either way
+        except Exception:  # closing must not fail; the link is gone either way
             logger.debug("%s: disconnect failed", self.description, exc_info=True)
 
     def _require_open(self) -> tuple[BleakClient, RxBuffer]:

@@ -179,7 +179,7 @@ async def scan(
             return
         try:
             on_progress(min(max(fraction, 0.0), 1.0), snapshot())
-        except Exception:  # noqa: BLE001 - a faulty listener must not abort the scan
+        except Exception:  # a faulty listener must not abort the scan
             logger.exception("scan progress callback failed")
 
     scanner = BleakScanner(detection_callback=on_advertisement, service_uuids=service_uuids)
@@ -204,7 +204,7 @@ async def scan(
     finally:
         try:
             await asyncio.wait_for(scanner.stop(), stop_timeout_s)
-        except Exception:  # noqa: BLE001 - the results stand even if stopping the radio failed
+        except Exception:  # the results stand even if stopping the radio failed
             logger.warning("stopping the BLE scan failed", exc_info=True)
     report(1.0)
     return snapshot()

@@ -114,7 +114,7 @@ class PortWatcher:
             current = await asyncio.wait_for(
                 loop.run_in_executor(None, self._lister), self._list_timeout_s
             )
-        except Exception:  # noqa: BLE001 - one failed listing must not stop hot-plug watching
+        except Exception:  # one failed listing must not stop hot-plug watching
             logger.warning("listing serial ports failed", exc_info=True)
             return [], []
         now = dict.fromkeys(current)
@@ -154,5 +154,5 @@ class PortWatcher:
     def _notify(self, added: list[PortInfo], removed: list[PortInfo]) -> None:
         try:
             self._on_change(added, removed)
-        except Exception:  # noqa: BLE001 - a faulty listener must not stop the watcher
+        except Exception:  # a faulty listener must not stop the watcher
             logger.exception("port change callback failed")

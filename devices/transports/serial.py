@@ -206,17 +206,18 @@ class SerialTransport:
         self._port = port
         self._io_lock = asyncio.Lock()
         self._rx = RxBuffer(loop, self._max_buffer_bytes)
-        self._stop_reader.clear()
+        # A fresh stop flag per open, so a reader left over from a slow close can never resume.
+        self._stop_reader = threading.Event()
         self._reader = threading.Thread(
             target=self._read_forever,
-            args=(port, self._rx),
+            args=(port, self._rx, self._stop_reader),
             name=f"serial-reader {self.port}",
             daemon=True,
         )
         self._reader.start()
 
-    def _read_forever(self, port: serial.Serial, rx: RxBuffer) -> None:
-        while not self._stop_reader.is_set():
+    def _read_forever(self, port: serial.Serial, rx: RxBuffer, stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
                 data = port.read(1)
                 if data:
@@ -226,7 +227,7 @@ class SerialTransport:
                     rx.put(data)
             except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
                 # TypeError/AttributeError: pyserial's fd went away under a concurrent close.
-                if self._stop_reader.is_set():
+                if stop.is_set():
                     return
                 error = map_serial_error(exc, self.port, SerialPhase.READ)
                 logger.info("%s: reader stopped: %s (%s)", self.port, error.message, exc)
@@ -243,7 +244,7 @@ class SerialTransport:
         self._stop_reader.set()
         try:
             port.cancel_read()
-        except Exception:  # noqa: BLE001 - a vanished port may refuse even this
+        except Exception:  # a vanished port may refuse even this
             logger.debug("%s: cancel_read failed", self.port, exc_info=True)
         if reader is not None:
             await asyncio.get_running_loop().run_in_executor(None, reader.join, 2.0)
@@ -252,7 +253,7 @@ class SerialTransport:
         _set_tty_exclusive(port, False)
         try:
             port.close()
-        except Exception:  # noqa: BLE001 - closing a vanished port can fail; it is closed anyway
+        except Exception:  # closing a vanished port can fail; it is closed anyway
             logger.debug("%s: close failed", self.port, exc_info=True)
 
     def _require_open(self) -> tuple[serial.Serial, RxBuffer, asyncio.Lock]:
@@ -278,11 +279,13 @@ class SerialTransport:
             return await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
             raise TransportError(
-                TransportErrorReason.TIMEOUT, f"port {self.port}: {what} timed out after {timeout_s} s"
+                TransportErrorReason.TIMEOUT,
+                f"port {self.port}: {what} timed out after {timeout_s} s",
             ) from None
         except serial.SerialTimeoutException:
             raise TransportError(
-                TransportErrorReason.TIMEOUT, f"port {self.port}: {what} timed out after {timeout_s} s"
+                TransportErrorReason.TIMEOUT,
+                f"port {self.port}: {what} timed out after {timeout_s} s",
             ) from None
         except (serial.SerialException, OSError, ValueError) as exc:
             raise map_serial_error(exc, self.port, phase) from exc
@@ -344,5 +347,5 @@ def _close_late_port(future: asyncio.Future[serial.Serial]) -> None:
         return
     try:
         future.result().close()
-    except Exception:  # noqa: BLE001 - best effort on a port nobody owns any more
+    except Exception:  # best effort on a port nobody owns any more
         logger.debug("closing a port that opened after its timeout failed", exc_info=True)

@@ -72,9 +72,7 @@ class SimTransport:
 
     def _require_open(self) -> None:
         if not self._open:
-            raise TransportError(
-                TransportErrorReason.IO_ERROR, f"{self.description} is not open"
-            )
+            raise TransportError(TransportErrorReason.IO_ERROR, f"{self.description} is not open")
 
     def _collect(self) -> None:
         output = self._endpoint.pending_output(self._monotonic())

@@ -77,6 +77,7 @@ class BookingDialog(QDialog):
         for org in ctx.orgs.list():
             self.org.addItem(org.name, org.id)
         self.start = self._datetime_edit(start)
+        self._previous_start = start
         self.end = self._datetime_edit(end)
         self.duration = QLabel()
         self.duration.setStyleSheet("color: palette(dark);")
@@ -201,6 +202,11 @@ class BookingDialog(QDialog):
 
     def _start_changed(self) -> None:
         # Keep the length when the start moves, as calendars do.
+        new_start = from_qdatetime(self.start.dateTime())
+        delta = new_start - self._previous_start
+        self._previous_start = new_start
+        if delta:
+            self.end.setDateTime(to_qdatetime(from_qdatetime(self.end.dateTime()) + delta))
         self.schedule_check()
 
     def _org_changed(self) -> None:

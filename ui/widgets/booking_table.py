@@ -138,6 +138,9 @@ class BookingListPanel(QWidget):
         self.to_check.toggled.connect(self.to_edit.setEnabled)
         self.count_label = QLabel()
 
+        for combo in (self.lab_combo, self.org_combo, self.status_combo):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
         filters = QHBoxLayout()
         filters.addWidget(QLabel("Lab"))
         filters.addWidget(self.lab_combo)
@@ -145,10 +148,12 @@ class BookingListPanel(QWidget):
         filters.addWidget(self.org_combo)
         filters.addWidget(QLabel("Status"))
         filters.addWidget(self.status_combo)
-        for w in (self.from_check, self.from_edit, self.to_check, self.to_edit):
-            filters.addWidget(w)
         filters.addStretch(1)
-        filters.addWidget(self.count_label)
+        dates = QHBoxLayout()
+        for w in (self.from_check, self.from_edit, self.to_check, self.to_edit):
+            dates.addWidget(w)
+        dates.addStretch(1)
+        dates.addWidget(self.count_label)
 
         self.model = BookingTableModel(self)
         self.proxy = QSortFilterProxyModel(self)
@@ -172,6 +177,7 @@ class BookingListPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
+        layout.addLayout(dates)
         layout.addWidget(self.table, 1)
         for combo in (self.lab_combo, self.org_combo, self.status_combo):
             combo.currentIndexChanged.connect(self.sig_filters_changed)

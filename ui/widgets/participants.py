@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -57,13 +56,14 @@ class RolePicker(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QHBoxLayout(self)
+        layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(6)
+        layout.setHorizontalSpacing(10)
+        layout.setVerticalSpacing(2)
         self.boxes = {role: QCheckBox(role) for role in E2E_ROLES}
-        for box in self.boxes.values():
-            layout.addWidget(box)
-        layout.addStretch(1)
+        for i, box in enumerate(self.boxes.values()):
+            layout.addWidget(box, i // 4, i % 4)
+        layout.setColumnStretch(4, 1)
 
     def roles(self) -> list[str]:
         return [r for r, box in self.boxes.items() if box.isChecked()]
@@ -143,10 +143,13 @@ class ParticipantsPanel(QWidget):
         il.addWidget(self.induction_table, 1)
         il.addLayout(ind_form)
 
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(people_box)
+        right.addWidget(ind_box)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        for box in (org_box, people_box, ind_box):
-            splitter.addWidget(box)
-        splitter.setSizes([420, 360, 380])
+        splitter.addWidget(org_box)
+        splitter.addWidget(right)
+        splitter.setSizes([440, 520])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
@@ -196,7 +199,8 @@ class ParticipantsPanel(QWidget):
             self.org_table.setItem(row, 1, _cell(", ".join(org.roles) or "—"))
             self.org_table.setItem(row, 2, _cell(", ".join(org.completed_roles) or "none yet"))
         row = next((i for i, o in enumerate(orgs) if o.id == keep_org), 0 if orgs else -1)
-        self.org_table.selectRow(row) if row >= 0 else None
+        if row >= 0:
+            self.org_table.selectRow(row)
         self.org_table.blockSignals(False)
         self._fill_people(keep_person)
 

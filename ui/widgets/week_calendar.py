@@ -26,8 +26,8 @@ from ui.theme import PHASE_LABELS, STATUS_STYLE, capacity_colour, status_fill, s
 
 GUTTER_W = 54  # hour labels
 HEADER_H = 52  # day name, date, holiday
-STRIP_W = 40  # per-hour "used/capacity" strip in each day
-WEEKEND_WEIGHT = 0.6  # weekend columns are narrower: the lab is closed then
+STRIP_W = 36  # per-hour "used/capacity" strip in each day
+WEEKEND_WEIGHT = 0.45  # weekend columns are narrower: the lab is closed then
 MIN_ROW_H = 30
 
 
@@ -274,7 +274,8 @@ class WeekCalendar(QWidget):
                 rect = self.strip_rect(index, hour).adjusted(1, 1, -1, -1)
                 frac = use_fraction(used, view.capacity)
                 p.fillRect(rect, capacity_colour(frac))
-                p.setPen(QColor("#ffffff") if frac >= 0.95 else QColor("#2b3038"))
+                p.setPen(QColor("#ffffff") if frac >= 0.95 else
+                         QColor("#2b3038") if used else QColor("#8a9099"))
                 p.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{used}/{view.capacity}")
 
     def _paint_blocks(self, p: QPainter) -> None:
@@ -305,24 +306,31 @@ class WeekCalendar(QWidget):
         view = self._view
         assert view is not None
         start, end = view.lab.local(b.start), view.lab.local(b.end)
-        lines = [
-            (bold, b.org_name),
-            (normal, f"{b.spaces} spaces · {PHASE_LABELS.get(b.phase.value, b.phase.value)}"),
-            (normal, f"{start:%H:%M}–{end:%H:%M}"),
-            (normal, status_label(b.status)),
+        details = [
+            f"{b.spaces} spaces · {PHASE_LABELS.get(b.phase.value, b.phase.value)}",
+            f"{start:%H:%M}–{end:%H:%M}",
+            status_label(b.status),
         ]
         if b.benches:
-            lines.append((normal, ", ".join(b.benches)))
+            details.append(", ".join(b.benches))
+        bold_m, normal_m = QFontMetrics(bold), QFontMetrics(normal)
+        width = int(rect.width())
+        # A long organisation name wraps onto a second line when the block is tall enough to
+        # keep the details too; otherwise it is elided.
+        room = (rect.height() - bold_m.height() * 2) // max(normal_m.height(), 1)
+        org_lines = [b.org_name]
+        if bold_m.horizontalAdvance(b.org_name) > width and room >= len(details):
+            org_lines = _wrap_two(b.org_name, bold_m, width)
+        lines = [(bold, bold_m, t) for t in org_lines] + [(normal, normal_m, t) for t in details]
         p.setPen(status_text(b.status))
         y = rect.y()
-        for font, text in lines:
-            metrics = QFontMetrics(font)
+        for font, metrics, text in lines:
             if y + metrics.height() > rect.bottom() + 1:
                 break
             p.setFont(font)
             p.drawText(QRectF(rect.x(), y, rect.width(), metrics.height()),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                       metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width())))
+                       metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
             y += metrics.height()
 
     def _paint_now(self, p: QPainter) -> None:
@@ -421,6 +429,18 @@ class WeekCalendar(QWidget):
                 f"spaces held, {max(view.capacity - used, 0)} free. Double-click to book.")
 
 
+def _wrap_two(text: str, metrics: QFontMetrics, width: int) -> list[str]:
+    """Split `text` at a space into two lines, the first as full as fits (the second may elide)."""
+    words = text.split()
+    first = words[0]
+    for i in range(1, len(words)):
+        candidate = " ".join(words[: i + 1])
+        if metrics.horizontalAdvance(candidate) > width:
+            return [first, " ".join(words[i:])]
+        first = candidate
+    return [first]
+
+
 class CalendarLegend(QWidget):
     """Status colours and the capacity ramp, painted to match the calendar."""
 
@@ -453,8 +473,4 @@ class CalendarLegend(QWidget):
             p.setPen(QColor("#ffffff") if frac >= 0.95 else QColor("#2b3038"))
             p.drawText(QRectF(x, y, 40, 14), Qt.AlignmentFlag.AlignCenter, text)
             x += 42
-        p.setPen(self.palette().windowText().color())
-        x += 14
-        p.fillRect(QRectF(x, y, 22, 14), QBrush(QColor("#c9ccd2"), Qt.BrushStyle.BDiagPattern))
-        p.drawText(QPointF(x + 28, y + 11), "Closed (weekend, bank holiday)")
         p.end()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from devices.emulator.bench import BenchConfig, mpan_check_digit
+from devices.emulator.bench import BenchConfig, EmulatedBench, mpan_check_digit
 from devices.emulator.clock import ManualMonotonic, ScaledClock, iso_ms
 from devices.emulator.power import BenchPower, CutSource, MeterRegisters, PlannedOutage
 
@@ -101,3 +102,17 @@ def test_bench_config_validates_identities() -> None:
         BenchConfig(esme_eui="00DB1234567890A0")
     assert BenchConfig(gsme_eui="00-db-12-34-56-78-90-a1").gsme_eui == "00-DB-12-34-56-78-90-A1"
     assert BenchConfig(outage_plan=[(1.0, 60.0)]).outage_plan == [PlannedOutage(1.0, 60.0)]
+
+
+def test_esme_power_event_log(
+    make_bench: Callable[..., EmulatedBench], mono: ManualMonotonic
+) -> None:
+    bench = make_bench(time_scale=60, outage_plan=[(1.0, 179.9), (5.0, 180.0)])
+    mono.advance(10.0)
+    events = [(e.at - BENCH_START, f"{e.alert_code:04X}") for e in bench.esme_power_events(mono())]
+    assert events == [
+        (timedelta(minutes=1), "8F57"),
+        (timedelta(minutes=1, seconds=179.9), "8F35"),
+        (timedelta(minutes=5), "8F57"),
+        (timedelta(minutes=8), "8F36"),
+    ]

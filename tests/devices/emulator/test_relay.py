@@ -70,5 +70,5 @@ def test_command_split_across_writes_and_overlong_garbage(
     assert relay.pending_output(mono()) == b"RELAY 1 ON\r\n"
     relay.handle_input(b"X" * 200)
     assert relay.pending_output(mono()) == b""
-    relay.handle_input(b"XXX\r\nSTATUS\r\n")
+    relay.handle_input(b"ZZZ\r\nSTATUS\r\n")
     assert relay.pending_output(mono()) == b"ERR unknown command\r\nRELAY 1 ON\r\n"

@@ -66,7 +66,9 @@ self.UpdateProperties(
 )
 """
 
-_NOTIFY_ON = "self.UpdateProperties('org.bluez.GattCharacteristic1', {'Notifying': dbus.Boolean(True)})"
+_NOTIFY_ON = (
+    "self.UpdateProperties('org.bluez.GattCharacteristic1', {'Notifying': dbus.Boolean(True)})"
+)
 _NOTIFY_OFF = (
     "self.UpdateProperties('org.bluez.GattCharacteristic1', {'Notifying': dbus.Boolean(False)})"
 )
@@ -85,7 +87,9 @@ if getattr(self, 'echo', True) and tx.props['org.bluez.GattCharacteristic1']['No
 """
 
 _RX_SETUP = "self.tx_path = args[0]\nself.echo = bool(args[1])\nself.written = []"
-_RX_WRITTEN = "ret = dbus.Array([dbus.ByteArray(b) for b in getattr(self, 'written', [])], signature='ay')"
+_RX_WRITTEN = (
+    "ret = dbus.Array([dbus.ByteArray(b) for b in getattr(self, 'written', [])], signature='ay')"
+)
 
 
 def dbus_daemon_path() -> str | None:
@@ -238,7 +242,9 @@ class BluezStub:
             },
         )
         device.AddMethod(DEVICE_IFACE, "Connect", "", "", _CONNECT)
-        stall = f"import time\ntime.sleep({float(disconnect_stall_s)})\n" if disconnect_stall_s else ""
+        stall = (
+            f"import time\ntime.sleep({float(disconnect_stall_s)})\n" if disconnect_stall_s else ""
+        )
         device.AddMethod(DEVICE_IFACE, "Disconnect", "", "", stall + _DISCONNECT)
         service_path = f"{path}/service000c"
         rx_path = f"{service_path}/char000d"

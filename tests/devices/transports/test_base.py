@@ -72,22 +72,42 @@ def test_any_input_is_accepted_or_rejected_with_one_sentence(
     ("exc", "phase", "reason"),
     [
         (serial.SerialException(errno.ENOENT, "could not open port"), SerialPhase.OPEN, R.MISSING),
-        (serial.SerialException(errno.EACCES, "could not open port"), SerialPhase.OPEN,
-         R.PERMISSION_DENIED),
+        (
+            serial.SerialException(errno.EACCES, "could not open port"),
+            SerialPhase.OPEN,
+            R.PERMISSION_DENIED,
+        ),
         (serial.SerialException(errno.EPERM, "x"), SerialPhase.OPEN, R.PERMISSION_DENIED),
         (serial.SerialException(errno.EBUSY, "x"), SerialPhase.OPEN, R.BUSY),
-        (serial.SerialException(errno.EWOULDBLOCK, "Could not exclusively lock port"),
-         SerialPhase.OPEN, R.BUSY),
-        (serial.SerialException("read failed: [Errno 5] Input/output error"), SerialPhase.READ,
-         R.DISCONNECTED),
-        (serial.SerialException("device reports readiness to read but returned no data "
-                                "(device disconnected or multiple access on port?)"),
-         SerialPhase.READ, R.DISCONNECTED),
+        (
+            serial.SerialException(errno.EWOULDBLOCK, "Could not exclusively lock port"),
+            SerialPhase.OPEN,
+            R.BUSY,
+        ),
+        (
+            serial.SerialException("read failed: [Errno 5] Input/output error"),
+            SerialPhase.READ,
+            R.DISCONNECTED,
+        ),
+        (
+            serial.SerialException(
+                "device reports readiness to read but returned no data "
+                "(device disconnected or multiple access on port?)"
+            ),
+            SerialPhase.READ,
+            R.DISCONNECTED,
+        ),
         (OSError(errno.EIO, "Input/output error"), SerialPhase.READ, R.DISCONNECTED),
-        (serial.SerialException(f"Could not configure port: {termios.error(5, 'I/O error')}"),
-         SerialPhase.CONFIGURE, R.DISCONNECTED),
-        (serial.SerialException("write failed: [Errno 28] No space left"), SerialPhase.WRITE,
-         R.IO_ERROR),
+        (
+            serial.SerialException(f"Could not configure port: {termios.error(5, 'I/O error')}"),
+            SerialPhase.CONFIGURE,
+            R.DISCONNECTED,
+        ),
+        (
+            serial.SerialException("write failed: [Errno 28] No space left"),
+            SerialPhase.WRITE,
+            R.IO_ERROR,
+        ),
         (serial.SerialException(errno.EINVAL, "x"), SerialPhase.OPEN, R.IO_ERROR),
     ],
 )

@@ -58,9 +58,7 @@ def test_scan_reports_progress_and_devices(ble_loop: IoLoop, devices: dict[str, 
     def on_progress(fraction: float, found: list[BleDeviceInfo]) -> None:
         progress.append((fraction, found, ble_loop.is_io_thread()))
 
-    found = ble_loop.run(
-        scan(0.6, on_progress, progress_interval_s=0.1), timeout_s=15
-    )
+    found = ble_loop.run(scan(0.6, on_progress, progress_interval_s=0.1), timeout_s=15)
     by_address = {d.address: d for d in found}
     assert by_address[BRIDGE] == BleDeviceInfo("HAN bridge", BRIDGE, -40, (NUS_SERVICE_UUID,))
     assert by_address[NO_NUS].service_uuids == ()
@@ -188,9 +186,7 @@ def fresh_loop() -> Iterator[IoLoop]:
     assert loop.stop(timeout_s=10)
 
 
-def test_no_system_bus(
-    fresh_loop: IoLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_system_bus(fresh_loop: IoLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus.sock'}")
     ok, reason = fresh_loop.run(ble_available(), timeout_s=10)
     assert ok is False and reason.startswith("no D-Bus system bus")

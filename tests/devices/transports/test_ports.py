@@ -11,8 +11,9 @@ from devices.transports.ports import PortInfo, PortWatcher, list_serial_ports
 
 pytestmark = pytest.mark.timeout(30)
 
-USB0 = PortInfo("/dev/ttyUSB0", "FT232R USB UART", "USB VID:PID=0403:6001 SER=A1", 0x0403, 0x6001,
-                "A1", "FTDI")
+USB0 = PortInfo(
+    "/dev/ttyUSB0", "FT232R USB UART", "USB VID:PID=0403:6001 SER=A1", 0x0403, 0x6001, "A1", "FTDI"
+)
 ACM0 = PortInfo("/dev/ttyACM0", "Optical probe", "USB VID:PID=2341:0043", 0x2341, 0x0043)
 
 

@@ -1,0 +1,177 @@
+"""The path from device sessions to the database: a bounded queue and one batch writer.
+
+Sessions (I/O thread) put events on the queue and never wait: when it is full the event is
+counted as dropped, and the count is shown (dropping is never silent; the raw bytes are in the
+capture file regardless). One writer thread owns its own SQLite connection and stores events in
+batches, at most every 250 ms or 1,000 events. When the database cannot be written (read-only, disk
+full) the writer keeps its batch, the queue fills and then counts drops; the writer reports the error, and resumes when it can.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.domain.events import DeviceEvent
+from app.storage.db import connect
+from app.storage.devices import EventStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestStats:
+    """Counters of the ingest path, readable from any thread."""
+
+    queued: int = 0
+    dropped: int = 0
+    stored: int = 0
+    batches: int = 0
+    pending: int = 0
+    write_error: str = ""
+
+
+class EventQueue:
+    """A bounded, non-blocking hand-off from the I/O thread to the writer."""
+
+    def __init__(self, max_events: int = 100_000) -> None:
+        self._q: queue.Queue[DeviceEvent] = queue.Queue(maxsize=max_events)
+        self.stats = IngestStats()
+        self._listeners: list[Callable[[DeviceEvent], None]] = []
+
+    def add_listener(self, listener: Callable[[DeviceEvent], None]) -> None:
+        """Also hand every accepted event to `listener` (e.g. ring buffers); must be quick."""
+        self._listeners.append(listener)
+
+    def put(self, event: DeviceEvent) -> None:
+        """Offer an event; never blocks. A full queue counts the event as dropped."""
+        try:
+            self._q.put_nowait(event)
+        except queue.Full:
+            self.stats.dropped += 1
+            return
+        self.stats.queued += 1
+        for listener in self._listeners:
+            listener(event)
+
+    def get_batch(self, max_events: int, timeout_s: float) -> list[DeviceEvent]:
+        """Wait up to `timeout_s` for the first event, then take what is there up to the limit."""
+        try:
+            first = self._q.get(timeout=timeout_s)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < max_events:
+            try:
+                batch.append(self._q.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+
+class EventWriter:
+    """Stores queued events in batches on its own thread and connection.
+
+    Args:
+        db_path: the database file.
+        events: the queue sessions put events on.
+        flush_interval_s: longest time an event waits before its batch is written.
+        batch_max: most events in one transaction.
+        on_error: called with a sentence when writing fails and with "" when it recovers.
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        events: EventQueue,
+        flush_interval_s: float = 0.25,
+        batch_max: int = 1000,
+        on_error: Callable[[str], None] | None = None,
+        retry_s: float = 1.0,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.events = events
+        self.flush_interval_s = flush_interval_s
+        self.batch_max = batch_max
+        self.on_error = on_error
+        self.retry_s = retry_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pending: list[DeviceEvent] = []
+
+    @property
+    def stats(self) -> IngestStats:
+        return self.events.stats
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="meterlab-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Write what is queued, then stop."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        conn = connect(self.db_path, check_same_thread=True)
+        store = EventStore(conn)
+        last_flush = time.monotonic()
+        failing_since: float | None = None
+        try:
+            while True:
+                stopping = self._stop.is_set()
+                room = self.batch_max - len(self._pending)
+                got = 0
+                if room > 0:
+                    batch = self.events.get_batch(room, 0.0 if stopping else 0.05)
+                    got = len(batch)
+                    self._pending.extend(batch)
+                now = time.monotonic()
+                due = bool(self._pending) and (
+                    stopping or len(self._pending) >= self.batch_max
+                    or now - last_flush >= self.flush_interval_s
+                )
+                may_retry = failing_since is None or stopping or now - failing_since >= self.retry_s
+                if due and may_retry:
+                    last_flush = now
+                    if self._flush(store):
+                        if failing_since is not None and self.on_error:
+                            self.on_error("")
+                        failing_since = None
+                    else:
+                        failing_since = now
+                        if stopping:
+                            break
+                elif due or room <= 0:
+                    time.sleep(0.05)  # waiting to retry a failed write: do not spin
+                if stopping and not got and not self._pending:
+                    break
+        finally:
+            conn.close()
+
+    def _flush(self, store: EventStore) -> bool:
+        chunk = self._pending[: self.batch_max]
+        try:
+            store.insert_many(chunk)
+        except sqlite3.Error as exc:
+            message = f"Events cannot be stored in {self.db_path}: {exc}; capture files keep every byte."
+            if self.stats.write_error != message:
+                logger.error(message)
+                if self.on_error:
+                    self.on_error(message)
+            self.stats.write_error = message
+            self.stats.pending = len(self._pending)
+            return False
+        del self._pending[: len(chunk)]
+        self.stats.stored += len(chunk)
+        self.stats.batches += 1
+        self.stats.pending = len(self._pending)
+        self.stats.write_error = ""
+        return True

@@ -1,0 +1,289 @@
+"""A connected device: transport + codec + state machine + reconnect + health counters.
+
+A session runs on the I/O thread. It never blocks on the UI or the database: decoded events go
+to a sink that must not block (a bounded queue that counts what it drops), raw bytes go to the
+session's capture file before anything else happens to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+from app.domain.clock import Clock
+from app.domain.events import CodecEvent, DeviceEvent, EventKind
+from devices.capture_file import CaptureFile
+from devices.codecs.base import Codec, CodecError, CodecStats
+from devices.codecs.iec62056_21 import Done, IecReadoutClient, SetBaud, Send
+from devices.transports.base import Transport, TransportError, TransportErrorReason
+
+logger = logging.getLogger(__name__)
+
+
+class SessionState(str, Enum):
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    FAILED = "failed"
+
+
+@dataclass
+class SessionHealth:
+    """Counters shown beside a device; read from any thread (plain ints, written on one)."""
+
+    state: SessionState = SessionState.DISCONNECTED
+    reason: str = ""
+    bytes_in: int = 0
+    bytes_out: int = 0
+    frames: int = 0
+    errors: int = 0
+    resyncs: int = 0
+    dropped_bytes: int = 0
+    events: int = 0
+    reconnects: int = 0
+    last_seen: datetime | None = None
+
+    def absorb(self, stats: CodecStats) -> None:
+        self.frames, self.errors = stats.frames, stats.errors
+        self.resyncs, self.dropped_bytes = stats.resyncs, stats.dropped_bytes
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "state": self.state.value, "reason": self.reason, "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out, "frames": self.frames, "errors": self.errors,
+            "resyncs": self.resyncs, "dropped_bytes": self.dropped_bytes, "events": self.events,
+            "reconnects": self.reconnects,
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+        }
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """Exponential backoff between reconnect attempts."""
+
+    enabled: bool = True
+    initial_s: float = 0.5
+    max_s: float = 10.0
+    factor: float = 2.0
+
+    def delays(self) -> "BackoffIterator":
+        return BackoffIterator(self)
+
+
+@dataclass
+class BackoffIterator:
+    policy: ReconnectPolicy
+    _next: float = field(default=0.0)
+
+    def next(self) -> float:
+        delay = self._next or self.policy.initial_s
+        self._next = min(delay * self.policy.factor, self.policy.max_s)
+        return delay
+
+    def reset(self) -> None:
+        self._next = 0.0
+
+
+EventSink = Callable[[DeviceEvent], None]
+StateListener = Callable[[SessionState, str], None]
+
+
+class DeviceSession:
+    """One device's connection, read loop and decoding.
+
+    Args:
+        label: the device's label (events are attributed to it).
+        transport: the byte pipe (opened and reopened by the session).
+        codec: a streaming codec (line profile, GBCS hex) or an :class:`IecReadoutClient`.
+        clock: gives the host receive time of every chunk.
+        sink: takes every decoded event; must not block.
+        capture: file receiving every byte read, or None.
+        reconnect: backoff policy for reopening after a failure or a vanished port.
+        on_state: called (on the I/O thread) whenever the state changes.
+        session_id: stored with every event.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        transport: Transport,
+        codec: Codec | IecReadoutClient,
+        clock: Clock,
+        sink: EventSink,
+        capture: CaptureFile | None = None,
+        reconnect: ReconnectPolicy = ReconnectPolicy(),
+        on_state: StateListener | None = None,
+        session_id: int | None = None,
+        read_timeout_s: float = 0.2,
+    ) -> None:
+        self.label = label
+        self.transport = transport
+        self.codec = codec
+        self.clock = clock
+        self.sink = sink
+        self.capture = capture
+        self.reconnect = reconnect
+        self.on_state = on_state
+        self.session_id = session_id
+        self.read_timeout_s = read_timeout_s
+        self.health = SessionHealth()
+        self._stop = asyncio.Event()
+
+    # --- state ---------------------------------------------------------------------------------
+    def _set_state(self, state: SessionState, reason: str = "") -> None:
+        if state == self.health.state and reason == self.health.reason:
+            return
+        self.health.state, self.health.reason = state, reason
+        logger.info("%s: %s %s", self.label, state.value, reason)
+        if self.on_state is not None:
+            self.on_state(state, reason)
+
+    def stop(self) -> None:
+        """Ask the session to end (call on the I/O thread)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # --- bytes in ------------------------------------------------------------------------------
+    def _received(self, data: bytes) -> list[DeviceEvent]:
+        now = self.clock.now()
+        if self.capture is not None:
+            self.capture.write(data)
+        self.health.bytes_in += len(data)
+        self.health.last_seen = now
+        try:
+            decoded = self.codec.feed(data)
+        except CodecError as exc:  # codecs report bad frames as events; this is a safety net
+            decoded = [CodecEvent(EventKind.ERROR, {"message": str(exc), "offset": exc.offset})]
+        self.health.absorb(self.codec.stats)
+        out = [self._stamp(ev, now) for ev in decoded]
+        for ev in out:
+            self.sink(ev)
+        self.health.events += len(out)
+        return out
+
+    def _stamp(self, ev: CodecEvent, now: datetime) -> DeviceEvent:
+        return DeviceEvent(
+            device=self.label, kind=ev.kind, host_time=now, fields=dict(ev.fields),
+            device_time=ev.device_time, session_id=self.session_id,
+        )
+
+    async def _write(self, data: bytes) -> None:
+        sent = await self.transport.write(data)
+        self.health.bytes_out += sent
+
+    async def _sleep_or_stop(self, delay_s: float) -> None:
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=delay_s)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _open(self, backoff: BackoffIterator, first: bool) -> bool:
+        """Open the transport, retrying with backoff; False when stopped or giving up."""
+        while not self.stopping:
+            self._set_state(SessionState.CONNECTING if first else SessionState.RECONNECTING,
+                            "" if first else self.health.reason)
+            try:
+                await self.transport.open()
+                self._set_state(SessionState.CONNECTED)
+                backoff.reset()
+                return True
+            except TransportError as exc:
+                self._set_state(SessionState.FAILED, exc.message)
+                if not self.reconnect.enabled or exc.reason is TransportErrorReason.UNAVAILABLE:
+                    return False
+            first = False
+            self.health.reconnects += 1
+            await self._sleep_or_stop(backoff.next())
+        return False
+
+    # --- streaming protocols -------------------------------------------------------------------
+    async def run(self, max_events: int | None = None) -> None:
+        """Read, decode and deliver until stopped (or `max_events` events were delivered)."""
+        backoff = self.reconnect.delays()
+        first = True
+        delivered = 0
+        try:
+            while not self.stopping:
+                if not await self._open(backoff, first):
+                    return
+                first = False
+                try:
+                    while not self.stopping:
+                        data = await self.transport.read(4096, timeout_s=self.read_timeout_s)
+                        if data:
+                            delivered += len(self._received(data))
+                            if max_events is not None and delivered >= max_events:
+                                return
+                except TransportError as exc:
+                    await self.transport.close()
+                    self.codec.reset()
+                    if not self.reconnect.enabled:
+                        self._set_state(SessionState.FAILED, exc.message)
+                        return
+                    self._set_state(SessionState.RECONNECTING, exc.message)
+                    self.health.reconnects += 1
+                    await self._sleep_or_stop(backoff.next())
+        finally:
+            await self.transport.close()
+            if self.health.state is not SessionState.FAILED:
+                self._set_state(SessionState.DISCONNECTED)
+
+    # --- IEC 62056-21 readout ------------------------------------------------------------------
+    async def readout(self, reply_timeout_s: float = 3.0) -> tuple[bool, str]:
+        """One IEC 62056-21 readout over an open transport.
+
+        Returns:
+            (True, "") when a data message was read and passed its check, else (False, why).
+
+        The request goes out at 300 baud 7E1; on the meter's identification the client answers
+        with an option select and both sides switch to the offered rate (IEC 62056-21 6.3.3).
+        """
+        client = self.codec
+        if not isinstance(client, IecReadoutClient):
+            raise TypeError("readout needs an IecReadoutClient codec")
+        set_line = getattr(self.transport, "set_line", None)
+        if set_line is not None:
+            await set_line(300, 7, "E", 1)
+        await self._write(client.start())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + reply_timeout_s
+        baud = 300
+        last_sent = b""
+        while not self.stopping:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                ev = client.timeout()
+                self.health.absorb(client.stats)
+                self.sink(self._stamp(ev, self.clock.now()))
+                self.health.events += 1
+                return False, str(ev.fields.get("message", "no reply"))
+            data = await self.transport.read(4096, timeout_s=min(remaining, 0.2))
+            if data:
+                for ev in self._received(data):
+                    if ev.kind is EventKind.ERROR and ev.fields.get("step") == "data":
+                        # A data message that failed its BCC: rejected, nothing read.
+                        client.take_actions()
+                        return False, str(ev.fields.get("message", "data message rejected"))
+            for action in client.take_actions():
+                if isinstance(action, Send):
+                    await self._write(action.data)
+                    last_sent = action.data
+                    deadline = loop.time() + reply_timeout_s
+                elif isinstance(action, SetBaud):
+                    if set_line is not None:
+                        # Let the option select leave the port at the old rate first: 10 bits a
+                        # character on a 7E1 line.
+                        await asyncio.sleep(len(last_sent) * 10 / baud + 0.02)
+                        await set_line(action.baud, 7, "E", 1)
+                    baud = action.baud
+                elif isinstance(action, Done):
+                    return action.ok, action.reason
+        return False, "stopped"

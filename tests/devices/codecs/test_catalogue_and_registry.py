@@ -1,0 +1,85 @@
+"""The alert catalogue data and the codec registry."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
+from devices.codecs.base import Codec, CodecError, CodecStats, make_codec
+from devices.codecs.gbcs_codec import GbcsHexCodec
+from devices.codecs.iec62056_21 import IecReadoutClient
+from devices.codecs.profiles import ProfileCodec
+
+REFERENCE = Path("/work/shared/data/gbcs_alert_codes.csv")
+
+
+def test_catalogue_holds_all_184_codes() -> None:
+    catalogue = default_catalogue()
+    assert len(catalogue) == 184
+    assert catalogue.codes()[0] == "8002"
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="reference alert table not available")
+def test_catalogue_names_match_the_reference_table() -> None:
+    catalogue = default_catalogue()
+    with REFERENCE.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 184
+    for row in rows:
+        assert catalogue.name(row["code"]) == row["name"]
+
+
+def test_power_alert_severities() -> None:
+    catalogue = default_catalogue()
+    assert catalogue.severity("8F36") == "critical"
+    assert catalogue.severity(0x8F1D) == "critical"
+    assert catalogue.severity("8f57") == "info"
+    assert catalogue.severity("8F35") == "warning"
+    assert catalogue.severity("8F1F") == "warning"
+    assert catalogue.severity("8F3F") == "critical"  # tamper
+    assert catalogue.name("FFFF") == catalogue.severity("FFFF") == "unknown"
+    assert "8F36" in catalogue and 0x8F36 in catalogue and "0000" not in catalogue
+
+
+def test_catalogue_rejects_bad_rows(tmp_path: Path) -> None:
+    path = tmp_path / "codes.csv"
+    path.write_text("code,name,severity\n8F36,Outage,urgent\n")
+    with pytest.raises(ValueError, match="line 2: severity 'urgent'"):
+        AlertCatalogue.from_path(path)
+    path.write_text("code,name,severity\n8F3,Outage,info\n")
+    with pytest.raises(ValueError, match="line 2: code '8F3'"):
+        AlertCatalogue.from_path(path)
+
+
+def test_lab_catalogue_can_change_a_severity(tmp_path: Path) -> None:
+    path = tmp_path / "codes.csv"
+    path.write_text("code,name,severity\n8F35,Supply Outage Restored,critical\n")
+    assert AlertCatalogue.from_path(path).severity("8F35") == "critical"
+
+
+def test_make_codec_builds_each_protocol() -> None:
+    assert isinstance(make_codec("iec62056-21"), IecReadoutClient)
+    assert isinstance(make_codec("gbcs-hex"), GbcsHexCodec)
+    assert isinstance(make_codec("profile:emulator"), ProfileCodec)
+    for name in ("iec62056-21", "gbcs-hex", "profile:emulator"):
+        codec = make_codec(name)
+        assert isinstance(codec, Codec)
+        assert codec.stats == CodecStats()
+
+
+def test_make_codec_rejects_unknown_protocol_with_a_sentence() -> None:
+    with pytest.raises(ValueError) as info:
+        make_codec("dlms-hdlc")
+    message = str(info.value)
+    assert message.startswith("--protocol: 'dlms-hdlc' is not a known protocol")
+    assert "iec62056-21, gbcs-hex, profile:NAME" in message
+
+
+def test_codec_error_carries_offset_and_message() -> None:
+    error = CodecError("bad thing", 17)
+    assert error.offset == 17
+    assert error.message == "bad thing"
+    assert str(error) == "bad thing (at byte offset 17)"

@@ -1,0 +1,53 @@
+"""Qt tests run offscreen: the platform is chosen before anything imports Qt."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+from collections.abc import Iterator  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from app.domain.clock import FixedClock  # noqa: E402
+from app.main import AppContext  # noqa: E402
+from ui.launch import prepare_context  # noqa: E402
+
+#: A Wednesday in a week without bank holidays; the demo lab's bookings fill that week.
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def demo(tmp_path: Path, clock: FixedClock) -> Iterator[tuple[AppContext, str]]:
+    """A fresh database file with the demo lab, and the status message first start shows."""
+    ctx, message = prepare_context(tmp_path / "meterlab.db", clock, "tester", demo=True)
+    yield ctx, message
+    ctx.close()
+
+
+@pytest.fixture
+def ctx(demo: tuple[AppContext, str]) -> AppContext:
+    return demo[0]
+
+
+@pytest.fixture
+def window(qtbot, ctx: AppContext):  # noqa: ANN001, ANN201
+    from ui.main_window import MainWindow
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.resize(1440, 900)
+    return win
+
+
+@pytest.fixture
+def page(window):  # noqa: ANN001, ANN201
+    return window.pages["bookings"]
