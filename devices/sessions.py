@@ -106,6 +106,8 @@ class DeviceSession:
         reconnect: backoff policy for reopening after a failure or a vanished port.
         on_state: called (on the I/O thread) whenever the state changes.
         session_id: stored with every event.
+        read_timeout_s: how long one read waits (bounds how fast a stop is noticed).
+        tap: called with ("rx" | "tx", bytes) for every chunk (a raw console).
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class DeviceSession:
         on_state: StateListener | None = None,
         session_id: int | None = None,
         read_timeout_s: float = 0.2,
+        tap: Callable[[str, bytes], None] | None = None,
     ) -> None:
         self.label = label
         self.transport = transport
@@ -131,6 +134,7 @@ class DeviceSession:
         self.on_state = on_state
         self.session_id = session_id
         self.read_timeout_s = read_timeout_s
+        self.tap = tap
         self.health = SessionHealth()
         self._stop = asyncio.Event()
 
@@ -156,6 +160,8 @@ class DeviceSession:
         now = self.clock.now()
         if self.capture is not None:
             self.capture.write(data)
+        if self.tap is not None:
+            self.tap("rx", data)
         self.health.bytes_in += len(data)
         self.health.last_seen = now
         try:
@@ -175,9 +181,15 @@ class DeviceSession:
             device_time=ev.device_time, session_id=self.session_id,
         )
 
+    async def send(self, data: bytes) -> None:
+        """Write bytes to the device (on the I/O thread)."""
+        await self._write(data)
+
     async def _write(self, data: bytes) -> None:
         sent = await self.transport.write(data)
         self.health.bytes_out += sent
+        if self.tap is not None:
+            self.tap("tx", data)
 
     async def _sleep_or_stop(self, delay_s: float) -> None:
         try:
@@ -287,3 +299,32 @@ class DeviceSession:
                 elif isinstance(action, Done):
                     return action.ok, action.reason
         return False, "stopped"
+
+    async def poll_readouts(self, poll_s: float, reply_timeout_s: float = 3.0) -> None:
+        """IEC 62056-21: read the meter now and every `poll_s` seconds until stopped.
+
+        A readout that gets no answer leaves the session connected with the reason shown (the
+        probe may have slipped); a port that fails is reopened with backoff.
+        """
+        backoff = self.reconnect.delays()
+        first = True
+        try:
+            while not self.stopping:
+                if not await self._open(backoff, first):
+                    return
+                first = False
+                try:
+                    while not self.stopping:
+                        ok, reason = await self.readout(reply_timeout_s)
+                        self._set_state(SessionState.CONNECTED,
+                                        "" if ok else f"last readout failed: {reason}")
+                        await self._sleep_or_stop(poll_s)
+                except TransportError as exc:
+                    await self.transport.close()
+                    self._set_state(SessionState.RECONNECTING, exc.message)
+                    self.health.reconnects += 1
+                    await self._sleep_or_stop(backoff.next())
+        finally:
+            await self.transport.close()
+            if self.health.state is not SessionState.FAILED:
+                self._set_state(SessionState.DISCONNECTED)

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
     if screenshot is not None and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QEvent, QTimer
     from PySide6.QtWidgets import QApplication
 
     from ui.main_window import MainWindow
@@ -92,6 +92,9 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         sys.excepthook = previous_hook
         window.close()
         window.deleteLater()
+        # Outside an event loop nothing would process the deletion: do it now, so a caller that
+        # goes on using the QApplication (tests, scripts) does not keep a dead window around.
+        app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         ctx.close()
 
 

@@ -104,6 +104,7 @@ class EventWriter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending: list[DeviceEvent] = []
+        self._busy_timeout_ms = 2000
 
     @property
     def stats(self) -> IngestStats:
@@ -120,7 +121,9 @@ class EventWriter:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        conn = connect(self.db_path, check_same_thread=True)
+        conn = self._connect()
+        if conn is None:
+            return
         store = EventStore(conn)
         last_flush = time.monotonic()
         failing_since: float | None = None
@@ -155,6 +158,24 @@ class EventWriter:
                     break
         finally:
             conn.close()
+
+    def _connect(self) -> sqlite3.Connection | None:
+        """Open the writer's connection, retrying (and reporting) until it works or we stop."""
+        while True:
+            try:
+                conn = connect(self.db_path, check_same_thread=True)
+                # Wait briefly for a lock, then report: the queue keeps filling meanwhile.
+                conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+                return conn
+            except sqlite3.Error as exc:
+                message = f"Events cannot be stored in {self.db_path}: {exc}; capture files keep every byte."
+                if self.stats.write_error != message:
+                    self.stats.write_error = message
+                    logger.error(message)
+                    if self.on_error:
+                        self.on_error(message)
+                if self._stop.wait(self.retry_s):
+                    return None
 
     def _flush(self, store: EventStore) -> bool:
         chunk = self._pending[: self.batch_max]

@@ -105,4 +105,6 @@ def make_codec(protocol: str, *, profile_dirs: Sequence[Path] = ()) -> Codec:
             )
         return ProfileCodec(load_profile(found[name]))
     accepted = ", ".join(PROTOCOL_NAMES)
-    raise ValueError(f"--protocol: {protocol!r} is not a known protocol; expected one of {accepted}.")
+    raise ValueError(
+        f"--protocol: {protocol!r} is not a known protocol; expected one of {accepted}."
+    )

@@ -131,8 +131,13 @@ def decode_alert_hex(text: str, catalogue: AlertCatalogue | None = None) -> Gbcs
 def _unwrap_ciphering(data: bytes, end: int, extra: dict[str, Any]) -> tuple[int, int]:
     """Walk a General Ciphering header; return the bounds of the General Signing APDU inside."""
     pos = 1
-    for what in ("transaction-id", "originator-system-title", "recipient-system-title",
-                 "date-time", "other-information"):
+    for what in (
+        "transaction-id",
+        "originator-system-title",
+        "recipient-system-title",
+        "date-time",
+        "other-information",
+    ):
         size, pos = read_length(data, pos, end, f"general-ciphering {what}")
         need(data, pos, size, end, f"general-ciphering {what}")
         if size and what == "transaction-id":
@@ -147,8 +152,9 @@ def _unwrap_ciphering(data: bytes, end: int, extra: dict[str, Any]) -> tuple[int
     need(data, pos, size, end, "ciphered content")
     content_end = pos + size
     if content_end != end:
-        raise GbcsError(f"{end - content_end} unexpected bytes after the ciphered content",
-                        content_end)
+        raise GbcsError(
+            f"{end - content_end} unexpected bytes after the ciphered content", content_end
+        )
     need(data, pos, 5, content_end, "security header")
     control = data[pos]
     if control & _SC_ENCRYPTED:

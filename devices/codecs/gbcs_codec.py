@@ -7,7 +7,6 @@ from typing import Any
 
 from app.domain.events import CodecEvent, EventKind
 from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
-from devices.codecs.base import CodecStats
 from devices.codecs.gbcs import GbcsAlert, GbcsError, decode_alert, hex_to_bytes
 from devices.codecs.lines import LineFramer
 

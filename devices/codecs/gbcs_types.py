@@ -126,7 +126,7 @@ def encode_der_length(length: int) -> bytes:
 
 
 def encode_der_integer(value: int) -> bytes:
-    """Encode a non-negative INTEGER (X.690 8.3: minimal two's complement, so 0x8F67 -> 00 8F 67)."""
+    """Encode a non-negative INTEGER (X.690 8.3: minimal two's complement: 0x8F67 -> 00 8F 67)."""
     body = value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big")
     return bytes([0x02, len(body)]) + body
 
@@ -155,8 +155,14 @@ def decode_generalized_time(raw: bytes, offset: int) -> datetime:
         microsecond = int(digits[:6].ljust(6, b"0"))
     try:
         return datetime(
-            int(raw[0:4]), int(raw[4:6]), int(raw[6:8]),
-            int(raw[8:10]), int(raw[10:12]), int(raw[12:14]), microsecond, tzinfo=UTC,
+            int(raw[0:4]),
+            int(raw[4:6]),
+            int(raw[6:8]),
+            int(raw[8:10]),
+            int(raw[10:12]),
+            int(raw[12:14]),
+            microsecond,
+            tzinfo=UTC,
         )
     except ValueError as exc:
         raise GbcsError(f"GeneralizedTime {raw!r} is out of range: {exc}", offset) from None

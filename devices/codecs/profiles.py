@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -62,7 +62,13 @@ RULE_EVENTS: dict[str, EventKind] = {
 }
 _CONVERTERS = {"int": int, "float": float, "str": str}
 _PROFILE_KEYS = {
-    "name", "description", "timestamp_format", "unmatched", "max_line_bytes", "prefix", "rule"
+    "name",
+    "description",
+    "timestamp_format",
+    "unmatched",
+    "max_line_bytes",
+    "prefix",
+    "rule",
 }
 _RULE_KEYS = {"pattern", "event", "time_group", "gbcs_group", "rename", "fields", "types"}
 _DEFAULT_MAX_LINE_BYTES = 16384
@@ -149,8 +155,10 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
 
     unknown = set(doc) - _PROFILE_KEYS
     if unknown:
-        raise fail(f"unknown key(s) {', '.join(sorted(unknown))}; allowed: "
-                   f"{', '.join(sorted(_PROFILE_KEYS))}")
+        raise fail(
+            f"unknown key(s) {', '.join(sorted(unknown))}; allowed: "
+            f"{', '.join(sorted(_PROFILE_KEYS))}"
+        )
     name = doc.get("name")
     if not isinstance(name, str) or not name.strip():
         raise fail("'name' must be a non-empty string")
@@ -159,7 +167,7 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
         raise fail("'description' must be a string")
     unmatched = doc.get("unmatched", "log")
     if unmatched not in ("log", "ignore"):
-        raise fail(f"'unmatched' is {unmatched!r}: expected \"log\" or \"ignore\"")
+        raise fail(f'\'unmatched\' is {unmatched!r}: expected "log" or "ignore"')
     timestamp_format = doc.get("timestamp_format")
     if timestamp_format is not None and not isinstance(timestamp_format, str):
         raise fail("'timestamp_format' must be a strftime format string")
@@ -177,12 +185,8 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
     raw_rules = doc.get("rule", [])
     if not isinstance(raw_rules, list) or not raw_rules:
         raise fail("no [[rule]] entries")
-    rules = tuple(
-        _parse_rule(raw, number, prefix, fail) for number, raw in enumerate(raw_rules, 1)
-    )
-    return Profile(
-        name, description, source, rules, unmatched, timestamp_format, max_line, prefix
-    )
+    rules = tuple(_parse_rule(raw, number, prefix, fail) for number, raw in enumerate(raw_rules, 1))
+    return Profile(name, description, source, rules, unmatched, timestamp_format, max_line, prefix)
 
 
 def _parse_rule(raw: object, number: int, prefix: re.Pattern[str] | None, fail: Any) -> Rule:
@@ -193,8 +197,9 @@ def _parse_rule(raw: object, number: int, prefix: re.Pattern[str] | None, fail: 
         raise bad("must be a table")
     unknown = set(raw) - _RULE_KEYS
     if unknown:
-        raise bad(f"unknown key(s) {', '.join(sorted(unknown))}; allowed: "
-                  f"{', '.join(sorted(_RULE_KEYS))}")
+        raise bad(
+            f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_RULE_KEYS))}"
+        )
     pattern_text = raw.get("pattern")
     if not isinstance(pattern_text, str) or not pattern_text:
         raise bad("'pattern' must be a non-empty string")
@@ -219,8 +224,10 @@ def _parse_rule(raw: object, number: int, prefix: re.Pattern[str] | None, fail: 
     for key in ("time_group", "gbcs_group"):
         value = raw.get(key)
         if value is not None and value not in groups:
-            raise bad(f"{key} {value!r} is not a named group of the pattern "
-                      f"(groups: {', '.join(sorted(groups)) or 'none'})")
+            raise bad(
+                f"{key} {value!r} is not a named group of the pattern "
+                f"(groups: {', '.join(sorted(groups)) or 'none'})"
+            )
     tables: dict[str, dict[str, Any]] = {}
     for key in ("rename", "fields", "types"):
         value = raw.get(key, {})
@@ -309,7 +316,8 @@ class ProfileCodec:
             return CodecEvent(EventKind.LOG, {"text": text})
         compiled = self._by_index[match.lastindex]
         values = match.group(*compiled.indices)
-        fields = dict(zip(compiled.names, values))
+        # ``values`` may carry one padding entry more than ``names``.
+        fields = dict(zip(compiled.names, values, strict=False))
         if None in values:
             # Optional groups that took no part are left out.
             fields = {name: value for name, value in fields.items() if value is not None}
@@ -378,7 +386,7 @@ def _scoped(body: str) -> str:
     """Make a pattern safe to embed: leading global flags ``(?i)`` become ``(?i:...)``."""
     flags = _LEADING_FLAGS.match(body)
     if flags:
-        return f"(?{flags.group(1)}:{body[flags.end():]})"
+        return f"(?{flags.group(1)}:{body[flags.end() :]})"
     return f"(?:{body})"
 
 

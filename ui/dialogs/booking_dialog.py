@@ -86,7 +86,7 @@ class BookingDialog(QDialog):
         self.spaces.setSuffix(f"  of {lab.spaces}")
         self.phase = QComboBox()
         for phase in Phase:
-            self.phase.addItem(PHASE_LABELS[phase.value], phase)
+            self.phase.addItem(PHASE_LABELS[phase.value], phase.value)
         self.phase.setCurrentIndex(list(Phase).index(Phase.DEVICE))
         self.roles = RolePicker()
         self.attendees = QListWidget()
@@ -229,7 +229,7 @@ class BookingDialog(QDialog):
         self.schedule_check()
 
     def _phase_changed(self) -> None:
-        self.roles.setEnabled(self.phase.currentData() is Phase.E2E)
+        self.roles.setEnabled(self.phase.currentData() == Phase.E2E.value)
         self.schedule_check()
 
     def _override_toggled(self, on: bool) -> None:
@@ -243,7 +243,7 @@ class BookingDialog(QDialog):
         return BookingForm(
             lab=str(self.lab.id), org=str(self.org.currentData() or self.org.currentText()),
             start=from_qdatetime(self.start.dateTime()), end=from_qdatetime(self.end.dateTime()),
-            spaces=self.spaces.value(), phase=self.phase.currentData(),
+            spaces=self.spaces.value(), phase=Phase(self.phase.currentData()),
             roles=tuple(self.roles.roles()), attendees=_checked(self.attendees),
             benches=_checked(self.benches), devices=self.devices.text(),
             notes=self.notes.toPlainText(), override=self.override.isChecked(),

@@ -42,7 +42,7 @@ class FindSlotDialog(QDialog):
         self.hours.setSuffix(" h of opening time")
         self.phase = QComboBox()
         for phase in Phase:
-            self.phase.addItem(PHASE_LABELS[phase.value], phase)
+            self.phase.addItem(PHASE_LABELS[phase.value], phase.value)
         self.phase.setCurrentIndex(list(Phase).index(Phase.DEVICE))
         self.result = QLabel("Choose what is needed and press Search.")
         self.result.setWordWrap(True)
@@ -70,7 +70,7 @@ class FindSlotDialog(QDialog):
         self.book_button.setEnabled(False)
         with self.errors.guard("Find slot"):
             slot = self.ctx.booking_service.find_slot(
-                str(self.lab.id), self.spaces.value(), self.hours.value(), self.phase.currentData())
+                str(self.lab.id), self.spaces.value(), self.hours.value(), Phase(self.phase.currentData()))
             if slot is None:
                 self.result.setText("Nothing fits within the next year.")
                 return

@@ -37,7 +37,13 @@ READOUT_LINES = [
 
 def test_mode_c_baud_table() -> None:
     assert BAUD_BY_CHAR == {
-        "0": 300, "1": 600, "2": 1200, "3": 2400, "4": 4800, "5": 9600, "6": 19200,
+        "0": 300,
+        "1": 600,
+        "2": 1200,
+        "3": 2400,
+        "4": 4800,
+        "5": 9600,
+        "6": 19200,
     }
 
 
@@ -56,7 +62,10 @@ def test_identification_parse() -> None:
     ident = parse_identification(b"/ISK5\\2MT382-1000\r\n")
     assert ident is not None
     assert (ident.manufacturer, ident.baud_char, ident.enhanced_id, ident.identification) == (
-        "ISK", "5", "2", "MT382-1000",
+        "ISK",
+        "5",
+        "2",
+        "MT382-1000",
     )
     assert parse_identification(b"/LGZ4ZMD3104407\r\n").enhanced_id == ""
     assert parse_identification(b"/?!\r\n") is None
@@ -97,8 +106,12 @@ def test_full_mode_c_readout() -> None:
     assert events[0].fields["baud"] == 9600
     events = client.feed(build_data_message(READOUT_LINES))
     readings = [e for e in events if e.kind is EventKind.READING]
-    assert readings[1].fields == {"obis": "1.8.0", "value": 12345.678, "unit": "kWh",
-                                  "raw": "012345.678"}
+    assert readings[1].fields == {
+        "obis": "1.8.0",
+        "value": 12345.678,
+        "unit": "kWh",
+        "raw": "012345.678",
+    }
     assert readings[4].fields["index"] == 1
     assert client.take_actions() == [Done(True)]
     assert client.step is IecStep.DONE

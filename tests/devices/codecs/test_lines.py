@@ -83,7 +83,7 @@ def test_chunking_never_changes_the_lines_and_memory_stays_bounded(
     framer = LineFramer(limit)
     points = sorted({0, len(data), *[c for c in cuts if c <= len(data)]})
     lines: list[bytes] = []
-    for start, end in zip(points, points[1:]):
+    for start, end in zip(points, points[1:], strict=False):
         lines += framer.feed(data[start:end])
         assert len(framer._pending) <= limit + 1
     lines += framer.flush()

@@ -18,12 +18,16 @@ from devices.codecs.profiles import (
     parse_profile,
 )
 
-APDU = build_alert_apdu(
-    alert_code=0x8F36,
-    originator="00-DB-12-34-56-78-90-A0",
-    recipient="00-DB-12-34-56-78-90-A2",
-    alert_time=datetime(2026, 11, 25, 10, 2, 59, tzinfo=UTC),
-).hex().upper()
+APDU = (
+    build_alert_apdu(
+        alert_code=0x8F36,
+        originator="00-DB-12-34-56-78-90-A0",
+        recipient="00-DB-12-34-56-78-90-A2",
+        alert_time=datetime(2026, 11, 25, 10, 2, 59, tzinfo=UTC),
+    )
+    .hex()
+    .upper()
+)
 
 EMULATOR_LOG = f"""\
 2026-11-25T10:00:00.000Z [INF] SYS boot fw=CH-EMU 1.4.2 eui=00-DB-12-34-56-78-90-A2
@@ -48,8 +52,14 @@ def test_emulator_profile_decodes_every_line_kind() -> None:
     events = codec.feed(EMULATOR_LOG)
     kinds = [e.kind for e in events]
     assert kinds == [
-        EventKind.STATUS, EventKind.STATUS, EventKind.STATUS, EventKind.ALERT,
-        EventKind.OUTAGE_START, EventKind.OUTAGE_END, EventKind.READING, EventKind.LOG,
+        EventKind.STATUS,
+        EventKind.STATUS,
+        EventKind.STATUS,
+        EventKind.ALERT,
+        EventKind.OUTAGE_START,
+        EventKind.OUTAGE_END,
+        EventKind.READING,
+        EventKind.LOG,
     ]
     boot, status, join, alert, start, end, reading, log = events
     assert boot.fields["firmware"] == "CH-EMU 1.4.2"
@@ -97,8 +107,10 @@ def test_bad_apdu_and_bad_time_become_error_events() -> None:
 
 def test_garbage_line_is_a_log_event_and_stream_continues() -> None:
     codec = make_codec("profile:emulator")
-    events = codec.feed(b"\x00\xff\xfe garbage\n2026-11-25T10:00:01.000Z [INF] HAN join "
-                        b"eui=00-DB-12-34-56-78-90-A0 type=ESME\n")
+    events = codec.feed(
+        b"\x00\xff\xfe garbage\n2026-11-25T10:00:01.000Z [INF] HAN join "
+        b"eui=00-DB-12-34-56-78-90-A0 type=ESME\n"
+    )
     assert [e.kind for e in events] == [EventKind.LOG, EventKind.STATUS]
 
 
@@ -109,22 +121,34 @@ PROFILE_HEAD = 'name = "lab"\ndescription = "test"\n'
     ("body", "words"),
     [
         ('[[rule]]\npattern = "(?P<a>x"\nevent = "log"\n', "rule 1: bad regular expression"),
-        ('[[rule]]\npattern = "x"\nevent = "log"\n[[rule]]\npattern = "y"\nevent = "beep"\n',
-         "rule 2: unknown event 'beep'"),
-        ('[[rule]]\npattern = "(?P<a>x)"\nevent = "alert"\ntime_group = "t"\n',
-         "rule 1: time_group 't' is not a named group"),
-        ('[[rule]]\npattern = "(?P<a>x)"\nevent = "alert"\ngbcs_group = "hex"\n',
-         "rule 1: gbcs_group 'hex' is not a named group"),
-        ('[[rule]]\npattern = "(?P<a>x)"\nevent = "log"\nrename = { b = "c" }\n',
-         "rule 1: rename: 'b' is not a named group"),
-        ('[[rule]]\npattern = "(?P<a>x)"\nevent = "log"\ntypes = { a = "decimal" }\n',
-         "rule 1: types: a has type 'decimal'"),
+        (
+            '[[rule]]\npattern = "x"\nevent = "log"\n[[rule]]\npattern = "y"\nevent = "beep"\n',
+            "rule 2: unknown event 'beep'",
+        ),
+        (
+            '[[rule]]\npattern = "(?P<a>x)"\nevent = "alert"\ntime_group = "t"\n',
+            "rule 1: time_group 't' is not a named group",
+        ),
+        (
+            '[[rule]]\npattern = "(?P<a>x)"\nevent = "alert"\ngbcs_group = "hex"\n',
+            "rule 1: gbcs_group 'hex' is not a named group",
+        ),
+        (
+            '[[rule]]\npattern = "(?P<a>x)"\nevent = "log"\nrename = { b = "c" }\n',
+            "rule 1: rename: 'b' is not a named group",
+        ),
+        (
+            '[[rule]]\npattern = "(?P<a>x)"\nevent = "log"\ntypes = { a = "decimal" }\n',
+            "rule 1: types: a has type 'decimal'",
+        ),
         ('[[rule]]\npatern = "x"\nevent = "log"\n', "rule 1: unknown key(s) patern"),
         ('[[rule]]\nevent = "log"\n', "rule 1: 'pattern' must be a non-empty string"),
         ("", "no [[rule]] entries"),
         ('unmatched = "drop"\n[[rule]]\npattern = "x"\nevent = "log"\n', "'unmatched' is 'drop'"),
-        ('prefix = "(?P<a>x) "\n[[rule]]\npattern = "(?P<a>y)"\nevent = "log"\n',
-         "rule 1: group(s) a are already named in the prefix"),
+        (
+            'prefix = "(?P<a>x) "\n[[rule]]\npattern = "(?P<a>y)"\nevent = "log"\n',
+            "rule 1: group(s) a are already named in the prefix",
+        ),
         ("[[rule]\n", "not valid TOML"),
     ],
 )
@@ -166,7 +190,8 @@ def test_timestamp_format_and_optional_groups() -> None:
         PROFILE_HEAD
         + 'timestamp_format = "%d/%m/%Y %H:%M:%S"\nunmatched = "ignore"\n'
         + "[[rule]]\n"
-        + "pattern = '(?P<ts>\\d{2}/\\d{2}/\\d{4} \\d{2}:\\d{2}:\\d{2}) OUTAGE(?: (?P<phase>L\\d))?'\n"
+        + "pattern = '(?P<ts>\\d{2}/\\d{2}/\\d{4} \\d{2}:\\d{2}:\\d{2})"
+        + " OUTAGE(?: (?P<phase>L\\d))?'\n"
         + 'event = "outage_start"\ntime_group = "ts"\nfields = { source = "ch" }\n'
         + 'rename = { phase = "line" }\n',
         "lab.toml",
@@ -205,7 +230,7 @@ def test_numbered_backreference_falls_back_to_rule_by_rule_matching() -> None:
 
 
 def test_bad_typed_field_is_an_error_event() -> None:
-    body = "[[rule]]\npattern = 'v=(?P<v>\\S+)'\nevent = \"reading\"\ntypes = { v = \"int\" }\n"
+    body = '[[rule]]\npattern = \'v=(?P<v>\\S+)\'\nevent = "reading"\ntypes = { v = "int" }\n'
     codec = ProfileCodec(parse_profile(PROFILE_HEAD + body, "lab.toml"))
     events = codec.feed(b"v=12\nv=x1\n")
     assert events[0].fields == {"v": 12}

@@ -1,0 +1,239 @@
+"""Running the lab's devices: one session per connected device on the I/O loop.
+
+The Devices and Live pages talk to this object only. It is Qt-free: state changes are reported
+through a callback (the UI bridge turns them into signals); counters and raw bytes are read as
+snapshots by the UI's timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import re
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from app.domain.clock import Clock
+from app.domain.devices import Device
+from app.services.ingest import EventQueue
+from app.storage.db import connect
+from app.storage.devices import CaptureSessionRepo
+from devices.capture_file import CaptureFile
+from devices.codecs.base import make_codec
+from devices.codecs.iec62056_21 import IecReadoutClient
+from devices.emulator.bench import BenchConfig, EmulatedBench
+from devices.emulator.power import PlannedOutage
+from devices.emulator.runner import EmulatorHost
+from devices.io_loop import IoLoop
+from devices.sessions import DeviceSession, ReconnectPolicy, SessionHealth, SessionState
+from devices.transports.base import SerialSettings, Transport
+from devices.transports.serial import SerialTransport
+from devices.transports.sim import SimTransport
+
+logger = logging.getLogger(__name__)
+
+StateCallback = Callable[[str, SessionState, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RawChunk:
+    """Bytes that crossed a device's link, for the raw console."""
+
+    seq: int
+    at: datetime
+    direction: str  # "rx" | "tx"
+    data: bytes
+
+
+class RawLog:
+    """The last bytes of one device, bounded; read by sequence number so nothing is shown twice."""
+
+    def __init__(self, max_chunks: int = 5000) -> None:
+        self._chunks: deque[RawChunk] = deque(maxlen=max_chunks)
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def add(self, at: datetime, direction: str, data: bytes) -> None:
+        with self._lock:
+            self._seq += 1
+            self._chunks.append(RawChunk(self._seq, at, direction, data))
+
+    def since(self, seq: int) -> list[RawChunk]:
+        with self._lock:
+            return [c for c in self._chunks if c.seq > seq]
+
+
+class DemoEmulator:
+    """The emulated bench behind the demo lab's devices: on ptys where they exist, else in-process."""
+
+    def __init__(self, config: BenchConfig) -> None:
+        self.bench = EmulatedBench(config)
+        self.host: EmulatorHost | None = None
+        self.ports: dict[str, str] = {}
+
+    def start(self) -> None:
+        try:
+            self.host = EmulatorHost(self.bench)
+            self.host.__enter__()
+            self.ports = dict(self.host.ports)
+        except (OSError, ImportError) as exc:  # no pseudo-terminals on this platform
+            logger.info("emulator on ptys unavailable (%s); using in-process simulation", exc)
+            self.host = None
+            self.ports = {}
+
+    def transport(self, endpoint: str, baud: int) -> Transport:
+        if endpoint in self.ports:
+            return SerialTransport(SerialSettings(self.ports[endpoint], baud=baud))
+        return SimTransport(self.bench.endpoints()[endpoint], name=f"emulated {endpoint}")
+
+    def stop(self) -> None:
+        if self.host is not None:
+            self.host.__exit__(None, None, None)
+            self.host = None
+
+
+def demo_bench_config(time_scale: float = 60.0) -> BenchConfig:
+    """Periodic alerts plus one outage under 3 minutes and one over, on the emulated clock."""
+    return BenchConfig(
+        time_scale=time_scale, alert_rate_per_min=20.0, seed=7,
+        outage_plan=[PlannedOutage(5.0, 100.0), PlannedOutage(20.0, 240.0)],
+    )
+
+
+class DeviceManager:
+    """Connects registered devices and keeps their sessions running.
+
+    Args:
+        clock: host time for events.
+        io: the I/O loop (started by the caller).
+        events: where decoded events go (the batch writer drains it).
+        db_path: for capture-session records.
+        capture_dir: where raw capture files are written.
+        on_state: called on the I/O thread with (label, state, reason).
+        emulator: the demo bench, when devices use ``{"transport": "emulator"}``.
+    """
+
+    def __init__(self, clock: Clock, io: IoLoop, events: EventQueue, db_path: Path,
+                 capture_dir: Path, on_state: StateCallback | None = None,
+                 emulator: DemoEmulator | None = None) -> None:
+        self.clock, self.io, self.events = clock, io, events
+        self.db_path, self.capture_dir = Path(db_path), Path(capture_dir)
+        self.on_state = on_state
+        self.emulator = emulator
+        self._sessions: dict[str, DeviceSession] = {}
+        self._tasks: dict[str, concurrent.futures.Future[Any]] = {}
+        self._raw: dict[str, RawLog] = {}
+        self._captures: dict[str, tuple[int, CaptureFile]] = {}
+        self._lock = threading.Lock()
+
+    # --- queries (any thread) ------------------------------------------------------------------
+    def health(self, label: str) -> SessionHealth | None:
+        session = self._sessions.get(label)
+        return session.health if session else None
+
+    def raw(self, label: str) -> RawLog:
+        with self._lock:
+            return self._raw.setdefault(label, RawLog())
+
+    def connected_labels(self) -> list[str]:
+        return list(self._sessions)
+
+    # --- connect / disconnect ------------------------------------------------------------------
+    def _transport(self, device: Device) -> tuple[Transport, str]:
+        conn = device.connection
+        kind = conn.get("transport", "serial")
+        protocol = conn.get("protocol", "profile:emulator")
+        iec = protocol == "iec62056-21"
+        baud = int(conn.get("baud", 300 if iec else 115200))
+        if kind == "emulator":
+            if self.emulator is None:
+                raise ValueError(f"{device.label} is wired to the emulator, which is not running.")
+            return self.emulator.transport(conn["endpoint"], baud), protocol
+        if kind == "ble":
+            from devices.transports.ble import BleNusTransport
+
+            return BleNusTransport(conn["address"]), protocol
+        settings = SerialSettings(
+            conn["port"], baud=baud, bytesize=7 if iec else int(conn.get("bytesize", 8)),
+            parity="E" if iec else conn.get("parity", "N"), stopbits=conn.get("stopbits", 1),
+        )
+        return SerialTransport(settings), protocol
+
+    def connect(self, device: Device) -> None:
+        """Start a session for `device` (no-op when one is running). Call from any thread."""
+        label = device.label
+        if label in self._sessions:
+            return
+        transport, protocol = self._transport(device)
+        codec = make_codec(protocol)
+        raw = self.raw(label)
+        capture_path, session_id = self._open_capture(label, transport.description, protocol)
+
+        def tap(direction: str, data: bytes) -> None:
+            raw.add(self.clock.now(), direction, data)
+
+        def state(s: SessionState, reason: str) -> None:
+            if self.on_state is not None:
+                self.on_state(label, s, reason)
+
+        session = DeviceSession(
+            label, transport, codec, self.clock, self.events.put,
+            capture=self._captures[label][1], reconnect=ReconnectPolicy(), on_state=state,
+            session_id=session_id, tap=tap,
+        )
+        self._sessions[label] = session
+        poll_s = float(device.connection.get("poll_s", 30))
+        coro = session.poll_readouts(poll_s) if isinstance(codec, IecReadoutClient) else session.run()
+        self._tasks[label] = self.io.submit(coro)
+        logger.info("connecting %s via %s (%s), capture %s", label, transport.description, protocol, capture_path)
+
+    def _open_capture(self, label: str, port: str, protocol: str) -> tuple[Path, int]:
+        conn = connect(self.db_path)
+        try:
+            repo = CaptureSessionRepo(conn)
+            session_id = repo.open(label, port, protocol, "", self.clock.now())
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "device"
+            path = self.capture_dir / f"{self.clock.now():%Y%m%dT%H%M%SZ}-{safe}-s{session_id}.bin"
+            with conn:
+                conn.execute("UPDATE capture_sessions SET capture_path = ? WHERE id = ?", (str(path), session_id))
+        finally:
+            conn.close()
+        self._captures[label] = (session_id, CaptureFile(path))
+        return path, session_id
+
+    def disconnect(self, label: str, timeout_s: float = 5.0) -> None:
+        """Stop a device's session, close its capture file and record its SHA-256."""
+        session = self._sessions.pop(label, None)
+        task = self._tasks.pop(label, None)
+        if session is None:
+            return
+        self.io.call_soon_threadsafe(session.stop)
+        if task is not None:
+            try:
+                task.result(timeout=timeout_s)
+            except (concurrent.futures.TimeoutError, asyncio.CancelledError):
+                task.cancel()
+            except Exception:  # a session must never take the application down
+                logger.exception("session %s ended with an error", label)
+        session_id, capture = self._captures.pop(label)
+        digest = capture.close()
+        conn = connect(self.db_path)
+        try:
+            CaptureSessionRepo(conn).close(session_id, self.clock.now(), digest,
+                                           session.health.as_dict(), session.health.state.value)  # type: ignore[arg-type]
+        finally:
+            conn.close()
+
+    def send(self, label: str, data: bytes) -> concurrent.futures.Future[None]:
+        session = self._sessions[label]
+        return self.io.submit(session.send(data))
+
+    def shutdown(self) -> None:
+        for label in list(self._sessions):
+            self.disconnect(label)

@@ -1,0 +1,106 @@
+"""The queue and batch writer: batching, drops counted, a database that cannot be written."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from app.domain.events import DeviceEvent, EventKind
+from app.services.ingest import EventQueue, EventWriter
+from app.storage.db import open_database
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def ev(i: int) -> DeviceEvent:
+    return DeviceEvent("CH", EventKind.ALERT, datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc),
+                       {"alert_code": "8F35", "n": i})
+
+
+def wait_for(cond, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def count(db) -> int:
+    return sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0]
+
+
+def test_events_are_stored_in_batches(tmp_path) -> None:
+    db = tmp_path / "e.db"
+    open_database(db).conn.close()
+    q = EventQueue()
+    writer = EventWriter(db, q, flush_interval_s=0.1, batch_max=1000)
+    writer.start()
+    for i in range(5000):
+        q.put(ev(i))
+    wait_for(lambda: q.stats.stored == 5000)
+    writer.stop()
+    assert count(db) == 5000 and q.stats.dropped == 0
+    assert 5 <= q.stats.batches <= 60
+
+
+def test_full_queue_counts_drops_and_never_blocks(tmp_path) -> None:
+    q = EventQueue(max_events=10)
+    t = time.monotonic()
+    for i in range(100):
+        q.put(ev(i))
+    assert time.monotonic() - t < 1.0
+    assert q.stats.queued == 10 and q.stats.dropped == 90
+
+
+def test_stop_writes_what_is_queued(tmp_path) -> None:
+    db = tmp_path / "e.db"
+    open_database(db).conn.close()
+    q = EventQueue()
+    writer = EventWriter(db, q, flush_interval_s=10.0)
+    writer.start()
+    for i in range(10):
+        q.put(ev(i))
+    writer.stop()
+    assert count(db) == 10
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions; the locked-database test covers this path")
+def test_read_only_file_resumes(tmp_path) -> None:  # pragma: no cover - runs as a normal user
+    db = tmp_path / "e.db"
+    open_database(db).conn.close()
+    os.chmod(db, 0o444)
+    q = EventQueue()
+    errors: list[str] = []
+    writer = EventWriter(db, q, flush_interval_s=0.05, retry_s=0.1, on_error=errors.append)
+    writer.start()
+    q.put(ev(1))
+    wait_for(lambda: errors)
+    os.chmod(db, 0o644)
+    wait_for(lambda: q.stats.stored == 1)
+    writer.stop()
+
+
+def test_database_that_refuses_writes_is_reported_and_writing_resumes(tmp_path) -> None:
+    """A lock held by another writer stands in for a read-only or full database."""
+    db = tmp_path / "e.db"
+    open_database(db).conn.close()
+    blocker = sqlite3.connect(db, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    q = EventQueue()
+    errors: list[str] = []
+    writer = EventWriter(db, q, flush_interval_s=0.05, retry_s=0.1, on_error=errors.append)
+    writer._busy_timeout_ms = 0  # fail fast instead of waiting out the lock
+    writer.start()
+    for i in range(3):
+        q.put(ev(i))
+    wait_for(lambda: errors and errors[0], timeout_s=30)
+    assert "cannot be stored" in errors[0] and q.stats.write_error
+    blocker.rollback()
+    blocker.close()
+    wait_for(lambda: q.stats.stored == 3, timeout_s=30)
+    assert errors[-1] == "" and q.stats.write_error == ""
+    writer.stop()
+    assert count(db) == 3
