@@ -7,12 +7,16 @@ import os
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from app.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, db_path_of
 from app.domain.clock import Clock, FixedClock, OffsetClock
 from app.main import AppContext, build_context
 from app.services.demo import create_demo_lab
 from ui.pages.registry import PAGES, page_names
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
 
 SCREENSHOT_SIZE = (1440, 900)
 
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
     if screenshot is not None and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QEvent, QTimer
+    from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
 
     from ui.main_window import MainWindow
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
             window.resize(1440, 900)
             window.show()
             return int(app.exec())
-        return _screenshot(app, window, Path(screenshot), after_s, QTimer)
+        return _screenshot(window, Path(screenshot), after_s)
     finally:
         sys.excepthook = previous_hook
         window.close()
@@ -98,10 +102,17 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         ctx.close()
 
 
-def _screenshot(app, window, path: Path, after_s: float, timer_cls) -> int:  # noqa: ANN001
-    """Show the window at a fixed size, let it run `after_s` seconds, then save it as PNG."""
+def _screenshot(window: QWidget, path: Path, after_s: float) -> int:
+    """Show the window at a fixed size, let it run `after_s` seconds, then save it as PNG.
+
+    A local event loop (not QApplication.exec/quit) keeps the application usable afterwards for
+    callers in the same process, such as tests and the docs screenshot script.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
     window.resize(*SCREENSHOT_SIZE)
     window.show()
+    loop = QEventLoop()
     result: dict[str, int] = {}
 
     def grab() -> None:
@@ -110,8 +121,8 @@ def _screenshot(app, window, path: Path, after_s: float, timer_cls) -> int:  # n
         ok = image.save(str(path), "PNG")
         result["code"] = EXIT_OK if ok else _fail(f"--screenshot: could not write {path}.",
                                                   EXIT_FAILURE)
-        app.quit()
+        loop.quit()
 
-    timer_cls.singleShot(max(int(after_s * 1000), 50), grab)
-    app.exec()
+    QTimer.singleShot(max(int(after_s * 1000), 50), grab)
+    loop.exec()
     return result.get("code", EXIT_FAILURE)

@@ -114,6 +114,22 @@ def _device_dict(d: Device) -> dict:
     }
 
 
+def outages_list(args: argparse.Namespace, clock: Clock) -> int:
+    from app.domain.parsing import parse_day
+    from app.storage.outages import OutageRepo
+
+    day_from = parse_day(args.from_, "from") if args.from_ else None
+    day_to = parse_day(args.to, "to") if args.to else None
+    if day_from and day_to and day_to < day_from:
+        raise ValidationError("to", f"--to {day_to} is before --from {day_from}.")
+    db = open_database(db_path_of(args))
+    try:
+        emit(OutageRepo(db.conn).list(args.bench, day_from, day_to))
+    finally:
+        db.conn.close()
+    return EXIT_OK
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("decode", parents=[common], help="decode a GBCS alert APDU given as hex")
     p.add_argument("--gbcs", required=True, metavar="HEX")
@@ -159,3 +175,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--protocol")
     p.set_defaults(handler=device_add)
     dev.add_parser("list", parents=[common], help="list devices").set_defaults(handler=device_list)
+
+    out = sub.add_parser("outages", help="power outages seen on the benches").add_subparsers(
+        dest="outages_cmd", required=True, metavar="ACTION")
+    p = out.add_parser("list", parents=[common], help="list outages with their checks (JSON)")
+    p.add_argument("--bench")
+    p.add_argument("--from", dest="from_", metavar="DATE")
+    p.add_argument("--to", metavar="DATE")
+    p.set_defaults(handler=outages_list)

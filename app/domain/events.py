@@ -25,9 +25,12 @@ class EventKind(str, Enum):
     ERROR = "error"  # a frame that failed its check (bad BCC, malformed APDU): kept as evidence
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CodecEvent:
     """One event as a codec sees it: no host time, no device label.
+
+    Not frozen: codecs create one per decoded line at hundreds of thousands a second, and a
+    frozen dataclass costs several times more to construct. Treat it as read-only all the same.
 
     Attributes:
         kind: what the event means.

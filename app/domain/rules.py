@@ -164,12 +164,12 @@ def _check_capacity(lab: Lab, req: BookingRequest, segs: list[Segment], ctx: Rul
 
 def _check_benches(lab: Lab, req: BookingRequest, segs: list[Segment], ctx: RuleContext) -> list[Reason]:
     reasons: list[Reason] = []
-    wanted = {b.casefold() for b in req.benches}
-    for bench in sorted(wanted):
+    for bench in sorted(set(req.benches), key=str.casefold):
+        key = bench.casefold()
         clashes = sorted({
             occ.booking_id
             for occ in ctx.occupancy
-            if bench in {b.casefold() for b in occ.benches}
+            if key in {b.casefold() for b in occ.benches}
             and any(occ.start < s.end and s.start < occ.end for s in segs)
         })
         if clashes:
@@ -284,6 +284,7 @@ def find_slot(
             continue
         candidates = {max(opens_utc, earliest)} | {o.end for o in today if opens_utc < o.end < closes_utc}
         to_close = _use_until(today, closes_utc)
+        day_hours = (closes_utc - opens_utc).total_seconds() / 3600
         for start in sorted(c for c in candidates if c >= earliest):
             end = end_after_opening_hours(lab, start, hours)
             if end is None:
@@ -291,6 +292,8 @@ def find_slot(
             if end >= closes_utc and to_close(start) + spaces > lab.spaces:
                 continue  # the part of the booking on its first day does not fit
             start_l, end_l = lab.local(start), lab.local(end)
+            if hours <= day_hours and end > closes_utc:
+                continue  # a duration that fits in one day is offered within one day
             days = booking_days(start_l, end_l)
             if not all(lab.is_working_day(d) for d in days) or _check_hours(lab, start_l, end_l):
                 continue

@@ -17,6 +17,7 @@ from app.domain.bookings import (
     RuleContext,
     booking_days,
     next_status,
+    parse_phase,
 )
 from app.domain.clock import Clock
 from app.domain.errors import ValidationError
@@ -144,7 +145,7 @@ class BookingService:
         start: datetime,
         end: datetime,
         spaces: int,
-        phase: Phase,
+        phase: Phase | str,
         roles: list[str] | tuple[str, ...] = (),
         attendees: list[str] | tuple[str, ...] = (),
         benches: list[str] | tuple[str, ...] = (),
@@ -152,6 +153,7 @@ class BookingService:
         notes: str = "",
     ) -> tuple[Lab, BookingRequest]:
         """Resolve names and validate input; raises ValidationError/NotFoundError on bad input."""
+        phase = phase if isinstance(phase, Phase) else parse_phase(phase)
         lab = self.labs.resolve(lab_ref)
         org = self.orgs.resolve(org_ref)
         start = lab.localize(start)

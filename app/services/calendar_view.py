@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
 from app.domain.bookings import ACTIVE_STATUSES, TRANSITIONS, Booking, BookingStatus, Occupancy
@@ -202,12 +202,12 @@ def hourly_use(lab: Lab, bookings: Sequence[Booking], day: date,
         part = _day_part(lab, b, day)
         if part is not None:
             occupancy.append(Occupancy(
-                booking_id=b.id, start=part[0].astimezone(timezone.utc),
-                end=part[1].astimezone(timezone.utc), spaces=b.spaces,
+                booking_id=b.id, start=part[0].astimezone(UTC),
+                end=part[1].astimezone(UTC), spaces=b.spaces,
             ))
     used: list[int] = []
     for hour in range(first_hour, last_hour):
-        h0 = datetime.combine(day, time(hour), tzinfo=lab.tz).astimezone(timezone.utc)
+        h0 = datetime.combine(day, time(hour), tzinfo=lab.tz).astimezone(UTC)
         used.append(peak_use(occupancy, h0, h0 + timedelta(hours=1))[0])
     return used
 

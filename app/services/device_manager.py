@@ -21,14 +21,15 @@ from typing import Any
 
 from app.domain.clock import Clock
 from app.domain.devices import Device
+from app.domain.events import DeviceEvent
 from app.services.ingest import EventQueue
+from app.services.outages import ground_truth_event
 from app.storage.db import connect
 from app.storage.devices import CaptureSessionRepo
 from devices.capture_file import CaptureFile
 from devices.codecs.base import make_codec
 from devices.codecs.iec62056_21 import IecReadoutClient
 from devices.emulator.bench import BenchConfig, EmulatedBench
-from devices.emulator.power import PlannedOutage
 from devices.emulator.runner import EmulatorHost
 from devices.io_loop import IoLoop
 from devices.sessions import DeviceSession, ReconnectPolicy, SessionHealth, SessionState
@@ -99,11 +100,12 @@ class DemoEmulator:
 
 
 def demo_bench_config(time_scale: float = 60.0) -> BenchConfig:
-    """Periodic alerts plus one outage under 3 minutes and one over, on the emulated clock."""
-    return BenchConfig(
-        time_scale=time_scale, alert_rate_per_min=20.0, seed=7,
-        outage_plan=[PlannedOutage(5.0, 100.0), PlannedOutage(20.0, 240.0)],
-    )
+    """The demo bench: periodic alerts on a clock running `time_scale` times fast.
+
+    Its outages are cut and restored through the relay board by the demo's outage script, so
+    that the ground truth is the lab's own, as on a real bench.
+    """
+    return BenchConfig(time_scale=time_scale, alert_rate_per_min=20.0, seed=7)
 
 
 class DeviceManager:
@@ -130,12 +132,15 @@ class DeviceManager:
         self._tasks: dict[str, concurrent.futures.Future[Any]] = {}
         self._raw: dict[str, RawLog] = {}
         self._captures: dict[str, tuple[int, CaptureFile]] = {}
+        self._ended: dict[str, SessionHealth] = {}
         self._lock = threading.Lock()
+        self._waiters: dict[str, list[asyncio.Future[DeviceEvent]]] = {}
 
     # --- queries (any thread) ------------------------------------------------------------------
     def health(self, label: str) -> SessionHealth | None:
+        """The running session's counters, else the last session's final ones, else None."""
         session = self._sessions.get(label)
-        return session.health if session else None
+        return session.health if session else self._ended.get(label)
 
     def raw(self, label: str) -> RawLog:
         with self._lock:
@@ -148,6 +153,9 @@ class DeviceManager:
     def _transport(self, device: Device) -> tuple[Transport, str]:
         conn = device.connection
         kind = conn.get("transport", "serial")
+        needed = {"emulator": "endpoint", "ble": "address"}.get(kind, "port")
+        if not str(conn.get(needed, "")).strip():
+            raise ValueError(f"{device.label} has no {needed} in its connection settings.")
         protocol = conn.get("protocol", "profile:emulator")
         iec = protocol == "iec62056-21"
         baud = int(conn.get("baud", 300 if iec else 115200))
@@ -182,8 +190,16 @@ class DeviceManager:
             if self.on_state is not None:
                 self.on_state(label, s, reason)
 
+        def sink(ev: DeviceEvent) -> None:
+            self.events.put(ev)
+            waiters = self._waiters.get(label)
+            if waiters and ev.fields.get("state") in ("ok", "error"):
+                fut = waiters.pop(0)
+                if not fut.done():
+                    fut.set_result(ev)
+
         session = DeviceSession(
-            label, transport, codec, self.clock, self.events.put,
+            label, transport, codec, self.clock, sink,
             capture=self._captures[label][1], reconnect=ReconnectPolicy(), on_state=state,
             session_id=session_id, tap=tap,
         )
@@ -213,6 +229,8 @@ class DeviceManager:
         task = self._tasks.pop(label, None)
         if session is None:
             return
+        # Taken now, not after the wait: a new session for the same label may open its own.
+        session_id, capture = self._captures.pop(label)
         self.io.call_soon_threadsafe(session.stop)
         if task is not None:
             try:
@@ -221,7 +239,7 @@ class DeviceManager:
                 task.cancel()
             except Exception:  # a session must never take the application down
                 logger.exception("session %s ended with an error", label)
-        session_id, capture = self._captures.pop(label)
+        self._ended[label] = session.health
         digest = capture.close()
         conn = connect(self.db_path)
         try:
@@ -233,6 +251,37 @@ class DeviceManager:
     def send(self, label: str, data: bytes) -> concurrent.futures.Future[None]:
         session = self._sessions[label]
         return self.io.submit(session.send(data))
+
+    def switch_supply(self, relay_label: str, bench: str, off: bool, channel: int = 1,
+                      timeout_s: float = 3.0) -> concurrent.futures.Future[str]:
+        """Cut (off=True) or restore a bench's supply through its relay board.
+
+        When the board acknowledges, a ground-truth event (``source = "relay"``) is queued with
+        the host time of the acknowledgement. The future's result is "" on success, else why not.
+        """
+        session = self._sessions.get(relay_label)
+        if session is None:
+            failed: concurrent.futures.Future[str] = concurrent.futures.Future()
+            failed.set_result(f"{relay_label} is not connected.")
+            return failed
+        return self.io.submit(self._switch(session, relay_label, bench, off, channel, timeout_s))
+
+    async def _switch(self, session: DeviceSession, label: str, bench: str, off: bool, channel: int,
+                      timeout_s: float) -> str:
+        fut: asyncio.Future[DeviceEvent] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(label, []).append(fut)
+        await session.send(f"RELAY {channel} {'OFF' if off else 'ON'}\r\n".encode())
+        try:
+            answer = await asyncio.wait_for(fut, timeout_s)
+        except asyncio.TimeoutError:
+            return f"{label} did not acknowledge within {timeout_s:g} s."
+        finally:
+            if fut in self._waiters.get(label, []):
+                self._waiters[label].remove(fut)
+        if answer.fields.get("state") != "ok":
+            return f"{label} refused the command: {answer.fields.get('error', 'error')}."
+        self.events.put(ground_truth_event(label, bench, off, answer.host_time, channel))
+        return ""
 
     def shutdown(self) -> None:
         for label in list(self._sessions):

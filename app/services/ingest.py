@@ -84,6 +84,9 @@ class EventWriter:
         flush_interval_s: longest time an event waits before its batch is written.
         batch_max: most events in one transaction.
         on_error: called with a sentence when writing fails and with "" when it recovers.
+        retry_s: how long to wait before retrying a failed write.
+        after_batch: called on the writer thread with its connection and each stored batch
+            (the outage tracker runs here).
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class EventWriter:
         batch_max: int = 1000,
         on_error: Callable[[str], None] | None = None,
         retry_s: float = 1.0,
+        after_batch: Callable[[sqlite3.Connection, list[DeviceEvent]], None] | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.events = events
@@ -101,6 +105,7 @@ class EventWriter:
         self.batch_max = batch_max
         self.on_error = on_error
         self.retry_s = retry_s
+        self.after_batch = after_batch
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending: list[DeviceEvent] = []
@@ -191,6 +196,11 @@ class EventWriter:
             self.stats.pending = len(self._pending)
             return False
         del self._pending[: len(chunk)]
+        if self.after_batch is not None:
+            try:
+                self.after_batch(store.conn, chunk)
+            except Exception:  # a bug in a consumer must not stop events being stored
+                logger.exception("processing a stored batch failed")
         self.stats.stored += len(chunk)
         self.stats.batches += 1
         self.stats.pending = len(self._pending)

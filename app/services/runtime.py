@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.domain.clock import Clock
 from app.domain.devices import Device, DeviceKind
 from app.services.device_manager import DemoEmulator, DeviceManager, StateCallback, demo_bench_config
+from app.domain.outages import TrackerConfig
 from app.services.ingest import EventQueue, EventWriter
+from app.services.live import LiveData
+from app.services.outages import OutageService
 from app.storage.devices import DeviceRepo
 from devices.io_loop import IoLoop
+from devices.sessions import SessionState
 
 logger = logging.getLogger(__name__)
 
@@ -45,18 +52,71 @@ def register_demo_devices(repo: DeviceRepo) -> None:
             repo.add(device)
 
 
+@dataclass(frozen=True)
+class ScriptedOutage:
+    """Cut a bench's supply `after_s` real seconds into the script, for `duration_emulated_s`."""
+
+    after_s: float
+    duration_emulated_s: float
+
+
+#: The demo: one outage under 3 minutes and one over, on the emulator's clock, every cycle.
+DEMO_OUTAGES = (ScriptedOutage(4.0, 100.0), ScriptedOutage(16.0, 240.0))
+
+
+async def run_outage_script(manager: DeviceManager, relay_label: str, bench: str,
+                            plan: tuple[ScriptedOutage, ...], time_scale: float,
+                            repeat_s: float | None = 60.0) -> None:
+    """Drive a bench's relay through `plan` (repeating every `repeat_s`), on the I/O loop."""
+    loop = asyncio.get_running_loop()
+    while True:
+        t0 = loop.time()
+        for step in plan:
+            await asyncio.sleep(max(0.0, t0 + step.after_s - loop.time()))
+            why = await asyncio.wrap_future(manager.switch_supply(relay_label, bench, off=True))
+            if why:
+                logger.warning("outage script: %s", why)
+                continue
+            await asyncio.sleep(step.duration_emulated_s / time_scale)
+            why = await asyncio.wrap_future(manager.switch_supply(relay_label, bench, off=False))
+            if why:
+                logger.warning("outage script: %s", why)
+        if repeat_s is None:
+            return
+        await asyncio.sleep(max(0.0, t0 + repeat_s - loop.time()))
+
+
 class DeviceRuntime:
-    """Starts and stops everything that runs in the background for the GUI."""
+    """Starts and stops everything that runs in the background for the GUI.
+
+    Args:
+        clock: host time.
+        db_path: the database events and outages are written to.
+        capture_dir: where raw capture files go.
+        devices: the registry (for attributing events to benches).
+        on_state: device state changes (I/O thread).
+        on_write_error: database write failures and recoveries (writer thread).
+    """
 
     def __init__(self, clock: Clock, db_path: Path, capture_dir: Path,
+                 devices: list[Device] | None = None,
                  on_state: StateCallback | None = None,
-                 on_write_error: Callable[[str], None] | None = None) -> None:
+                 on_write_error: Callable[[str], None] | None = None,
+                 tracker_config: TrackerConfig | None = None) -> None:
+        self.clock = clock
         self.io = IoLoop()
         self.events = EventQueue()
-        self.writer = EventWriter(db_path, self.events, on_error=on_write_error)
+        self.live = LiveData()
+        self.events.add_listener(self.live.on_event)
+        self.outages = OutageService(clock, list(devices or []), tracker_config)
+        self.writer = EventWriter(db_path, self.events, on_error=on_write_error,
+                                  after_batch=self.outages.on_batch)
         self.emulator: DemoEmulator | None = None
         self.manager = DeviceManager(clock, self.io, self.events, db_path, capture_dir,
                                      on_state=on_state)
+        self._script: concurrent.futures.Future[None] | None = None
+        if devices:
+            self.live.set_lanes(d.label for d in devices)
 
     def start(self, with_emulator: bool) -> None:
         self.io.start()
@@ -74,8 +134,24 @@ class DeviceRuntime:
                     self.manager.connect(device)
                 except (ValueError, OSError) as exc:
                     logger.error("cannot connect %s: %s", device.label, exc)
+                    # The user sees the fault as the device's state, like a port that fails later.
+                    if self.manager.on_state is not None:
+                        self.manager.on_state(device.label, SessionState.FAILED, str(exc))
+
+    def start_demo_outages(self, relay_label: str = "Bench 1 relay", bench: str = "Bench 1",
+                           plan: tuple[ScriptedOutage, ...] = DEMO_OUTAGES,
+                           repeat_s: float | None = 60.0) -> None:
+        """Run the demo's scripted outages through the emulated relay board."""
+        if self.emulator is None:
+            return
+        scale = self.emulator.bench.clock.time_scale
+        self.outages.tracker.config.time_scale[bench] = scale
+        self._script = self.io.submit(
+            run_outage_script(self.manager, relay_label, bench, plan, scale, repeat_s))
 
     def stop(self) -> None:
+        if self._script is not None:
+            self._script.cancel()
         self.manager.shutdown()
         if self.emulator is not None:
             self.emulator.stop()

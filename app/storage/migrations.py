@@ -104,3 +104,20 @@ def m002_devices_sessions_events(db: Database) -> None:
     db["events"].create_index(["host_time"])
     db["events"].create_index(["device", "host_time"])
     db["events"].create_index(["kind", "code"])
+
+
+@migrations()
+def m003_outages_and_acknowledgements(db: Database) -> None:
+    db["outages"].create(
+        {"id": int, "bench": str, "mpxn": str, "start": str, "end": str, "duration_s": float,
+         "long": int, "start_source": str, "end_source": str, "device_start": str,
+         "device_end": str, "device_duration_s": float, "restore_alert_code": str,
+         "restore_alert_host_time": str, "restore_alert_device": str, "latency_s": float,
+         "interrupted_alert": int, "flags_json": str, "updated_at": str},
+        pk="id", not_null={"bench"},
+    )
+    db["outages"].create_index(["bench", "start"])
+    db["alert_acks"].create(
+        {"event_id": int, "note": str, "actor": str, "at": str},
+        pk="event_id", foreign_keys=[("event_id", "events", "id")],
+    )

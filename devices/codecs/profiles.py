@@ -47,6 +47,7 @@ from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
 from devices.codecs.gbcs import GbcsError, decode_alert, hex_to_bytes
 from devices.codecs.gbcs_codec import alert_fields
 from devices.codecs.lines import LineFramer
+from devices.codecs.profile_matcher import CONVERTERS, combine, fast_handler, scoped
 
 #: Events a rule may produce.
 RULE_EVENTS: dict[str, EventKind] = {
@@ -60,7 +61,6 @@ RULE_EVENTS: dict[str, EventKind] = {
         EventKind.LOG,
     )
 }
-_CONVERTERS = {"int": int, "float": float, "str": str}
 _PROFILE_KEYS = {
     "name",
     "description",
@@ -73,6 +73,7 @@ _PROFILE_KEYS = {
 _RULE_KEYS = {"pattern", "event", "time_group", "gbcs_group", "rename", "fields", "types"}
 _DEFAULT_MAX_LINE_BYTES = 16384
 _ERROR_TEXT_CHARS = 200
+_TIME_CACHE_ENTRIES = 4096
 
 
 class ProfileError(ValueError):
@@ -216,7 +217,7 @@ def _parse_rule(raw: object, number: int, prefix: re.Pattern[str] | None, fail: 
         raise bad(f"group(s) {', '.join(sorted(clash))} are already named in the prefix")
     try:
         full_pattern = (
-            re.compile(_scoped(prefix.pattern) + _scoped(pattern_text)) if prefix else pattern
+            re.compile(scoped(prefix.pattern) + scoped(pattern_text)) if prefix else pattern
         )
     except re.error as exc:
         raise bad(f"pattern cannot follow the prefix: {exc}") from None
@@ -242,7 +243,7 @@ def _parse_rule(raw: object, number: int, prefix: re.Pattern[str] | None, fail: 
     for group, type_name in tables["types"].items():
         if group not in groups:
             raise bad(f"types: {group!r} is not a named group of the pattern")
-        if type_name not in _CONVERTERS:
+        if type_name not in CONVERTERS:
             raise bad(f"types: {group} has type {type_name!r}; expected int, float or str")
     return Rule(
         number=number,
@@ -255,23 +256,6 @@ def _parse_rule(raw: object, number: int, prefix: re.Pattern[str] | None, fail: 
         constants=dict(tables["fields"]),
         types=dict(tables["types"]),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    """A rule ready for the hot path: group indices into the matcher, field names, converters.
-
-    ``time_at`` is the position of the time group's value among the values ``indices`` fetch.
-    """
-
-    rule: Rule
-    kind: EventKind
-    indices: tuple[int, ...]
-    names: tuple[str, ...]
-    converters: tuple[tuple[int, str, Any], ...]
-    constants: Mapping[str, Any]
-    time_at: int | None
-    gbcs_index: int | None
 
 
 class ProfileCodec:
@@ -288,7 +272,15 @@ class ProfileCodec:
         self._framer = LineFramer(profile.max_line_bytes)
         self.stats = self._framer.stats
         self._frames = 0
-        self._matcher, self._by_index = _combine(profile)
+        self._log_unmatched = profile.unmatched == "log"
+        # Device times already parsed with the profile's strptime format, by text (bounded).
+        self._time_cache: dict[str, datetime] = {}
+        self._matcher, self._by_index = combine(profile)
+        parse_time = self._strptime_utc if profile.timestamp_format else _iso_utc
+        self._handlers = {
+            index: fast_handler(compiled, parse_time, self._decode_match)
+            for index, compiled in self._by_index.items()
+        }
 
     def reset(self) -> None:
         """Drop a partial line."""
@@ -296,24 +288,51 @@ class ProfileCodec:
 
     def feed(self, data: bytes) -> list[CodecEvent]:
         """Take bytes; return the events of the lines they complete."""
+        lines = self._framer.feed(data)
+        if not lines:
+            self.stats.frames = self._frames
+            return []
+        # One decode for the whole batch. Framed lines hold no CR or LF, and a UTF-8 decoder
+        # never lets an invalid sequence run over an ASCII byte, so each line comes out exactly
+        # as if it had been decoded on its own (replacement characters included).
+        texts = b"\n".join(lines).decode("utf-8", "replace").split("\n")
+        stats = self.stats
+        errors_before = stats.errors
         events: list[CodecEvent] = []
         append = events.append
-        decode_line = self.decode_line
-        for line in self._framer.feed(data):
-            event = decode_line(line.decode("utf-8", "replace"))
+        match_line = self._matcher
+        handlers = self._handlers
+        log_unmatched = self._log_unmatched
+        log_kind = EventKind.LOG
+        for text in texts:
+            match = match_line(text)
+            if match is None:
+                if log_unmatched:
+                    append(CodecEvent(log_kind, {"text": text}))
+                continue
+            event = handlers[match.lastindex](match, text)
             if event is not None:
                 append(event)
-        self.stats.frames = self._frames
+        # Every event but an error event is a frame.
+        self._frames += len(events) - (stats.errors - errors_before)
+        stats.frames = self._frames
         return events
 
     def decode_line(self, text: str) -> CodecEvent | None:
         """Apply the rules to one line; None when it is unmatched and ignored."""
         match = self._matcher(text)
         if match is None:
-            if self.profile.unmatched == "ignore":
+            if not self._log_unmatched:
                 return None
             self._frames += 1
             return CodecEvent(EventKind.LOG, {"text": text})
+        event = self._decode_match(match, text)
+        if event.kind is not EventKind.ERROR:
+            self._frames += 1
+        return event
+
+    def _decode_match(self, match: Any, text: str) -> CodecEvent:
+        """The event of a line the rules matched: every case, errors included."""
         compiled = self._by_index[match.lastindex]
         values = match.group(*compiled.indices)
         # ``values`` may carry one padding entry more than ``names``.
@@ -350,22 +369,28 @@ class ProfileCodec:
             fields.update(compiled.constants)
         if compiled.kind is EventKind.LOG:
             fields.setdefault("text", text)
-        self._frames += 1
         return CodecEvent(compiled.kind, fields, device_time)
 
     def _parse_time(self, stamp: str, rule: Rule) -> datetime:
         fmt = self.profile.timestamp_format
         try:
-            moment = datetime.strptime(stamp, fmt) if fmt else datetime.fromisoformat(stamp)
-            if moment.tzinfo is UTC:
-                return moment
+            return self._strptime_utc(stamp) if fmt else _iso_utc(stamp)
         except ValueError:
             expected = f"the format {fmt!r}" if fmt else "ISO-8601"
             raise ValueError(
                 f"time group {rule.time_group!r} holds {stamp!r}, which is not {expected}"
             ) from None
-        # A device time without a zone is taken as UTC (GB devices log in UTC).
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    def _strptime_utc(self, stamp: str) -> datetime:
+        # strptime is slow and a log repeats each second's stamp on many lines: remember them.
+        cache = self._time_cache
+        moment = cache.get(stamp)
+        if moment is None:
+            moment = _as_utc(datetime.strptime(stamp, self.profile.timestamp_format or ""))
+            if len(cache) >= _TIME_CACHE_ENTRIES:
+                cache.clear()
+            cache[stamp] = moment
+        return moment
 
     def _error(self, message: str, text: str, offset: int | None) -> CodecEvent:
         self.stats.errors += 1
@@ -375,115 +400,15 @@ class ProfileCodec:
         return CodecEvent(EventKind.ERROR, fields)
 
 
-_GROUP_DEF = re.compile(r"(?<!\\)\(\?P<(\w+)>")
-_GROUP_REF = re.compile(r"(?<!\\)\(\?P=(\w+)\)")
-_GROUP_COND = re.compile(r"(?<!\\)\(\?\((\w+)\)")
-_NUMBERED_REF = re.compile(r"\\[1-9]|\(\?\([1-9]")
-_LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
+def _iso_utc(stamp: str) -> datetime:
+    """An ISO-8601 device time as UTC; raises ValueError when it is not ISO-8601."""
+    moment = datetime.fromisoformat(stamp)
+    # ``...Z`` parses straight to UTC: the common case costs one comparison.
+    return moment if moment.tzinfo is UTC else _as_utc(moment)
 
 
-def _scoped(body: str) -> str:
-    """Make a pattern safe to embed: leading global flags ``(?i)`` become ``(?i:...)``."""
-    flags = _LEADING_FLAGS.match(body)
-    if flags:
-        return f"(?{flags.group(1)}:{body[flags.end() :]})"
-    return f"(?:{body})"
-
-
-def _combine(profile: Profile) -> tuple[Any, dict[int, _Compiled]]:
-    """Compile the prefix and all rules into one expression, else fall back to one per rule.
-
-    Returns:
-        A ``match(text)`` callable whose ``lastindex`` identifies the rule, and the map from that
-        index to the compiled rule.
-    """
-    rules = list(profile.rules)
-    prefix = profile.prefix
-    patterns = [rule.pattern.pattern for rule in rules] + ([prefix.pattern] if prefix else [])
-    if any(_NUMBERED_REF.search(text) for text in patterns):
-        # Numbered back-references would point at other groups once the rules are combined.
-        return _sequential(rules)
-    parts = []
-    for rule in rules:
-        prefix_name = f"r{rule.number}_"
-        body = rule.pattern.pattern
-        body = _GROUP_DEF.sub(lambda m, p=prefix_name: f"(?P<{p}{m.group(1)}>", body)
-        body = _GROUP_REF.sub(lambda m, p=prefix_name: f"(?P={p}{m.group(1)})", body)
-        body = _GROUP_COND.sub(lambda m, p=prefix_name: f"(?({p}{m.group(1)})", body)
-        parts.append(f"(?P<r{rule.number}>{_scoped(body)})")
-    head = _scoped(prefix.pattern) if prefix else ""
-    try:
-        combined = re.compile(head + "(?:" + "|".join(parts) + ")")
-        index = combined.groupindex
-        table = {}
-        for rule in rules:
-            own = f"r{rule.number}_"
-            lookup = {name: index[own + name] for name in rule.pattern.groupindex}
-            if prefix:
-                lookup.update({name: index[name] for name in prefix.groupindex})
-            table[index[f"r{rule.number}"]] = _compile_rule(rule, lookup)
-        # Every group accounted for (the prefix's, a wrapper per rule and the rules' own), else
-        # the rewrite missed something and the rules are matched one by one instead.
-        expected = (prefix.groups if prefix else 0) + sum(r.pattern.groups + 1 for r in rules)
-        if combined.groups == expected:
-            return combined.match, table
-    except (re.error, KeyError):
-        pass
-    return _sequential(rules)
-
-
-def _sequential(rules: list[Rule]) -> tuple[Any, dict[int, _Compiled]]:
-    # One match per rule in order; the returned object mimics a match whose lastindex names the
-    # rule, so the hot path is the same.
-    table = {
-        number: _compile_rule(rule, dict(rule.full_pattern.groupindex))
-        for number, rule in enumerate(rules, start=1)
-    }
-    patterns = [(number, rule.full_pattern.match) for number, rule in enumerate(rules, start=1)]
-
-    def match(text: str) -> _RuleMatch | None:
-        for number, match_rule in patterns:
-            found = match_rule(text)
-            if found is not None:
-                return _RuleMatch(found, number)
-        return None
-
-    return match, table
-
-
-class _RuleMatch:
-    """A match from one rule's own pattern, tagged with the rule's position."""
-
-    __slots__ = ("_match", "lastindex")
-
-    def __init__(self, match: re.Match[str], index: int) -> None:
-        self._match = match
-        self.lastindex = index
-
-    def group(self, *indices: int) -> Any:
-        return self._match.group(*indices)
-
-
-def _compile_rule(rule: Rule, lookup: Mapping[str, int]) -> _Compiled:
-    """Prepare a rule given where each of its group names (prefix included) sits in the match."""
-    names = [n for n in rule.full_pattern.groupindex if n != rule.gbcs_group]
-    indices = [lookup[n] for n in names]
-    time_at = names.index(rule.time_group) if rule.time_group else None
-    while len(indices) < 2:
-        # match.group() with one index returns a bare value: always ask for a tuple. Index 0
-        # (the whole match) pads it and is left out by ``names``.
-        indices.append(0)
-    return _Compiled(
-        rule=rule,
-        kind=rule.kind,
-        indices=tuple(indices),
-        names=tuple(rule.rename.get(n, n) for n in names),
-        converters=tuple(
-            (names.index(n), rule.rename.get(n, n), _CONVERTERS[t])
-            for n, t in rule.types.items()
-            if t != "str" and n in names
-        ),
-        constants=rule.constants,
-        time_at=time_at,
-        gbcs_index=lookup[rule.gbcs_group] if rule.gbcs_group else None,
-    )
+def _as_utc(moment: datetime) -> datetime:
+    # A device time without a zone is taken as UTC (GB devices log in UTC).
+    if moment.tzinfo is UTC:
+        return moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

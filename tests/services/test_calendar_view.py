@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from app.services.calendar_view import (
 )
 from app.services.demo import create_demo_lab
 
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)  # a Wednesday
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_build_week_for_demo_lab(ctx: AppContext) -> None:
     assert [d.is_today for d in view.days] == [False, False, True, False, False, False, False]
     assert [d.working for d in view.days] == [True] * 5 + [False] * 2
     assert len(view.blocks) == 6  # Monday's booking of next week is not in this week
-    monday = [b for b in view.blocks if b.day_index == 0][0]
+    monday = next(b for b in view.blocks if b.day_index == 0)
     assert (monday.start_h, monday.end_h, monday.columns) == (9.0, 17.0, 1)
     # Tuesday: 4 spaces 08-12 and 8 spaces 13-18.
     assert view.hourly_used[1][:6] == (0, 4, 4, 4, 4, 0)
@@ -113,7 +113,7 @@ def test_default_window_meets_notice(ctx: AppContext) -> None:
     lab = ctx.labs.resolve("Demo Lab")
     start, end = default_window(lab, NOW)  # Wed 10:00 + 48 h = Fri 10:00 -> Mon 09:00
     assert (start.date(), start.hour, end.hour) == (date(2026, 11, 30), 9, 17)
-    early = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)  # Mon 08:00 -> Wed 09:00
+    early = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Mon 08:00 -> Wed 09:00
     assert default_window(lab, early)[0].date() == date(2026, 11, 25)
 
 

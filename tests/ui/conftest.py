@@ -6,18 +6,18 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-from collections.abc import Iterator  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from app.domain.clock import FixedClock  # noqa: E402
-from app.main import AppContext  # noqa: E402
-from ui.launch import prepare_context  # noqa: E402
+from app.domain.clock import FixedClock
+from app.main import AppContext
+from ui.launch import prepare_context
 
 #: A Wednesday in a week without bank holidays; the demo lab's bookings fill that week.
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def ctx(demo: tuple[AppContext, str]) -> AppContext:
 
 
 @pytest.fixture
-def window(qtbot, ctx: AppContext):  # noqa: ANN001, ANN201
+def window(qtbot, ctx: AppContext):
     from ui.main_window import MainWindow
 
     win = MainWindow(ctx)
@@ -49,5 +49,5 @@ def window(qtbot, ctx: AppContext):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def page(window):  # noqa: ANN001, ANN201
+def page(window):
     return window.pages["bookings"]

@@ -13,12 +13,12 @@ from ui.dialogs.booking_form import BookingForm, evaluate, submit
 BAD_CODES = {"hours", "notice", "e2e_notice", "role", "capacity", "bench_conflict", "induction"}
 
 
-def _bad_form(**changes) -> BookingForm:  # noqa: ANN003
-    values = dict(
-        lab="Demo Lab", org="Brightside Power", start=datetime(2026, 11, 26, 7, 0),
-        end=datetime(2026, 11, 26, 19, 0), spaces=20, phase=Phase.E2E, roles=("IS",),
-        attendees=("jo.walker@brightside.example",), benches=("Bench 1",),
-    )
+def _bad_form(**changes) -> BookingForm:
+    values = {
+        "lab": "Demo Lab", "org": "Brightside Power", "start": datetime(2026, 11, 26, 7, 0),
+        "end": datetime(2026, 11, 26, 19, 0), "spaces": 20, "phase": Phase.E2E, "roles": ("IS",),
+        "attendees": ("jo.walker@brightside.example",), "benches": ("Bench 1",),
+    }
     values.update(changes)
     return BookingForm(**values)
 
@@ -54,14 +54,14 @@ def test_form_model_submit_good_request(ctx) -> None:
 
 
 # --- the dialog ------------------------------------------------------------------------------------
-def _dialog(qtbot, ctx, errors) -> BookingDialog:  # noqa: ANN001
+def _dialog(qtbot, ctx, errors) -> BookingDialog:
     dialog = BookingDialog(ctx, ctx.labs.resolve("Demo Lab"), errors)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
 
 
-def _check_item(widget, text: str) -> None:  # noqa: ANN001
+def _check_item(widget, text: str) -> None:
     for i in range(widget.count()):
         item = widget.item(i)
         if text in item.text():
@@ -132,7 +132,7 @@ def test_moving_start_keeps_length_and_find_slot_fills_in(qtbot, ctx, window) ->
     assert "notice" in dialog.reason_codes()
     dialog.find_slot()
     form = dialog.form()
-    # Mon 30 Nov holds 12 spaces 09:00-17:00, so 20 spaces first fit from 17:00, running on
-    # through the opening hours of Tue 1 Dec (8 h of opening time in all).
-    assert (form.start, form.end) == (datetime(2026, 11, 30, 17, 0), datetime(2026, 12, 1, 15, 0))
+    # Mon 30 Nov holds 12 spaces 09:00-17:00, so 20 spaces for 8 hours first fit in one day
+    # on Tue 1 Dec (an 8-hour booking is not split across an evening).
+    assert (form.start, form.end) == (datetime(2026, 12, 1, 8, 0), datetime(2026, 12, 1, 16, 0))
     assert dialog.reason_codes() == [] and dialog.request_button.isEnabled()

@@ -11,7 +11,7 @@ from PySide6.QtCore import QDate, Qt
 from app.domain.bookings import BookingStatus
 
 
-def _requested_id(ctx) -> int:  # noqa: ANN001
+def _requested_id(ctx) -> int:
     return next(b.id for b in ctx.booking_service.list("Demo Lab")
                 if b.status is BookingStatus.REQUESTED and b.org_name == "Brightside Power")
 

@@ -36,12 +36,17 @@ def test_navigation_switches_pages_and_shows_placeholders(qtbot, window) -> None
     window.show()
     qtbot.waitExposed(window)
     assert window.current_page_name() == "bookings"
+    not_built = {spec.name for spec in PAGES if spec.factory is None}
+    assert {"runs", "reports", "induction"} <= not_built
     for spec in PAGES[1:]:
         window.show_page(spec.name)
         assert window.current_page_name() == spec.name
         page = window.stack.currentWidget()
-        assert isinstance(page, PlaceholderPage)
-        assert "not available yet" in page.message.text()
+        if spec.name in not_built:
+            assert isinstance(page, PlaceholderPage)
+            assert "not available yet" in page.message.text()
+        else:
+            assert not isinstance(page, PlaceholderPage)
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)

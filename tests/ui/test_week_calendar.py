@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from app.domain.bookings import Phase
 
 
-def _shown(qtbot, window):  # noqa: ANN001, ANN202
+def _shown(qtbot, window):
     window.show()
     qtbot.waitExposed(window)
     return window.pages["bookings"]

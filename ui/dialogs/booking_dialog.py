@@ -129,6 +129,8 @@ class BookingDialog(QDialog):
         self.reasons.setObjectName("reasons")
         self.reasons.setWordWrap(True)
         self.reasons.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.reasons.setStyleSheet("QListWidget#reasons::item { padding: 3px 2px;"
+                                   " border-bottom: 1px solid #eadcdc; }")
         self.override = QCheckBox("O&verride as lab staff")
         self.justification = QPlainTextEdit()
         self.justification.setPlaceholderText("Why this booking should go ahead despite the rules "

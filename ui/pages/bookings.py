@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.bookings import Booking
+from app.domain.bookings import ACTIVE_STATUSES, Booking, BookingStatus
 from app.domain.lab import Lab
 from app.services.calendar_view import build_week, week_label, week_start
 from app.services.export import to_csv, to_ics, write_atomically
@@ -108,6 +108,9 @@ class BookingsPage(QWidget):
         self.tabs.addTab(self.list_panel, "&List")
         self.tabs.addTab(self.participants, "&Participants")
         self.detail = BookingDetailPanel()
+        # Booking details mean nothing next to the participants' tables.
+        self.tabs.currentChanged.connect(
+            lambda index: self.detail.setVisible(index != self.TAB_PARTICIPANTS))
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.tabs)
@@ -202,6 +205,7 @@ class BookingsPage(QWidget):
                                         [o.name for o in self.ctx.orgs.list()])
             self.refresh_calendar()
             self.refresh_list()
+            self._refresh_today()
             self.select_booking(self.detail.booking().id if self.detail.booking() else None)
 
     def _week_bookings(self) -> list[Booking]:
@@ -216,6 +220,16 @@ class BookingsPage(QWidget):
         with self.errors.guard("Calendar"):
             view = build_week(self._lab, self._week_bookings(), self._monday, self.ctx.clock.now())
             self.calendar.set_view(view)
+
+    def _refresh_today(self) -> None:
+        if self._lab is None:
+            self.detail.set_today(None, "", [])
+            return
+        today = self._today()
+        bookings = self.ctx.booking_service.list(str(self._lab.id), day_from=today, day_to=today)
+        self.detail.set_today(self._lab, f"{today:%a %d %b}",
+                              [b for b in bookings if b.status in ACTIVE_STATUSES
+                               or b.status is BookingStatus.COMPLETED])
 
     def list_bookings(self) -> list[Booking]:
         """Bookings matching the List tab's filters (also what Export writes)."""

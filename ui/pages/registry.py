@@ -67,13 +67,19 @@ def _bookings(env: PageEnv) -> QWidget:
     return BookingsPage(env)
 
 
+def _devices(env: PageEnv) -> QWidget:
+    from ui.pages.devices import DevicesPage
+
+    return DevicesPage(env)
+
+
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("bookings", "Bookings",
              "Lab space bookings by week, the booking list, participants and inductions.",
              _bookings),
     PageSpec("devices", "Devices",
              "The lab's meters, comms hubs, IHDs and relay boards: connect over the optical "
-             "port, serial or Bluetooth and see each device's state."),
+             "port, serial or Bluetooth and see each device's state.", _devices),
     PageSpec("live", "Live",
              "Alerts and outages as they happen: a timeline of GBCS alerts, N28/N29 events and "
              "line profiles from the devices on the benches."),

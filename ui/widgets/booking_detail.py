@@ -54,6 +54,11 @@ class BookingDetailPanel(QWidget):
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.hint = QLabel("Click a booking in the calendar or the list to see it here.")
         self.hint.setWordWrap(True)
+        self.today = QLabel()
+        self.today.setObjectName("todaySummary")
+        self.today.setWordWrap(True)
+        self.today.setTextFormat(Qt.TextFormat.RichText)
+        self.today.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.status_chip = QLabel()
         self.fields: dict[str, QLabel] = {}
         form = QFormLayout()
@@ -111,6 +116,7 @@ class BookingDetailPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.status_chip)
         layout.addWidget(self.hint)
+        layout.addWidget(self.today)
         layout.addWidget(self.fields_box)
         layout.addWidget(self.override_box)
         layout.addLayout(actions)
@@ -136,6 +142,7 @@ class BookingDetailPanel(QWidget):
         for w in (self.fields_box, self.status_chip, self.audit_box):
             w.setVisible(has)
         self.hint.setVisible(not has)
+        self.today.setVisible(not has)
         if booking is None:
             self.title.setText("<h3>No booking selected</h3>")
             self.override_box.setVisible(False)
@@ -183,6 +190,26 @@ class BookingDetailPanel(QWidget):
         self.audit.clear()
         for entry in audit:
             self.audit.addItem(audit_line(entry, lab))
+
+    def set_today(self, lab: Lab | None, day_label: str, bookings: list[Booking]) -> None:
+        """What is on today, shown while no booking is selected."""
+        if lab is None:
+            self.today.setText("")
+            return
+        rows = []
+        for b in sorted(bookings, key=lambda b: b.start):
+            fill, text, label = STATUS_STYLE[b.status]
+            start, end = lab.local(b.start), lab.local(b.end)
+            rows.append(
+                f"<tr><td>{start:%H:%M}–{end:%H:%M}&nbsp;</td><td>{escape(b.org_name)}<br>"
+                f"<span style='color:#5b616b'>{b.spaces} spaces · "
+                f"{PHASE_LABELS.get(b.phase.value)}</span></td>"
+                f"<td>&nbsp;<span style='background:{fill}; color:{text}'>&nbsp;{label}&nbsp;</span>"
+                "</td></tr>"
+            )
+        body = (f"<table cellspacing='4'>{''.join(rows)}</table>" if rows
+                else "<p>No bookings today.</p>")
+        self.today.setText(f"<h4>Today at {escape(lab.name)} · {day_label}</h4>{body}")
 
     def _request(self, action: str) -> None:
         if self._booking is not None:

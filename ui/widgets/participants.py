@@ -83,8 +83,10 @@ class ParticipantsPanel(QWidget):
         self.ctx, self.errors = ctx, errors
 
         # Organisations
-        self.org_table = _table(["Organisation", "Roles", "Mandatory testing complete"])
+        self.org_table = _table(["Organisation", "Roles", "Testing complete"])
         self.org_table.setObjectName("orgTable")
+        self.org_table.horizontalHeaderItem(2).setToolTip(
+            "Roles whose mandatory testing is complete: E2E testing is allowed for these")
         self.org_name = QLineEdit()
         self.org_name.setPlaceholderText("e.g. Northern Energy Supply")
         self.org_roles = RolePicker()

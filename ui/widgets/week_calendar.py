@@ -22,7 +22,14 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from app.domain.bookings import ACTIVE_STATUSES, BookingStatus
 from app.services.calendar_view import DayBlock, WeekView, use_fraction
-from ui.theme import PHASE_LABELS, STATUS_STYLE, capacity_colour, status_fill, status_label, status_text
+from ui.theme import (
+    PHASE_LABELS,
+    STATUS_STYLE,
+    capacity_colour,
+    status_fill,
+    status_label,
+    status_text,
+)
 
 GUTTER_W = 54  # hour labels
 HEADER_H = 52  # day name, date, holiday
@@ -114,10 +121,10 @@ class WeekCalendar(QWidget):
         return None
 
     # --- geometry ------------------------------------------------------------------------------
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(980, HEADER_H + 12 * 46)
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def minimumSizeHint(self) -> QSize:
         return QSize(GUTTER_W + 7 * 70, HEADER_H + 12 * MIN_ROW_H)
 
     def _hours(self) -> int:
@@ -133,7 +140,7 @@ class WeekCalendar(QWidget):
         first = self._view.first_hour if self._view else 7
         return HEADER_H + (hour - first) * self._row_h()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._relayout()
 
@@ -161,7 +168,7 @@ class WeekCalendar(QWidget):
             self._placed.append(PlacedBlock(rect, block))
 
     # --- painting ------------------------------------------------------------------------------
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), self.palette().base())
@@ -351,14 +358,14 @@ class WeekCalendar(QWidget):
             p.drawEllipse(QPointF(x + 3, y), 4, 4)
 
     # --- interaction ---------------------------------------------------------------------------
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             hit = self.booking_at(event.position())
             if hit is not None:
                 self.select(hit, emit=True)
         super().mousePressEvent(event)
 
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         hit = self.booking_at(event.position())
         if hit is not None:
             self.select(hit, emit=True)
@@ -369,7 +376,7 @@ class WeekCalendar(QWidget):
             day: date = self._view.days[cell[0]].day
             self.sig_new_booking_requested.emit(day, cell[1])
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         order = [pb.booking_id for pb in sorted(
             self._placed, key=lambda pb: (pb.block.day_index, pb.block.start_h, pb.block.column))]
         unique = list(dict.fromkeys(order))
@@ -448,7 +455,7 @@ class CalendarLegend(QWidget):
         super().__init__(parent)
         self.setFixedHeight(26)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         metrics = QFontMetrics(self.font())

@@ -1,0 +1,135 @@
+"""Ring buffers behind the live plots.
+
+Events are appended on the I/O thread (as the queue accepts them); the UI's display timer takes
+snapshots at 30-60 Hz. Nothing here knows about Qt.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import numpy as np
+
+from app.domain.events import DeviceEvent, EventKind
+
+SEVERITY_LEVEL = {"critical": 2, "warning": 1, "info": 0}
+SEVERITY_NAME = {2: "critical", 1: "non-critical", 0: "info", -1: "unknown"}
+
+ALERT_DTYPE = np.dtype([("t", "f8"), ("lane", "i2"), ("severity", "i1"), ("code", "u2"),
+                        ("device_t", "f8")])
+READING_DTYPE = np.dtype([("t", "f8"), ("v", "f8")])
+
+
+class Ring:
+    """A fixed-capacity ring of numpy records; the oldest are overwritten when full."""
+
+    def __init__(self, capacity: int, dtype: np.dtype) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._data = np.zeros(capacity, dtype=dtype)
+        self.capacity = capacity
+        self.total = 0  # records ever appended
+
+    def __len__(self) -> int:
+        return min(self.total, self.capacity)
+
+    def append(self, record: tuple) -> None:
+        self._data[self.total % self.capacity] = record
+        self.total += 1
+
+    def extend(self, records: np.ndarray) -> None:
+        """Append many records at once (e.g. a benchmark's history)."""
+        n = len(records)
+        if n >= self.capacity:
+            self._data[:] = records[-self.capacity:]
+            self.total += n
+            # Keep chronological order readable from index total % capacity.
+            shift = self.total % self.capacity
+            self._data = np.roll(self._data, shift)
+            return
+        start = self.total % self.capacity
+        first = min(n, self.capacity - start)
+        self._data[start:start + first] = records[:first]
+        if first < n:
+            self._data[: n - first] = records[first:]
+        self.total += n
+
+    def view(self) -> np.ndarray:
+        """The records, oldest first (a copy)."""
+        if self.total <= self.capacity:
+            return self._data[: self.total].copy()
+        start = self.total % self.capacity
+        return np.concatenate((self._data[start:], self._data[:start]))
+
+
+class LiveData:
+    """What the Live page draws: alerts per device lane and reading curves, bounded in memory.
+
+    Args:
+        alert_capacity: most alerts kept (the plots show the newest).
+        reading_capacity: most points kept per (device, OBIS) curve.
+    """
+
+    def __init__(self, alert_capacity: int = 1_000_000, reading_capacity: int = 100_000) -> None:
+        self.alerts = Ring(alert_capacity, ALERT_DTYPE)
+        self.reading_capacity = reading_capacity
+        self.readings: dict[tuple[str, str], Ring] = {}
+        self.units: dict[tuple[str, str], str] = {}
+        self.lanes: list[str] = []
+        self._lane_of: dict[str, int] = {}
+        self.counts: dict[str, int] = {k.value: 0 for k in EventKind}
+        self._lock = threading.Lock()
+        self.version = 0
+
+    def lane(self, device: str) -> int:
+        idx = self._lane_of.get(device)
+        if idx is None:
+            idx = self._lane_of[device] = len(self.lanes)
+            self.lanes.append(device)
+        return idx
+
+    def set_lanes(self, devices: Iterable[str]) -> None:
+        """Give devices their lanes up front, in the registry's order."""
+        with self._lock:
+            for d in devices:
+                self.lane(d)
+
+    def on_event(self, ev: DeviceEvent) -> None:
+        """Take one event (I/O thread). Must stay cheap: it runs for every event."""
+        with self._lock:
+            self.counts[ev.kind.value] = self.counts.get(ev.kind.value, 0) + 1
+            t = ev.host_time.timestamp()
+            if ev.kind is EventKind.ALERT:
+                f = ev.fields
+                device = str(f.get("device_label") or ev.device)
+                try:
+                    code = int(str(f.get("alert_code", "0")), 16)
+                except ValueError:
+                    code = 0
+                self.alerts.append((
+                    t, self.lane(device), SEVERITY_LEVEL.get(str(f.get("severity")), -1), code,
+                    ev.device_time.timestamp() if ev.device_time else np.nan,
+                ))
+            elif ev.kind is EventKind.READING:
+                value = ev.fields.get("value")
+                if isinstance(value, (int, float)):
+                    key = (ev.device, str(ev.fields.get("obis", "")))
+                    ring = self.readings.get(key)
+                    if ring is None:
+                        ring = self.readings[key] = Ring(self.reading_capacity, READING_DTYPE)
+                        self.units[key] = str(ev.fields.get("unit") or "")
+                    ring.append((t, float(value)))
+            self.version += 1
+
+    def alert_snapshot(self) -> np.ndarray:
+        with self._lock:
+            return self.alerts.view()
+
+    def reading_snapshot(self) -> dict[tuple[str, str], np.ndarray]:
+        with self._lock:
+            return {k: r.view() for k, r in self.readings.items()}
+
+    def lane_names(self) -> list[str]:
+        with self._lock:
+            return list(self.lanes)

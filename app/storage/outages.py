@@ -1,0 +1,89 @@
+"""Outages and alert acknowledgements in the database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date, datetime
+from typing import Any
+
+from app.domain.outages import Outage
+from app.storage.timefmt import to_db
+
+
+def _t(moment: datetime | None) -> str | None:
+    return to_db(moment) if moment else None
+
+
+class OutageRepo:
+    """Writes outages as the tracker learns about them; lists them for people and reports."""
+
+    COLUMNS = ("id", "bench", "mpxn", "start", "end", "duration_s", "long", "start_source",
+               "end_source", "device_start", "device_end", "device_duration_s",
+               "restore_alert_code", "restore_alert_host_time", "restore_alert_device",
+               "latency_s", "interrupted_alert", "flags_json", "updated_at")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def next_id(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM outages").fetchone()[0])
+
+    def upsert(self, outages: list[Outage], now: datetime) -> None:
+        rows = [
+            (o.id, o.bench, o.mpxn, _t(o.start), _t(o.end), o.duration_s,
+             None if o.long is None else int(o.long), o.start_source, o.end_source,
+             _t(o.device_start), _t(o.device_end), o.device_duration_s, o.restore_alert_code,
+             _t(o.restore_alert_host_time), o.restore_alert_device, o.latency_s,
+             int(o.interrupted_alert), json.dumps([f.to_dict() for f in o.flags]), to_db(now))
+            for o in outages
+        ]
+        with self.conn:
+            self.conn.executemany(
+                f"INSERT OR REPLACE INTO outages ({', '.join(self.COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(self.COLUMNS))})", rows)
+
+    def list(self, bench: str | None = None, day_from: date | None = None,
+             day_to: date | None = None) -> list[dict[str, Any]]:
+        where, args = ["1 = 1"], []  # type: list[str], list[Any]
+        if bench:
+            where.append("lower(bench) = lower(?)")
+            args.append(bench)
+        if day_from:
+            where.append("coalesce(start, end, restore_alert_host_time) >= ?")
+            args.append(day_from.isoformat())
+        if day_to:
+            where.append("coalesce(start, end, restore_alert_host_time) < ?")
+            args.append(f"{day_to.isoformat()}T99")  # any time on that day sorts below
+        cur = self.conn.execute(
+            f"SELECT {', '.join(self.COLUMNS)} FROM outages WHERE {' AND '.join(where)} "
+            "ORDER BY coalesce(start, end, restore_alert_host_time), id", args)
+        out = []
+        for row in cur.fetchall():
+            item = dict(zip(self.COLUMNS, row))
+            item["long"] = None if item["long"] is None else bool(item["long"])
+            item["interrupted_alert"] = bool(item["interrupted_alert"])
+            item["flags"] = json.loads(item.pop("flags_json") or "[]")
+            item.pop("updated_at")
+            out.append(item)
+        return out
+
+
+class AckRepo:
+    """Acknowledgements of alerts by lab staff, with a note."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def acknowledge(self, event_id: int, note: str, actor: str, at: datetime) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO alert_acks (event_id, note, actor, at) VALUES (?,?,?,?)",
+                (event_id, note, actor, to_db(at)))
+
+    def for_events(self, ids: list[int]) -> dict[int, dict[str, str]]:
+        if not ids:
+            return {}
+        cur = self.conn.execute(
+            f"SELECT event_id, note, actor, at FROM alert_acks WHERE event_id IN ({','.join('?' * len(ids))})", ids)
+        return {e: {"note": n, "actor": a, "at": t} for e, n, a, t in cur.fetchall()}

@@ -1,0 +1,176 @@
+"""The device registry as a table: identity, connection settings and the live connection state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from app.domain.devices import Device
+
+#: state value -> (text colour, label). Amber while trying, red when failed, grey when idle.
+STATE_STYLE: dict[str, tuple[str, str]] = {
+    "connected": ("#1e8449", "connected"),
+    "connecting": ("#b9770e", "connecting"),
+    "reconnecting": ("#b9770e", "reconnecting"),
+    "failed": ("#c62828", "failed"),
+    "disconnected": ("#7a7a7a", "disconnected"),
+}
+
+#: Transports the device manager can open directly; others are reached through a hub.
+DIRECT_TRANSPORTS = ("serial", "ble", "emulator")
+
+
+def state_colour(state: str) -> QColor:
+    return QColor(STATE_STYLE.get(state, STATE_STYLE["disconnected"])[0])
+
+
+def state_text(state: str, reason: str) -> str:
+    """``failed: port /dev/ttyUSB9 does not exist (is it plugged in?)``."""
+    label = STATE_STYLE.get(state, (None, state))[1]
+    return f"{label}: {reason}" if reason else label
+
+
+def is_direct(device: Device) -> bool:
+    return device.connection.get("transport") in DIRECT_TRANSPORTS
+
+
+def describe_connection(connection: dict[str, object]) -> str:
+    """One line such as ``serial /dev/ttyUSB0 9600 · iec62056-21``."""
+    transport = str(connection.get("transport", "") or "")
+    protocol = str(connection.get("protocol", "") or "")
+    if transport == "serial":
+        where = f"serial {connection.get('port', '?')} {connection.get('baud', '')}".rstrip()
+    elif transport == "ble":
+        where = f"BLE {connection.get('address', '?')}"
+    elif transport == "emulator":
+        where = f"emulator {connection.get('endpoint', '?')}"
+    elif transport == "han":
+        where = f"HAN via {connection.get('via', 'its hub')}"
+    elif not transport:
+        return "not connected to the workstation"
+    else:
+        where = transport
+    return f"{where} · {protocol}" if protocol else where
+
+
+@dataclass
+class DeviceState:
+    state: str = "disconnected"
+    reason: str = ""
+
+
+COLUMNS = ("Label", "Kind", "Device ID", "MPAN/MPRN", "Manufacturer", "Model", "Firmware",
+           "Owner", "Bench", "Connection", "State")
+STATE_COLUMN = COLUMNS.index("State")
+
+
+class DeviceTableModel(QAbstractTableModel):
+    """Devices from the registry plus the last state each one reported."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.devices: list[Device] = []
+        self.states: dict[str, DeviceState] = {}
+
+    # --- data ----------------------------------------------------------------------------------
+    def set_devices(self, devices: list[Device]) -> None:
+        self.beginResetModel()
+        self.devices = list(devices)
+        self.endResetModel()
+
+    def set_state(self, label: str, state: str, reason: str) -> None:
+        self.states[label] = DeviceState(state, reason)
+        row = self.row_of(label)
+        if row is not None:
+            index = self.index(row, STATE_COLUMN)
+            self.dataChanged.emit(index, index)
+
+    def state_of(self, label: str) -> DeviceState:
+        return self.states.get(label, DeviceState())
+
+    def row_of(self, label: str) -> int | None:
+        for row, device in enumerate(self.devices):
+            if device.label == label:
+                return row
+        return None
+
+    def device_at(self, row: int) -> Device | None:
+        return self.devices[row] if 0 <= row < len(self.devices) else None
+
+    # --- Qt model ------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.devices)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def _cell(self, device: Device, column: int) -> str:
+        if column == STATE_COLUMN:
+            if not is_direct(device):
+                return describe_connection(device.connection) if device.connection else "—"
+            s = self.state_of(device.label)
+            return state_text(s.state, s.reason)
+        values = (device.label, device.kind.value, device.device_id, device.mpxn,
+                  device.manufacturer, device.model, device.firmware, device.owner, device.bench,
+                  describe_connection(device.connection))
+        return values[column]
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        device = self.device_at(index.row()) if index.isValid() else None
+        if device is None:
+            return None
+        column = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return self._cell(device, column)
+        if column != STATE_COLUMN:
+            if role == Qt.ItemDataRole.FontRole and column in (2, 3):
+                return QFont("monospace")
+            return None
+        direct = is_direct(device)
+        state = self.state_of(device.label).state
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(state_colour(state if direct else "disconnected"))
+        if role == Qt.ItemDataRole.FontRole:
+            font = QFont()
+            font.setBold(direct and state != "disconnected")
+            font.setItalic(not direct)
+            return font
+        if role == Qt.ItemDataRole.DecorationRole and direct:
+            return state_colour(state)
+        if role == Qt.ItemDataRole.UserRole:
+            return state
+        return None
+
+
+class DeviceTable(QTableView):
+    """The registry table: one row per device in bench order, whole-row selection."""
+
+    def __init__(self, model: DeviceTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("deviceTable")
+        self.setModel(model)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.verticalHeader().setVisible(False)
+        self.setWordWrap(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.setTabKeyNavigation(False)
+
+    def selected_row(self) -> int | None:
+        rows = self.selectionModel().selectedRows()
+        return rows[0].row() if rows else None
+
