@@ -43,6 +43,10 @@ def prepare_context(db_path: Path, clock: Clock, actor: str | None,
     ctx = build_context(db_path, clock, actor)
     if demo and ctx.labs.count() == 0:
         name = create_demo_lab(ctx.lab_service, ctx.booking_service)
+        from app.services.runtime import register_demo_devices
+        from app.storage.devices import DeviceRepo
+
+        register_demo_devices(DeviceRepo(ctx.db, clock))
         return ctx, (f"Demo lab created: {name}, with participants, people and a week of "
                      "bookings to try things on.")
     if ctx.labs.count() == 0:
@@ -73,6 +77,10 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
     ctx, message = prepare_context(db_path_of(args), gui_clock(clock),
                                    getattr(args, "actor", None), not getattr(args, "no_demo", False))
     window = MainWindow(ctx, PAGES)
+    from ui.device_runtime import start_device_runtime
+
+    devices = start_device_runtime(ctx, window.pages, window.errors,
+                                   db_given=bool(getattr(args, "db", None)))
     previous_hook = sys.excepthook
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -94,6 +102,8 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         return _screenshot(window, Path(screenshot), after_s)
     finally:
         sys.excepthook = previous_hook
+        if devices is not None:
+            devices.stop()
         window.close()
         window.deleteLater()
         # Outside an event loop nothing would process the deletion: do it now, so a caller that

@@ -12,10 +12,10 @@ from app.cli import EXIT_NO_ANSWER, EXIT_OK, db_path_of, emit, fail
 from app.domain.clock import Clock
 from app.domain.devices import Device
 from app.domain.errors import ValidationError
-from app.domain.events import DeviceEvent
+from app.domain.events import CodecEvent, DeviceEvent
 from app.domain.parsing import parse_positive_float, parse_positive_int
 from app.main import build_context
-from app.storage.db import default_capture_dir, open_database
+from app.storage.db import default_capture_dir, default_profile_dir, open_database
 from app.storage.devices import DeviceRepo
 
 
@@ -26,15 +26,52 @@ def event_to_dict(ev: DeviceEvent) -> dict:
     }
 
 
+def _codec_event_dict(ev: CodecEvent) -> dict:
+    return {"kind": ev.kind.value,
+            "device_time": ev.device_time.isoformat() if ev.device_time else None, **ev.fields}
+
+
 def decode(args: argparse.Namespace, clock: Clock) -> int:
-    from devices.codecs.base import CodecError
+    from devices.codecs.base import CodecError, make_codec
     from devices.codecs.gbcs import decode_alert_hex
 
+    if args.gbcs is not None:
+        if args.file or args.protocol:
+            raise ValidationError("gbcs", "Give either --gbcs HEX, or --file PATH with --protocol.")
+        try:
+            alert = decode_alert_hex(args.gbcs)
+        except CodecError as exc:
+            raise ValidationError("gbcs", f"The GBCS hex could not be decoded: {exc}.") from None
+        from devices.codecs.alert_catalogue import default_catalogue
+
+        emit({
+            "alert_code": alert.alert_code, "alert_name": alert.alert_name,
+            "severity": default_catalogue().severity(alert.alert_code),
+            "originator": alert.originator, "recipient": alert.recipient,
+            "message_code": alert.message_code,
+            "timestamp": alert.timestamp.isoformat() if alert.timestamp else None,
+            "wrapper": alert.wrapper, "content_kind": alert.content_kind, **alert.extra,
+        })
+        return EXIT_OK
+    if not args.file or not args.protocol:
+        raise ValidationError("file", "Give --gbcs HEX, or --file PATH with --protocol (e.g. profile:NAME).")
+    path = Path(args.file)
+    if not path.is_file():
+        raise ValidationError("file", f"File {path} does not exist or is not a file.")
     try:
-        alert = decode_alert_hex(args.gbcs)
-    except CodecError as exc:
-        raise ValidationError("gbcs", f"The GBCS hex could not be decoded: {exc}.") from None
-    emit(alert.to_dict() if hasattr(alert, "to_dict") else alert.__dict__)
+        codec = make_codec(args.protocol, profile_dirs=(
+            *(Path(p) for p in (args.profile_dir or [])), default_profile_dir()))
+    except ValueError as exc:
+        raise ValidationError("protocol", str(exc).removeprefix("--protocol: ")) from None
+    last = b""
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            last = chunk[-1:]
+            for ev in codec.feed(chunk):
+                emit(_codec_event_dict(ev))
+    if last not in (b"", b"\n"):
+        for ev in codec.feed(b"\n"):  # the file's last line has no newline
+            emit(_codec_event_dict(ev))
     return EXIT_OK
 
 
@@ -69,7 +106,7 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
         port=args.port, protocol=args.protocol, baud=baud, device=args.device or "",
         once=args.once, duration_s=duration,
         capture_dir=Path(args.capture_dir) if args.capture_dir else default_capture_dir(),
-        profile_dirs=tuple(Path(p) for p in (args.profile_dir or [])),
+        profile_dirs=(*(Path(p) for p in (args.profile_dir or [])), default_profile_dir()),
     )
     from app.services.capture import validate_options
 
@@ -131,8 +168,12 @@ def outages_list(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("decode", parents=[common], help="decode a GBCS alert APDU given as hex")
-    p.add_argument("--gbcs", required=True, metavar="HEX")
+    p = sub.add_parser("decode", parents=[common],
+                       help="decode a GBCS alert APDU given as hex, or a saved log or capture file")
+    p.add_argument("--gbcs", metavar="HEX", help="one GBCS alert APDU in hex")
+    p.add_argument("--file", metavar="PATH", help="a saved log or capture file to decode")
+    p.add_argument("--protocol", help="with --file: iec62056-21, gbcs-hex or profile:NAME")
+    p.add_argument("--profile-dir", dest="profile_dir", action="append", metavar="DIR")
     p.set_defaults(handler=decode)
 
     p = sub.add_parser("emulate", parents=[common],
@@ -153,7 +194,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--capture-dir", dest="capture_dir", metavar="DIR",
                    help="where raw capture files go (default: the user data directory)")
     p.add_argument("--profile-dir", dest="profile_dir", action="append", metavar="DIR",
-                   help="also look for line profiles here")
+                   help="also look for line profiles here (the user data directory's "
+                        "profiles folder is always searched)")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--once", action="store_true", help="one IEC readout, or one line/frame")
     mode.add_argument("--duration", metavar="S", help="capture for S seconds")

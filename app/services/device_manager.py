@@ -24,7 +24,7 @@ from app.domain.devices import Device
 from app.domain.events import DeviceEvent
 from app.services.ingest import EventQueue
 from app.services.outages import ground_truth_event
-from app.storage.db import connect
+from app.storage.db import connect, default_profile_dir
 from app.storage.devices import CaptureSessionRepo
 from devices.capture_file import CaptureFile
 from devices.codecs.base import make_codec
@@ -179,7 +179,7 @@ class DeviceManager:
         if label in self._sessions:
             return
         transport, protocol = self._transport(device)
-        codec = make_codec(protocol)
+        codec = make_codec(protocol, profile_dirs=(default_profile_dir(),))
         raw = self.raw(label)
         capture_path, session_id = self._open_capture(label, transport.description, protocol)
 
@@ -231,6 +231,7 @@ class DeviceManager:
             return
         # Taken now, not after the wait: a new session for the same label may open its own.
         session_id, capture = self._captures.pop(label)
+        self._ended[label] = session.health
         self.io.call_soon_threadsafe(session.stop)
         if task is not None:
             try:
@@ -239,7 +240,6 @@ class DeviceManager:
                 task.cancel()
             except Exception:  # a session must never take the application down
                 logger.exception("session %s ended with an error", label)
-        self._ended[label] = session.health
         digest = capture.close()
         conn = connect(self.db_path)
         try:

@@ -23,6 +23,11 @@ def default_capture_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "captures"
 
 
+def default_profile_dir() -> Path:
+    """Where a lab keeps its own line profiles (searched before the shipped ones)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "profiles"
+
+
 class DatabaseError(RuntimeError):
     """The database file cannot be opened or upgraded; the message says why."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from app.domain.events import CodecEvent, EventKind
@@ -46,66 +46,86 @@ Handler = Callable[[Any, str], "CodecEvent | None"]
 
 
 def fast_handler(
-    compiled: Compiled, parse_time: Callable[[str], datetime], general: Handler
+    compiled: Compiled, parse_time: Callable[[str], datetime] | None, general: Handler
 ) -> Handler:
     """A handler for the common case of a rule, handing every other case to ``general``.
 
     The common case is a line whose groups all took part and whose typed fields and time convert
-    cleanly; the handler then builds exactly the event ``general`` would, with no per-line loops
-    or checks for what the rule does not use. Optional groups left out, a value that does not
-    convert and rules with a GBCS group go to ``general``, which also words the error events.
+    cleanly. For it the handler is straight-line code written for the rule (as
+    :mod:`dataclasses` writes ``__init__``): one ``match.group`` call, the conversions, and the
+    fields as one dict display, which builds exactly the dict ``general`` builds step by step.
+    Optional groups left out, a value that does not convert and rules with a GBCS group go to
+    ``general``, which also words the error events.
+
+    Only generated names, integers and ``repr`` of strings enter the source; constant field
+    values are passed in by reference, so events share them as ``general``'s do.
 
     Args:
         compiled: the rule.
-        parse_time: device time from the time group's text; raises ValueError when it cannot.
+        parse_time: device time from the time group's text, raising ValueError when it cannot;
+            None for ISO-8601, which is parsed inline.
         general: the full decoding of a matched line (the reference behaviour).
     """
-    if compiled.gbcs_index is not None:
-        return general
-    indices = compiled.indices
     names = compiled.names
-    converters = compiled.converters
-    constants = dict(compiled.constants)
-    time_at = compiled.time_at
-    kind = compiled.kind
-    is_log = kind is EventKind.LOG
-    if not converters and time_at is not None and not is_log:
-        # The shape of most rules (a status or reading line stamped with the log time): kept
-        # free of the branches below.
+    if compiled.gbcs_index is not None or len(set(names)) != len(names):
+        # Two groups renamed to one field: the step-by-step order decides which value stays.
+        return general
+    values = [f"v{at}" for at in range(len(compiled.indices))]
+    shown = values[: len(names)]
+    checked = []  # the conversions that may raise ValueError
+    for at, _name, _convert in compiled.converters:
+        checked.append(f"c{at} = convert{at}(v{at})")
+        shown[at] = f"c{at}"
+    time_expr = "None"
+    if compiled.time_at is not None:
+        # The time is read from the group's text (``v``), not from its converted value.
+        stamp = f"v{compiled.time_at}"
+        if parse_time is None:
+            checked += [
+                f"device_time = fromisoformat({stamp})",
+                "if device_time.tzinfo is not UTC:",
+                "    device_time = as_utc(device_time)",
+            ]
+        else:
+            checked.append(f"device_time = parse_time({stamp})")
+        time_expr = "device_time"
+    body = [
+        f"values = match.group({', '.join(map(str, compiled.indices))})",
+        "if None in values:",
+        "    return general(match, text)",
+        f"{', '.join(values)}, = values",
+    ]
+    if checked:
+        body += ["try:", *("    " + line for line in checked)]
+        body += ["except ValueError:", "    return general(match, text)"]
+    items = [f"{name!r}: {value}" for name, value in zip(names, shown, strict=False)]
+    namespace: dict[str, Any] = {
+        "general": general,
+        "CodecEvent": CodecEvent,
+        "kind": compiled.kind,
+        "parse_time": parse_time,
+        "fromisoformat": datetime.fromisoformat,
+        "UTC": UTC,
+        "as_utc": as_utc,
+    }
+    for at, _name, convert in compiled.converters:
+        namespace[f"convert{at}"] = convert
+    for number, (key, value) in enumerate(compiled.constants.items()):
+        namespace[f"constant{number}"] = value
+        items.append(f"{key!r}: constant{number}")
+    if compiled.kind is EventKind.LOG and "text" not in names and "text" not in compiled.constants:
+        items.append("'text': text")
+    body.append(f"return CodecEvent(kind, {{{', '.join(items)}}}, {time_expr})")
+    source = "def handle(match, text):\n" + "".join(f"    {line}\n" for line in body)
+    exec(compile(source, f"<profile rule {compiled.rule.number}>", "exec"), namespace)  # noqa: S102
+    return namespace["handle"]
 
-        def stamped(match: Any, text: str) -> CodecEvent | None:
-            values = match.group(*indices)
-            if None in values:
-                return general(match, text)
-            fields = dict(zip(names, values, strict=False))
-            try:
-                device_time = parse_time(values[time_at])
-            except ValueError:
-                return general(match, text)
-            if constants:
-                fields.update(constants)
-            return CodecEvent(kind, fields, device_time)
 
-        return stamped
-
-    def handle(match: Any, text: str) -> CodecEvent | None:
-        values = match.group(*indices)
-        if None in values:
-            return general(match, text)
-        fields = dict(zip(names, values, strict=False))
-        try:
-            for at, name, convert in converters:
-                fields[name] = convert(values[at])
-            device_time = None if time_at is None else parse_time(values[time_at])
-        except ValueError:
-            return general(match, text)
-        if constants:
-            fields.update(constants)
-        if is_log:
-            fields.setdefault("text", text)
-        return CodecEvent(kind, fields, device_time)
-
-    return handle
+def as_utc(moment: datetime) -> datetime:
+    """A device time in UTC; one without a zone is taken as UTC (GB devices log in UTC)."""
+    if moment.tzinfo is UTC:
+        return moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 _GROUP_DEF = re.compile(r"(?<!\\)\(\?P<(\w+)>")

@@ -47,7 +47,7 @@ from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
 from devices.codecs.gbcs import GbcsError, decode_alert, hex_to_bytes
 from devices.codecs.gbcs_codec import alert_fields
 from devices.codecs.lines import LineFramer
-from devices.codecs.profile_matcher import CONVERTERS, combine, fast_handler, scoped
+from devices.codecs.profile_matcher import CONVERTERS, as_utc, combine, fast_handler, scoped
 
 #: Events a rule may produce.
 RULE_EVENTS: dict[str, EventKind] = {
@@ -276,7 +276,7 @@ class ProfileCodec:
         # Device times already parsed with the profile's strptime format, by text (bounded).
         self._time_cache: dict[str, datetime] = {}
         self._matcher, self._by_index = combine(profile)
-        parse_time = self._strptime_utc if profile.timestamp_format else _iso_utc
+        parse_time = self._strptime_utc if profile.timestamp_format else None
         self._handlers = {
             index: fast_handler(compiled, parse_time, self._decode_match)
             for index, compiled in self._by_index.items()
@@ -386,7 +386,7 @@ class ProfileCodec:
         cache = self._time_cache
         moment = cache.get(stamp)
         if moment is None:
-            moment = _as_utc(datetime.strptime(stamp, self.profile.timestamp_format or ""))
+            moment = as_utc(datetime.strptime(stamp, self.profile.timestamp_format or ""))
             if len(cache) >= _TIME_CACHE_ENTRIES:
                 cache.clear()
             cache[stamp] = moment
@@ -402,13 +402,4 @@ class ProfileCodec:
 
 def _iso_utc(stamp: str) -> datetime:
     """An ISO-8601 device time as UTC; raises ValueError when it is not ISO-8601."""
-    moment = datetime.fromisoformat(stamp)
-    # ``...Z`` parses straight to UTC: the common case costs one comparison.
-    return moment if moment.tzinfo is UTC else _as_utc(moment)
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # A device time without a zone is taken as UTC (GB devices log in UTC).
-    if moment.tzinfo is UTC:
-        return moment
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return as_utc(datetime.fromisoformat(stamp))

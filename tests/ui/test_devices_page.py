@@ -16,7 +16,7 @@ from app.storage.devices import DeviceRepo
 from ui.device_runtime import DeviceRuntimeHandle, capture_dir_for, start_device_runtime
 from ui.dialogs.device_form import DeviceForm, check
 from ui.widgets.device_table import STATE_COLUMN, STATE_STYLE
-from ui.widgets.raw_console import MAX_LINES, RawConsole, as_hex, as_text
+from ui.widgets.raw_console import MAX_LINES, RawConsole, as_hex, as_text, text_lines
 
 HUB, RELAY_BOARD = "Bench 1 Comms Hub", "Bench 1 relay"
 RED = QColor(STATE_STYLE["failed"][0])
@@ -63,7 +63,7 @@ def test_page_lists_the_demo_devices_without_a_runtime(devices_page) -> None:  #
     assert devices_page.edit_button.isEnabled()
     assert devices_page.runtime_note.isVisible()
     gsme = state_cell(devices_page, "Bench 1 GSME")
-    assert devices_page.model.data(gsme) == "HAN via Bench 1 Comms Hub"
+    assert devices_page.model.data(gsme) == "via hub: disconnected"
 
 
 def test_add_dialog_rejects_bad_ids_and_stores_good_ones(qtbot, devices_page, ctx) -> None:  # noqa: ANN001
@@ -153,6 +153,7 @@ def test_disconnect_shows_disconnected_then_connect_again(qtbot, devices_page, l
     page = devices_page
     qtbot.waitUntil(lambda: state_of(page, HUB) == "connected", timeout=5000)
     page.select(HUB)
+    qtbot.waitUntil(lambda: page.health.values["bytes_in"].text() not in ("—", "0"), timeout=3000)
     page.table.setFocus()
     qtbot.keyClick(page, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier
                    | Qt.KeyboardModifier.ShiftModifier)
@@ -236,3 +237,4 @@ def test_raw_console_text_hex_search_pause_and_bound(qtbot) -> None:  # noqa: AN
     console.append_chunks(_chunk(10 + i, "rx", b"x") for i in range(MAX_LINES + 500))
     assert console.view.document().blockCount() <= MAX_LINES
     assert as_text(b"a\tb\r\n") == "a\\x09b"
+    assert text_lines(b"one\r\ntwo\r\nthr") == ["one", "two", "thr"]

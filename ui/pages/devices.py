@@ -133,7 +133,7 @@ class DevicesPage(QWidget):
         split.addWidget(lower)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
-        split.setSizes([250, 480])
+        split.setSizes([210, 520])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(split, 1)
@@ -195,6 +195,9 @@ class DevicesPage(QWidget):
         label = self.selected_label()
         self.model.set_devices(self.repo.list())
         row = self.model.row_of(label) if label else None
+        if row is None:
+            # Start on the first device with a link of its own: its console has something to show.
+            row = next((i for i, d in enumerate(self.model.devices) if is_direct(d)), None)
         if row is not None:
             self.table.selectRow(row)
         self._selection_changed()

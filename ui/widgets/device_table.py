@@ -83,10 +83,10 @@ class DeviceTableModel(QAbstractTableModel):
 
     def set_state(self, label: str, state: str, reason: str) -> None:
         self.states[label] = DeviceState(state, reason)
-        row = self.row_of(label)
-        if row is not None:
-            index = self.index(row, STATE_COLUMN)
-            self.dataChanged.emit(index, index)
+        if self.devices:
+            # Whole column: devices reached through a hub show the hub's state too.
+            self.dataChanged.emit(self.index(0, STATE_COLUMN),
+                                  self.index(len(self.devices) - 1, STATE_COLUMN))
 
     def state_of(self, label: str) -> DeviceState:
         return self.states.get(label, DeviceState())
@@ -116,7 +116,10 @@ class DeviceTableModel(QAbstractTableModel):
     def _cell(self, device: Device, column: int) -> str:
         if column == STATE_COLUMN:
             if not is_direct(device):
-                return describe_connection(device.connection) if device.connection else "—"
+                hub = device.connection.get("via")
+                if device.connection.get("transport") == "han" and hub:
+                    return f"via hub: {self.state_of(str(hub)).state}"
+                return "—"
             s = self.state_of(device.label)
             return state_text(s.state, s.reason)
         values = (device.label, device.kind.value, device.device_id, device.mpxn,

@@ -41,14 +41,31 @@ MAX_LINES = 2000
 RX_COLOUR, TX_COLOUR = "#1b1b1b", "#1f5fbf"
 
 
+#: Bytes per line in hex mode.
+HEX_BYTES_PER_LINE = 32
+
+
 def as_text(data: bytes) -> str:
     """Printable ASCII as is, a final CR LF dropped, any other byte as ``\\xNN``."""
     body = data[:-2] if data.endswith(b"\r\n") else data.rstrip(b"\n")
     return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02X}" for b in body)
 
 
+def text_lines(data: bytes) -> list[str]:
+    """One entry per line the chunk holds (a chunk often carries several log lines)."""
+    parts = data.split(b"\n")
+    if len(parts) > 1 and parts[-1] == b"":
+        parts.pop()
+    return [as_text(part[:-1] if part.endswith(b"\r") else part) for part in parts]
+
+
 def as_hex(data: bytes) -> str:
     return data.hex(" ").upper()
+
+
+def hex_lines(data: bytes) -> list[str]:
+    return [as_hex(data[i:i + HEX_BYTES_PER_LINE])
+            for i in range(0, max(len(data), 1), HEX_BYTES_PER_LINE)]
 
 
 class RawConsole(QWidget):
@@ -145,11 +162,12 @@ class RawConsole(QWidget):
         self.view.clear()
         self._write(list(self._chunks))
 
-    def line_for(self, chunk: RawChunk) -> str:
+    def lines_for(self, chunk: RawChunk) -> list[str]:
+        """``10:00:01.937 ◀ rx  text`` for each line of the chunk (hex: 32 bytes a line)."""
         when = chunk.at.astimezone(self.tz).strftime("%H:%M:%S.%f")[:-3]
         arrow = "◀ rx" if chunk.direction == "rx" else "▶ tx"
-        body = as_hex(chunk.data) if self.hex_box.isChecked() else as_text(chunk.data)
-        return f"{when} {arrow}  {body}"
+        bodies = hex_lines(chunk.data) if self.hex_box.isChecked() else text_lines(chunk.data)
+        return [f"{when} {arrow}  {body}" for body in bodies]
 
     def _write(self, chunks: list[RawChunk]) -> None:
         if not chunks:
@@ -164,9 +182,10 @@ class RawConsole(QWidget):
         tx.setFontWeight(QFont.Weight.Bold)
         cursor.beginEditBlock()
         for chunk in chunks:
-            if not self.view.document().isEmpty():
-                cursor.insertBlock()
-            cursor.insertText(self.line_for(chunk), tx if chunk.direction == "tx" else rx)
+            for line in self.lines_for(chunk):
+                if not self.view.document().isEmpty():
+                    cursor.insertBlock()
+                cursor.insertText(line, tx if chunk.direction == "tx" else rx)
         cursor.endEditBlock()
         if at_bottom:
             bar.setValue(bar.maximum())
