@@ -175,7 +175,7 @@ class DeviceBridge(QObject):
             label, action = item
             try:
                 action()
-            except Exception as exc:  # noqa: BLE001 - a device fault must never reach Qt
+            except Exception as exc:  # a device fault must never reach Qt
                 log.warning("%s: %s", label, exc,
                             exc_info=not isinstance(exc, (ValueError, OSError)))
                 self.sig_device_state_changed.emit(label, SessionState.FAILED.value,

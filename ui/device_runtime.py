@@ -78,16 +78,15 @@ def start_device_runtime(ctx: AppContext, pages: dict[str, QWidget], errors: Err
                                 on_write_error=bridge.on_write_error)
         runtime.start(with_emulator=any(
             d.connection.get("transport") == "emulator" for d in devices))
-    except Exception as exc:  # noqa: BLE001 - the GUI still works without live devices
+    except Exception as exc:  # the GUI still works without live devices
         log.exception("device I/O did not start")
         errors.report(f"Device I/O could not start, so devices cannot be connected ({exc}).",
                       "Devices")
         return None
-    on_stop: Callable[[], None] = lambda: None  # noqa: E731
     if isinstance(page, DevicesPage):
         page.attach(runtime, bridge)
-        on_stop = page.detach
-    handle = DeviceRuntimeHandle(runtime, bridge, on_stop)
+    handle = DeviceRuntimeHandle(
+        runtime, bridge, page.detach if isinstance(page, DevicesPage) else lambda: None)
     # Opening ports and capture files waits on the OS: done on the bridge's worker thread.
     bridge.run_for_device("devices", lambda: runtime.connect_all(devices))
     app = QCoreApplication.instance()

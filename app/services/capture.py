@@ -11,6 +11,7 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from app.domain.clock import Clock
@@ -76,9 +77,10 @@ def validate_options(opts: CaptureOptions) -> None:
         raise ValidationError("port", f"Port {opts.port} does not exist; give a serial device path such as /dev/ttyUSB0.")
 
 
-def _capture_name(label: str, clock: Clock, session_id: int) -> str:
+def capture_path_for(capture_dir: Path, label: str, started: datetime, session_id: int) -> Path:
+    """Where a session's raw bytes go: time, device label and session id in the name."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "device"
-    return f"{clock.now():%Y%m%dT%H%M%SZ}-{safe}-s{session_id}.bin"
+    return Path(capture_dir) / f"{started:%Y%m%dT%H%M%SZ}-{safe}-s{session_id}.bin"
 
 
 def run_capture(opts: CaptureOptions, db_path: Path, clock: Clock,
@@ -91,7 +93,7 @@ def run_capture(opts: CaptureOptions, db_path: Path, clock: Clock,
     conn = connect(db_path)
     sessions = CaptureSessionRepo(conn)
     session_id = sessions.open(label, opts.port, opts.protocol, "", clock.now())
-    capture_path = Path(opts.capture_dir) / _capture_name(label, clock, session_id)
+    capture_path = capture_path_for(opts.capture_dir, label, clock.now(), session_id)
     with conn:
         conn.execute("UPDATE capture_sessions SET capture_path = ? WHERE id = ?", (str(capture_path), session_id))
     capture = CaptureFile(capture_path)

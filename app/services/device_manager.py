@@ -22,6 +22,7 @@ from typing import Any
 from app.domain.clock import Clock
 from app.domain.devices import Device
 from app.domain.events import DeviceEvent
+from app.services.capture import capture_path_for
 from app.services.ingest import EventQueue
 from app.services.outages import ground_truth_event
 from app.storage.db import connect, default_profile_dir
@@ -214,8 +215,7 @@ class DeviceManager:
         try:
             repo = CaptureSessionRepo(conn)
             session_id = repo.open(label, port, protocol, "", self.clock.now())
-            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "device"
-            path = self.capture_dir / f"{self.clock.now():%Y%m%dT%H%M%SZ}-{safe}-s{session_id}.bin"
+            path = capture_path_for(self.capture_dir, label, self.clock.now(), session_id)
             with conn:
                 conn.execute("UPDATE capture_sessions SET capture_path = ? WHERE id = ?", (str(path), session_id))
         finally:

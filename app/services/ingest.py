@@ -10,10 +10,10 @@ full) the writer keeps its batch, the queue fills and then counts drops; the wri
 from __future__ import annotations
 
 import logging
-import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +38,27 @@ class IngestStats:
 
 
 class EventQueue:
-    """A bounded, non-blocking hand-off from the I/O thread to the writer."""
+    """A bounded, non-blocking hand-off from the I/O thread to the writer.
+
+    A deque rather than :class:`queue.Queue`: appending and popping are single atomic operations
+    under the GIL, so the reader pays no lock per event; only a writer with nothing to do waits,
+    on an event the producer sets when it finds it clear.
+
+    Args:
+        max_events: capacity; events offered beyond it are counted in ``stats.dropped``.
+    """
 
     def __init__(self, max_events: int = 100_000) -> None:
-        self._q: queue.Queue[DeviceEvent] = queue.Queue(maxsize=max_events)
+        if max_events < 1:
+            raise ValueError(f"max_events must be at least 1, got {max_events}.")
+        self._items: deque[DeviceEvent] = deque()
+        self._max_events = max_events
+        self._ready = threading.Event()
         self.stats = IngestStats()
         self._listeners: list[Callable[[DeviceEvent], None]] = []
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def add_listener(self, listener: Callable[[DeviceEvent], None]) -> None:
         """Also hand every accepted event to `listener` (e.g. ring buffers); must be quick."""
@@ -51,28 +66,28 @@ class EventQueue:
 
     def put(self, event: DeviceEvent) -> None:
         """Offer an event; never blocks. A full queue counts the event as dropped."""
-        try:
-            self._q.put_nowait(event)
-        except queue.Full:
+        if len(self._items) >= self._max_events:
             self.stats.dropped += 1
             return
+        self._items.append(event)
         self.stats.queued += 1
+        if not self._ready.is_set():
+            self._ready.set()
         for listener in self._listeners:
             listener(event)
 
     def get_batch(self, max_events: int, timeout_s: float) -> list[DeviceEvent]:
         """Wait up to `timeout_s` for the first event, then take what is there up to the limit."""
-        try:
-            first = self._q.get(timeout=timeout_s)
-        except queue.Empty:
-            return []
-        batch = [first]
-        while len(batch) < max_events:
-            try:
-                batch.append(self._q.get_nowait())
-            except queue.Empty:
-                break
-        return batch
+        items = self._items
+        if not items:
+            # Cleared before the second look: an event put after that look sets it again.
+            self._ready.clear()
+            if not items and timeout_s > 0:
+                self._ready.wait(timeout_s)
+            if not items:
+                return []
+        popleft = items.popleft
+        return [popleft() for _ in range(min(max_events, len(items)))]
 
 
 class EventWriter:

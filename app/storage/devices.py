@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
@@ -115,9 +115,16 @@ class CaptureSessionRepo:
         return dict(zip(cols, row))
 
 
-def _event_code(ev: DeviceEvent) -> str | None:
-    f = ev.fields
-    return f.get("alert_code") or f.get("obis") or f.get("code")
+def _iso_utc(moment: datetime) -> str:
+    """:func:`~app.storage.timefmt.to_db`, skipping the conversion when already in UTC."""
+    if moment.tzinfo is UTC:
+        return moment.isoformat(timespec="microseconds")
+    return to_db(moment)
+
+
+#: Event fields as stored: what ``json.dumps(fields, default=str, separators=(",", ":"))`` gives,
+#: without building a new encoder for every event. Stateless, so one instance serves all threads.
+_FIELDS_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 
 
 class EventStore:
@@ -131,12 +138,27 @@ class EventStore:
 
     @staticmethod
     def rows(events: Iterable[DeviceEvent]) -> list[tuple[Any, ...]]:
-        return [
-            (ev.session_id, ev.device, ev.kind.value, to_db(ev.host_time),
-             to_db(ev.device_time) if ev.device_time else None, _event_code(ev),
-             json.dumps(ev.fields, default=str, separators=(",", ":")))
-            for ev in events
-        ]
+        """Database rows of `events`: times as ISO-8601 UTC text, fields as compact JSON."""
+        encode = _FIELDS_ENCODER.encode
+        out = []
+        append = out.append
+        # Events decoded from one chunk share their host time: format it once.
+        last_host: datetime | None = None
+        host_text = ""
+        for ev in events:
+            host = ev.host_time
+            if host is not last_host:
+                host_text = _iso_utc(host)
+                last_host = host
+            fields = ev.fields
+            device_time = ev.device_time
+            append((
+                ev.session_id, ev.device, ev.kind.value, host_text,
+                _iso_utc(device_time) if device_time else None,
+                fields.get("alert_code") or fields.get("obis") or fields.get("code"),
+                encode(fields),
+            ))
+        return out
 
     def insert_many(self, events: Iterable[DeviceEvent]) -> int:
         """Insert a batch in one transaction; returns how many were written."""

@@ -42,10 +42,10 @@ INITIAL_BAUD = 300
 #: A 7E1 port read as 8N1 shows the parity in bit 7: clear it.
 PARITY_MASK = bytes(b & 0x7F for b in range(256))
 
-# Identification message (clause 6.3.2): / XXX Z [\W] identification CR LF. Z is any printable
-# character but / ! and \ (mode A meters use other characters than the mode B/C tables). The
-# standard limits the identification to 16 characters; meters in the field send more, so up to 32
-# are accepted.
+# Identification message (clause 6.3.2): / MMM Z [\W] identification CR LF, MMM the manufacturer.
+# Z is any printable character but / ! and \ (mode A meters use other characters than the mode
+# B/C tables). The standard limits the identification to 16 characters; meters in the field send
+# more, so up to 32 are accepted.
 _IDENT_RE = re.compile(
     rb"/([A-Za-z]{3})([\x22-\x2e\x30-\x5b\x5d-\x7e])((?:\\[0-9A-Za-z])*)([\x20-\x7e]{1,32})\r\n"
 )
@@ -105,7 +105,7 @@ def build_request(address: str = "") -> bytes:
 
 
 def build_identification(manufacturer: str, baud_char: str, ident: str) -> bytes:
-    """The identification message ``/XXXZ ident CR LF`` (ident may start with ``\\W``)."""
+    """The identification message ``/MMMZ ident CR LF`` (ident may start with ``\\W``)."""
     if len(manufacturer) != 3 or not manufacturer.isalpha():
         raise ValueError(f"manufacturer {manufacturer!r} must be 3 letters")
     if len(baud_char) != 1:

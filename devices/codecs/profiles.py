@@ -27,7 +27,10 @@ Lines no rule matches become ``log`` events with the line as ``text`` (or are dr
 
 For speed, the prefix and all rules are compiled into one regular expression (the prefix once,
 then an alternation of the rules), so each line costs one regex match and the common prefix is
-matched only once.
+matched only once; each rule's common case (every group present, values that convert) then runs
+straight-line code written for that rule, and everything else takes the general path that words
+the error events (see :mod:`.profile_matcher`). A chunk's lines are decoded from UTF-8 in one
+call.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
@@ -24,7 +24,7 @@ GREEN = QColor(STATE_STYLE["connected"][0])
 
 
 @pytest.fixture
-def devices_page(qtbot, ctx, window):  # noqa: ANN001, ANN201
+def devices_page(qtbot, ctx, window):
     register_demo_devices(DeviceRepo(ctx.db, ctx.clock))
     page = window.pages["devices"]
     page.reload()
@@ -34,7 +34,7 @@ def devices_page(qtbot, ctx, window):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def live(devices_page, ctx, window, monkeypatch) -> Iterator[DeviceRuntimeHandle]:  # noqa: ANN001
+def live(devices_page, ctx, window, monkeypatch) -> Iterator[DeviceRuntimeHandle]:
     # No D-Bus system bus, whatever the machine has: the Bluetooth answer is deterministic.
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/meterlab-test-bus")
     handle = start_device_runtime(ctx, window.pages, window.errors, db_given=True)
@@ -43,17 +43,17 @@ def live(devices_page, ctx, window, monkeypatch) -> Iterator[DeviceRuntimeHandle
     handle.stop()
 
 
-def state_cell(page, label: str):  # noqa: ANN001, ANN201
+def state_cell(page, label: str):
     model = page.model
     return model.index(model.row_of(label), STATE_COLUMN)
 
 
-def state_of(page, label: str) -> str:  # noqa: ANN001
+def state_of(page, label: str) -> str:
     return page.model.state_of(label).state
 
 
 # --- registry ----------------------------------------------------------------------------------
-def test_page_lists_the_demo_devices_without_a_runtime(devices_page) -> None:  # noqa: ANN001
+def test_page_lists_the_demo_devices_without_a_runtime(devices_page) -> None:
     labels = [d.label for d in devices_page.model.devices]
     assert sorted(labels) == sorted(d.label for d in DEMO_DEVICES)
     hub = devices_page.model.index(devices_page.model.row_of(HUB), 2)
@@ -66,7 +66,7 @@ def test_page_lists_the_demo_devices_without_a_runtime(devices_page) -> None:  #
     assert devices_page.model.data(gsme) == "via hub: disconnected"
 
 
-def test_add_dialog_rejects_bad_ids_and_stores_good_ones(qtbot, devices_page, ctx) -> None:  # noqa: ANN001
+def test_add_dialog_rejects_bad_ids_and_stores_good_ones(qtbot, devices_page, ctx) -> None:
     dialog = devices_page.open_add_dialog()
     qtbot.waitExposed(dialog)
     assert not dialog.ok_button.isEnabled()  # empty label, no port yet
@@ -99,7 +99,8 @@ def test_add_dialog_rejects_bad_ids_and_stores_good_ones(qtbot, devices_page, ct
 
 def test_form_checks_each_field() -> None:
     def find(label: str) -> Device | None:
-        return Device(label=HUB, kind=DeviceKind.CHF, id=1) if label.casefold() == HUB.casefold() else None
+        hub = Device(label=HUB, kind=DeviceKind.CHF, id=1)
+        return hub if label.casefold() == HUB.casefold() else None
 
     form = DeviceForm(label=HUB.upper(), transport="ble", where="not-an-address", baud="x")
     errors = check(form, find)
@@ -110,13 +111,13 @@ def test_form_checks_each_field() -> None:
     assert check(serial, find)["baud"].startswith("Baud must be a whole number")
     gas = DeviceForm(label="G", kind=DeviceKind.GSME, mpxn="12345678901", transport="")
     assert check(gas, find)["mpxn"].startswith("MPRN must be 1 to 10 digits")
-    same = DeviceForm(label=HUB, transport="emulator", where="ch_debug", protocol="profile:emulator",
-                      baud="115200", id=1)
+    same = DeviceForm(label=HUB, transport="emulator", where="ch_debug",
+                      protocol="profile:emulator", baud="115200", id=1)
     assert check(same, find) == {}
 
 
 # --- live devices ------------------------------------------------------------------------------
-def test_comms_hub_connects_and_its_console_fills(qtbot, devices_page, live) -> None:  # noqa: ANN001
+def test_comms_hub_connects_and_its_console_fills(qtbot, devices_page, live) -> None:
     page = devices_page
     qtbot.waitUntil(lambda: state_of(page, HUB) == "connected", timeout=5000)
     cell = state_cell(page, HUB)
@@ -136,7 +137,7 @@ def test_comms_hub_connects_and_its_console_fills(qtbot, devices_page, live) -> 
     assert capture_dir_for(page.ctx.db_path, True).is_dir()
 
 
-def test_relay_send_line_goes_out_with_crlf(qtbot, devices_page, live) -> None:  # noqa: ANN001
+def test_relay_send_line_goes_out_with_crlf(qtbot, devices_page, live) -> None:
     page = devices_page
     qtbot.waitUntil(lambda: state_of(page, RELAY_BOARD) == "connected", timeout=5000)
     page.select(RELAY_BOARD)
@@ -149,7 +150,7 @@ def test_relay_send_line_goes_out_with_crlf(qtbot, devices_page, live) -> None: 
     qtbot.waitUntil(lambda: page.health.values["bytes_out"].text() == "13", timeout=3000)
 
 
-def test_disconnect_shows_disconnected_then_connect_again(qtbot, devices_page, live) -> None:  # noqa: ANN001
+def test_disconnect_shows_disconnected_then_connect_again(qtbot, devices_page, live) -> None:
     page = devices_page
     qtbot.waitUntil(lambda: state_of(page, HUB) == "connected", timeout=5000)
     page.select(HUB)
@@ -167,7 +168,7 @@ def test_disconnect_shows_disconnected_then_connect_again(qtbot, devices_page, l
     qtbot.waitUntil(lambda: state_of(page, HUB) == "connected", timeout=5000)
 
 
-def test_missing_port_fails_in_red_and_the_app_keeps_running(qtbot, devices_page, live,  # noqa: ANN001
+def test_missing_port_fails_in_red_and_the_app_keeps_running(qtbot, devices_page, live,
                                                             window, ctx) -> None:
     page = devices_page
     missing = "/dev/meterlab-test-no-such-port"
@@ -189,7 +190,8 @@ def test_missing_port_fails_in_red_and_the_app_keeps_running(qtbot, devices_page
     qtbot.waitUntil(lambda: state_of(page, "Bench 3 probe") == "disconnected", timeout=5000)
 
 
-def test_bluetooth_unavailable_disables_scan_and_ports_are_listed(qtbot, devices_page, live) -> None:  # noqa: ANN001
+def test_bluetooth_unavailable_disables_scan_and_ports_are_listed(qtbot, devices_page,
+                                                                  live) -> None:
     panel = devices_page.discovered
     qtbot.waitUntil(lambda: panel.ble_status.text().startswith("Bluetooth unavailable: "),
                     timeout=5000)
@@ -205,11 +207,11 @@ def test_bluetooth_unavailable_disables_scan_and_ports_are_listed(qtbot, devices
 
 # --- raw console -------------------------------------------------------------------------------
 def _chunk(seq: int, direction: str, data: bytes) -> RawChunk:
-    at = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc) + timedelta(milliseconds=seq)
+    at = datetime(2026, 11, 25, 10, 0, tzinfo=UTC) + timedelta(milliseconds=seq)
     return RawChunk(seq, at, direction, data)
 
 
-def test_raw_console_text_hex_search_pause_and_bound(qtbot) -> None:  # noqa: ANN001
+def test_raw_console_text_hex_search_pause_and_bound(qtbot) -> None:
     console = RawConsole()
     qtbot.addWidget(console)
     console.append_chunks([_chunk(1, "tx", b"/?!\r\n"), _chunk(2, "rx", b"/EML5\x02X\r\n"),
@@ -238,3 +240,28 @@ def test_raw_console_text_hex_search_pause_and_bound(qtbot) -> None:  # noqa: AN
     assert console.view.document().blockCount() <= MAX_LINES
     assert as_text(b"a\tb\r\n") == "a\\x09b"
     assert text_lines(b"one\r\ntwo\r\nthr") == ["one", "two", "thr"]
+
+
+def test_editing_a_connected_device_moves_its_session(qtbot, devices_page, live) -> None:
+    page = devices_page
+    qtbot.waitUntil(lambda: state_of(page, RELAY_BOARD) == "connected", timeout=5000)
+    page.select(RELAY_BOARD)
+    dialog = page.open_edit_dialog()
+    assert dialog is not None and dialog.ok_button.isEnabled()
+    dialog.label_edit.setText("Bench 1 relay board")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state_of(page, "Bench 1 relay board") == "connected", timeout=5000)
+    manager = live.runtime.manager
+    assert "Bench 1 relay board" in manager.connected_labels()
+    assert RELAY_BOARD not in manager.connected_labels()
+    assert page.selected_label() == "Bench 1 relay board"
+
+
+def test_repeated_write_errors_make_one_dialog(qtbot, devices_page, live, window) -> None:
+    for _ in range(10):  # the writer retries every second while the disk is full
+        live.bridge.on_write_error("Events could not be written: disk full.")
+    qtbot.waitUntil(lambda: window.errors.dialog is not None)
+    dialog = window.errors.dialog
+    live.bridge.on_write_error("")  # recovered: nothing more to say
+    qtbot.wait(50)
+    assert window.errors.dialog is dialog and dialog.informativeText() == ""

@@ -52,7 +52,7 @@ class DeviceDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("deviceDialog")
         self.setWindowTitle("Edit device" if device else "Add device")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(620)
         self._find, self._save = find, save
         self._form = DeviceForm.from_device(device) if device else DeviceForm()
         self._ports = list(ports or [])
@@ -181,12 +181,9 @@ class DeviceDialog(QDialog):
         transport = self.transport_combo.currentData() or ""
         self.where_label.setText(f"&{WHERE_FIELD[transport][0]}" if transport in WHERE_FIELD
                                  else "Where")
-        for name, widget, shown in (
-            ("where", self.where_combo, transport in WHERE_FIELD),
-            ("baud", self.baud_combo, transport in ("serial", "emulator")),
-            ("protocol", self.protocol_combo, transport in STREAM_TRANSPORTS),
-        ):
-            widget.setEnabled(shown)
+        self.where_combo.setEnabled(transport in WHERE_FIELD)
+        self.baud_combo.setEnabled(transport in ("serial", "emulator"))
+        self.protocol_combo.setEnabled(transport in STREAM_TRANSPORTS)
 
     def _transport_changed(self) -> None:
         self.where_combo.setEditText("")
@@ -236,6 +233,17 @@ class DeviceDialog(QDialog):
             label.setText(text)
             label.setVisible(bool(text))
         self.ok_button.setEnabled(not self.errors)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        # Wrapped sentences need height for the current width; a dialog's size hint ignores that.
+        layout = self.layout()
+        layout.activate()
+        wanted = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else -1
+        wanted = max(wanted, layout.totalSizeHint().height())
+        self.setMinimumHeight(wanted)
+        if self.height() < wanted:
+            self.resize(self.width(), wanted)
 
     def accept(self) -> None:
         self.revalidate()

@@ -118,7 +118,7 @@ class DevicesPage(QWidget):
         console_layout.addLayout(send_row)
 
         self.discovered = DiscoveredHardwarePanel()
-        self.discovered.set_ble_available(False, "device I/O is not running")
+        self.discovered.set_idle("device I/O is not running")
 
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(console_box)
@@ -257,9 +257,28 @@ class DevicesPage(QWidget):
             return
         if before is not None and before.label != saved.label:
             self.model.states.pop(before.label, None)
+        if before is not None:
+            self._reconnect_if_changed(before, saved)
         self.reload()
         self.select(saved.label)
         self.env.show_status(f"Saved device {saved.label}.")
+
+    def _reconnect_if_changed(self, before: Device, after: Device) -> None:
+        """A running session follows an edit of its label or connection settings."""
+        if self.runtime is None or self.bridge is None:
+            return
+        manager = self.runtime.manager
+        if before.label not in manager.connected_labels():
+            return
+        if before.label == after.label and before.connection == after.connection:
+            return
+
+        def reconnect() -> None:
+            manager.disconnect(before.label)
+            if is_direct(after):
+                manager.connect(after)
+
+        self.bridge.run_for_device(after.label, reconnect)
 
     def delete_selected(self) -> None:
         device = self.selected_device()
@@ -343,6 +362,10 @@ class DevicesPage(QWidget):
         self.health.show_health(None)
         self.send_status.clear()
         self.selected_title.setText(device.label if device else "No device selected")
+        hub = device.connection.get("via") if device and not is_direct(device) else None
+        self.console.view.setPlaceholderText(
+            f"{device.label} is reached through {hub}: select the hub to see its bytes."
+            if device and hub else "Select a connected device to see the bytes on its link.")
         self._show_selected_state()
         self._update_actions()
         self.refresh()

@@ -27,9 +27,9 @@ COUNTERS: tuple[tuple[str, str], ...] = (
 class HealthPanel(QGroupBox):
     """Counters of the selected device's session (or dashes when it has none)."""
 
-    def __init__(self, tz: tzinfo = ZoneInfo("Europe/London"), parent: QWidget | None = None) -> None:
+    def __init__(self, tz: tzinfo | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Health", parent)
-        self.tz = tz
+        self.tz = tz or ZoneInfo("Europe/London")
         self.values: dict[str, QLabel] = {}
         form = QFormLayout(self)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)

@@ -65,7 +65,22 @@ class DiscoveredHardwarePanel(QGroupBox):
             lambda item: self.sig_add_requested.emit("serial", item.data(Qt.ItemDataRole.UserRole)))
         self.ble_list.itemActivated.connect(
             lambda item: self.sig_add_requested.emit("ble", item.data(Qt.ItemDataRole.UserRole)))
-        self.set_ports([])
+        self._note(self.ports_list, "Waiting for the port list…")
+
+    @staticmethod
+    def _note(widget: QListWidget, text: str) -> None:
+        widget.clear()
+        item = QListWidgetItem(text)
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        widget.addItem(item)
+
+    def set_idle(self, reason: str) -> None:
+        """Nothing is watched or scanned (device I/O is not running)."""
+        self._note(self.ports_list, f"Ports are not watched: {reason}")
+        self.scan_button.setEnabled(False)
+        self.progress.setVisible(False)
+        self.ble_status.setText(f"Scanning is off: {reason}")
+        self.ble_status.setStyleSheet("color: #7a7a7a;")
 
     # --- serial --------------------------------------------------------------------------------
     def set_ports(self, ports: list[PortInfo]) -> None:
@@ -78,9 +93,7 @@ class DiscoveredHardwarePanel(QGroupBox):
             item.setToolTip(port.hwid or port.device)
             self.ports_list.addItem(item)
         if not ports:
-            item = QListWidgetItem("No serial adapters plugged in")
-            item.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.ports_list.addItem(item)
+            self._note(self.ports_list, "No serial adapters plugged in")
 
     def port_names(self) -> list[str]:
         return [self.ports_list.item(i).data(Qt.ItemDataRole.UserRole)

@@ -71,9 +71,9 @@ def hex_lines(data: bytes) -> list[str]:
 class RawConsole(QWidget):
     """Read-only console with text/hex toggle, pause, search and rx/tx colours."""
 
-    def __init__(self, tz: tzinfo = ZoneInfo("Europe/London"), parent: QWidget | None = None) -> None:
+    def __init__(self, tz: tzinfo | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tz = tz
+        self.tz = tz or ZoneInfo("Europe/London")
         self._chunks: deque[RawChunk] = deque(maxlen=MAX_LINES)
         self.last_seq = 0
 

@@ -1,0 +1,432 @@
+"""What the Live page shows, computed without Qt: visible range, markers, alert rate, outage spans.
+
+The page's display timer calls these functions 30-60 times a second with numpy snapshots of the
+ring buffers (:mod:`app.services.live`), so everything here is vectorised and works on the part of
+the history inside the visible time range (found with ``np.searchsorted`` on the sorted host
+times). Times are POSIX seconds (UTC) as the plots use them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from app.domain.devices import Device
+from app.domain.outages import Outage
+from app.services.live import LiveData
+
+#: The lab's local time, in which times are shown.
+LAB_TZ = ZoneInfo("Europe/London")
+
+#: Time-range presets of the Live page: label -> seconds (None: everything kept).
+RANGE_PRESETS: dict[str, float | None] = {"5 min": 300.0, "1 h": 3600.0, "24 h": 86400.0,
+                                          "All": None}
+
+#: More markers than this in view are thinned to one per pixel column, lane and severity.
+MAX_MARKERS = 4000
+
+#: Severity levels as stored in the alert ring (see ``app.services.live.SEVERITY_LEVEL``).
+CRITICAL, NON_CRITICAL, INFO, UNKNOWN = 2, 1, 0, -1
+
+
+class ViewMode(str, Enum):
+    """How the visible time range moves."""
+
+    FOLLOW = "follow"  # the range ends at now and moves with it
+    BROWSE = "browse"  # the user zoomed or panned: the range stays, data keeps arriving
+    PAUSED = "paused"  # the view is frozen (range and data); capture carries on
+
+
+@dataclass
+class RangeState:
+    """The visible time range and how it moves.
+
+    Attributes:
+        mode: follow, browse or paused.
+        span_s: the preset's width in seconds (None: all history).
+        x_range: the range last shown, (start, end) in POSIX seconds.
+    """
+
+    mode: ViewMode = ViewMode.FOLLOW
+    span_s: float | None = 300.0
+    x_range: tuple[float, float] = (0.0, 1.0)
+
+    def follow_range(self, now_s: float, first_s: float | None) -> tuple[float, float]:
+        """The range in follow mode: the preset's width ending at now.
+
+        While the history is younger than the preset, the range starts at the first data point,
+        so a fresh capture fills the plot instead of sitting in its right-hand corner.
+        """
+        if first_s is None or not np.isfinite(first_s) or first_s >= now_s:
+            width = self.span_s or 60.0
+            return now_s - width, now_s + width * 0.02
+        start = first_s if self.span_s is None else max(now_s - self.span_s, first_s)
+        width = max(now_s - start, 10.0)
+        return now_s - width * 1.02, now_s + width * 0.02
+
+    def update(self, now_s: float, first_s: float | None) -> tuple[float, float]:
+        """The range to show now (moves only in follow mode)."""
+        if self.mode is ViewMode.FOLLOW:
+            self.x_range = self.follow_range(now_s, first_s)
+        return self.x_range
+
+
+def visible_slice(t: np.ndarray, x0: float, x1: float, margin: int = 1) -> slice:
+    """Indices of sorted times `t` inside [x0, x1], widened by `margin` points each side.
+
+    The margin keeps a line to the first point outside the view, so curves reach the edges.
+    """
+    lo = int(np.searchsorted(t, x0, side="left"))
+    hi = int(np.searchsorted(t, x1, side="right"))
+    return slice(max(lo - margin, 0), min(hi + margin, len(t)))
+
+
+@dataclass(frozen=True)
+class Markers:
+    """Markers to draw: one per alert, or per pixel column, lane and severity when thinned.
+
+    Attributes:
+        x: host time (POSIX seconds).
+        lane: lane index.
+        severity: severity level (2 critical, 1 non-critical, 0 info, -1 unknown).
+        index: index into the snapshot of the alert each marker stands for (the latest one).
+        count: how many alerts each marker stands for.
+        visible: alerts inside the range (before thinning).
+    """
+
+    x: np.ndarray
+    lane: np.ndarray
+    severity: np.ndarray
+    index: np.ndarray
+    count: np.ndarray
+    visible: int
+
+    @property
+    def thinned(self) -> bool:
+        return bool(len(self.x) < self.visible)
+
+
+def markers_in_view(alerts: np.ndarray, x0: float, x1: float, width_px: int,
+                    max_markers: int = MAX_MARKERS, t: np.ndarray | None = None) -> Markers:
+    """The markers of `alerts` (ALERT_DTYPE records sorted by t) inside [x0, x1].
+
+    At most `max_markers` are returned as they are; beyond that, alerts that would land in the
+    same pixel column of the same lane with the same severity are drawn once (they would cover
+    each other anyway), which bounds the work per frame by the plot's width, not the history.
+    `t` may give the times as a contiguous array (searching the record field is slower).
+    """
+    sl = visible_slice(alerts["t"] if t is None else t, x0, x1, margin=0)
+    part = alerts[sl]
+    n = len(part)
+    idx = np.arange(sl.start, sl.start + n, dtype=np.int64)
+    if n <= max_markers:
+        return Markers(part["t"], part["lane"].astype(np.int64), part["severity"].astype(np.int64),
+                       idx, np.ones(n, dtype=np.int64), n)
+    cols = max(int(width_px), 1)
+    col = ((part["t"] - x0) * (cols / max(x1 - x0, 1e-9))).astype(np.int64)
+    np.clip(col, 0, cols - 1, out=col)
+    lanes = int(part["lane"].max()) + 1
+    sev = part["severity"].astype(np.int64) + 1  # 0..3
+    key = (col * lanes + part["lane"].astype(np.int64)) * 4 + sev
+    counts = np.bincount(key, minlength=cols * lanes * 4)
+    last = np.zeros(len(counts), dtype=np.int64)
+    last[key] = np.arange(n)  # repeated keys: one of the alerts stands for the bin
+    bins = np.flatnonzero(counts)
+    rep = last[bins]
+    return Markers(part["t"][rep], part["lane"][rep].astype(np.int64),
+                   part["severity"][rep].astype(np.int64), idx[rep], counts[bins], n)
+
+
+def rate_histogram(t: np.ndarray, x0: float, x1: float, bins: int = 120
+                   ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Alerts per bin across [x0, x1]: (edges, counts, bin width in seconds).
+
+    Args:
+        t: sorted host times of all alerts (only the visible part is counted).
+        x0: start of the range.
+        x1: end of the range.
+        bins: number of bins.
+    """
+    bins = max(int(bins), 1)
+    width = max(x1 - x0, 1e-9) / bins
+    edges = x0 + np.arange(bins + 1) * width
+    sl = visible_slice(t, x0, x1, margin=0)
+    part = t[sl]
+    which = ((part - x0) / width).astype(np.int64)
+    np.clip(which, 0, bins - 1, out=which)
+    return edges, np.bincount(which, minlength=bins).astype(np.float64), width
+
+
+def thin_curve(t: np.ndarray, v: np.ndarray, x0: float, x1: float,
+               max_points: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """The part of a reading curve in view, strided down to about `max_points`."""
+    sl = visible_slice(t, x0, x1)
+    xs, ys = t[sl], v[sl]
+    if len(xs) > max_points:
+        step = int(np.ceil(len(xs) / max_points))
+        keep = np.r_[np.arange(0, len(xs), step), len(xs) - 1]
+        xs, ys = xs[keep], ys[keep]
+    return xs, ys
+
+
+# --- snapshots -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Snapshot:
+    """A copy of the ring buffers as the plots use it.
+
+    Attributes:
+        seq: increases with every new snapshot.
+        version: the LiveData version it was taken at.
+        alerts: the alert records, oldest first.
+        t: their host times as a contiguous array (for fast searching).
+        readings: (device, OBIS) -> reading records, for the OBIS codes asked for.
+        lanes: lane names.
+    """
+
+    seq: int
+    version: int
+    alerts: np.ndarray
+    t: np.ndarray
+    readings: dict[tuple[str, str], np.ndarray]
+    lanes: list[str]
+
+
+def take_snapshot(live: LiveData, obis: frozenset[str], seq: int = 0) -> Snapshot:
+    """Copy what the plots need from `live` (any thread)."""
+    version = live.version
+    alerts = live.alert_snapshot()
+    readings = {k: v for k, v in live.reading_snapshot().items() if k[1] in obis}
+    return Snapshot(seq, version, alerts, np.ascontiguousarray(alerts["t"]), readings,
+                    live.lane_names())
+
+
+class SnapshotThread:
+    """Takes snapshots of a LiveData on its own thread whenever its version changed.
+
+    Copying a ring of a million alerts takes tens of milliseconds; done here, the display timer
+    on the GUI thread only picks up the newest finished copy and never waits for one.
+
+    Args:
+        live: the ring buffers.
+        obis: OBIS codes of the reading curves wanted.
+        period_s: how often the version is checked.
+    """
+
+    def __init__(self, live: LiveData, obis: frozenset[str], period_s: float = 0.1) -> None:
+        self.live, self.obis, self.period_s = live, obis, period_s
+        self._latest: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="meterlab-live-snapshots",
+                                        daemon=True)
+        self._thread.start()
+
+    def latest(self) -> Snapshot | None:
+        """The newest snapshot taken (never blocks on a copy in progress)."""
+        with self._lock:
+            return self._latest
+
+    def poke(self) -> None:
+        """Check the version now rather than at the next period."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        seq, version = 0, -1
+        while not self._stop.is_set():
+            if self.live.version != version:
+                seq += 1
+                snap = take_snapshot(self.live, self.obis, seq)
+                version = snap.version
+                with self._lock:
+                    self._latest = snap
+            self._wake.wait(self.period_s)
+            self._wake.clear()
+
+
+# --- outages ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OutageSpan:
+    """One shaded span on the timeline.
+
+    Attributes:
+        outage_id: the outage it belongs to.
+        source: "relay" (the lab's ground truth) or "device" (what a device reported).
+        x0: start (POSIX seconds, host time).
+        x1: end (now for an outage still going on).
+        lanes: the lanes of the bench's devices.
+        label: duration and restore alert, e.g. "1:40 8F35" (empty for device spans).
+        tooltip: the outage explained in a few lines, flag messages included.
+        flagged: the outage has at least one flag.
+        ongoing: the supply is still off.
+    """
+
+    outage_id: int
+    source: str
+    x0: float
+    x1: float
+    lanes: tuple[int, ...]
+    label: str
+    tooltip: str
+    flagged: bool
+    ongoing: bool
+
+
+def format_duration(seconds: float | None) -> str:
+    """Seconds as m:ss (or h:mm:ss), e.g. ``1:40``; "?" when unknown."""
+    if seconds is None or not np.isfinite(seconds):
+        return "?"
+    total = int(round(seconds))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def local_time(moment: datetime | float | None, with_date: bool = False) -> str:
+    """A host or device time in the lab's local time (``10:03:07``), "-" when unknown."""
+    if moment is None or (isinstance(moment, float) and not np.isfinite(moment)):
+        return "-"
+    if isinstance(moment, (int, float)):
+        moment = datetime.fromtimestamp(float(moment), tz=timezone.utc)
+    fmt = "%Y-%m-%d %H:%M:%S %Z" if with_date else "%H:%M:%S"
+    return moment.astimezone(LAB_TZ).strftime(fmt)
+
+
+def lanes_by_bench(lane_names: list[str], devices: list[Device]) -> dict[str, tuple[int, ...]]:
+    """Bench -> the lanes of its devices (a lane named like a bench counts as that bench's)."""
+    bench_of = {d.label: d.bench for d in devices if d.bench}
+    out: dict[str, list[int]] = {}
+    for i, name in enumerate(lane_names):
+        out.setdefault(bench_of.get(name, name), []).append(i)
+    return {b: tuple(v) for b, v in out.items()}
+
+
+def _ts(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+def _tooltip(o: Outage) -> str:
+    lines = [f"Outage {o.id} on {o.bench}" + (f" (supply point {o.mpxn})" if o.mpxn else "")]
+    source = "relay (ground truth)" if o.ground_truth else (o.start_source or "device")
+    lines.append(f"Start {local_time(o.start)} from {source}; "
+                 f"end {local_time(o.end) if o.end else 'not yet'}")
+    lines.append(f"Duration {format_duration(o.duration_s)} on the bench's clock"
+                 + (" (3 minutes or more)" if o.long else ""))
+    if o.device_duration_s is not None:
+        lines.append(f"Comms Hub reported {format_duration(o.device_duration_s)}, device times "
+                     f"{local_time(o.device_start)} to {local_time(o.device_end)}")
+    if o.restore_alert_code:
+        latency = f", {o.latency_s:.2f} s after the supply came back" if o.latency_s is not None else ""
+        lines.append(f"Restore alert {o.restore_alert_code} from {o.restore_alert_device or '?'} "
+                     f"at {local_time(o.restore_alert_host_time)}{latency}")
+    for flag in o.flags:
+        lines.append(f"FLAG {flag.code}: {flag.message}")
+    return "\n".join(lines)
+
+
+def outage_spans(outages: list[Outage], bench_lanes: dict[str, tuple[int, ...]],
+                 now_s: float) -> list[OutageSpan]:
+    """The spans to shade for `outages` in the lanes of each outage's bench.
+
+    A relay outage (ground truth) gives a "relay" span from the relay's cut to its restore, and,
+    when the Comms Hub reported a duration, a "device" span of that duration ending when the
+    device's report (its restore alert) arrived: both on the host's clock, so they can be compared
+    by eye. The device's own duration is scaled by the bench's time scale (the demo emulator's
+    clock runs fast). An outage known only from device evidence gives a "device" span alone.
+    """
+    spans: list[OutageSpan] = []
+    for o in outages:
+        lanes = bench_lanes.get(o.bench)
+        if not lanes:
+            continue
+        tip, flagged = _tooltip(o), bool(o.flags)
+        code = f" {o.restore_alert_code}" if o.restore_alert_code else ""
+        label = ("! " if flagged else "") + format_duration(o.duration_s) + code
+        start, end = _ts(o.start), _ts(o.end)
+        if o.ground_truth and start is not None:
+            ongoing = end is None
+            spans.append(OutageSpan(o.id, "relay", start, now_s if ongoing else end, lanes,
+                                    label if not ongoing else "off " + format_duration(now_s - start),
+                                    tip, flagged, ongoing))
+            if o.device_duration_s is not None and not ongoing:
+                anchor = _ts(o.restore_alert_host_time) or float(end or start)
+                width = o.device_duration_s / max(o.time_scale, 1e-9)
+                spans.append(OutageSpan(o.id, "device", anchor - width, anchor, lanes, "", tip,
+                                        flagged, False))
+            continue
+        # Device evidence only: its start and end are the device's own times.
+        if start is None and end is None:
+            continue
+        x1 = end if end is not None else now_s
+        x0 = start if start is not None else x1 - (o.device_duration_s or 0.0) / max(o.time_scale, 1e-9)
+        spans.append(OutageSpan(o.id, "device", x0, x1, lanes, label, tip, flagged, end is None))
+    return spans
+
+
+def label_rows(starts_px: list[float], widths_px: list[float], rows: int) -> list[int]:
+    """Rows for labels placed left to right so none overlaps another; -1: no room (hidden)."""
+    ends = [-np.inf] * max(rows, 1)
+    order = sorted(range(len(starts_px)), key=lambda i: starts_px[i])
+    out = [-1] * len(starts_px)
+    for i in order:
+        for row in range(len(ends)):
+            if starts_px[i] >= ends[row]:
+                out[i] = row
+                ends[row] = starts_px[i] + widths_px[i]
+                break
+    return out
+
+
+# --- notifications ---------------------------------------------------------------------------
+@dataclass
+class CriticalNotifier:
+    """Decides when to raise a desktop notification for new critical alerts, rate-limited.
+
+    Args:
+        min_interval_s: least time between two notifications; alerts in between are summed
+            into the next one.
+    """
+
+    min_interval_s: float = 10.0
+    enabled: bool = True
+    _seen_t: float = field(default=-np.inf, repr=False)
+    _pending: int = field(default=0, repr=False)
+    _pending_codes: list[int] = field(default_factory=list, repr=False)
+    _last_shown: float = field(default=-np.inf, repr=False)
+
+    def prime(self, alerts: np.ndarray) -> None:
+        """Ignore the alerts already there (history is not news)."""
+        if len(alerts):
+            self._seen_t = float(alerts["t"][-1])
+
+    def check(self, alerts: np.ndarray, now_monotonic_s: float) -> str | None:
+        """Take a snapshot; return the message to show now, or None."""
+        if len(alerts):
+            t = alerts["t"]
+            start = int(np.searchsorted(t, self._seen_t, side="right"))
+            new = alerts[start:]
+            self._seen_t = max(self._seen_t, float(t[-1]))
+            crit = new[new["severity"] == CRITICAL]
+            if self.enabled and len(crit):
+                self._pending += len(crit)
+                self._pending_codes.extend(int(c) for c in crit["code"][-5:])
+        if not self.enabled:
+            self._pending, self._pending_codes = 0, []
+            return None
+        if self._pending and now_monotonic_s - self._last_shown >= self.min_interval_s:
+            codes = ", ".join(dict.fromkeys(f"{c:04X}" for c in self._pending_codes[-5:]))
+            n, self._pending, self._pending_codes = self._pending, 0, []
+            self._last_shown = now_monotonic_s
+            return f"{n} critical alert{'s' if n != 1 else ''}: {codes}"
+        return None

@@ -1,0 +1,310 @@
+"""The Live page's plots: alert timeline, alert rate and reading curves, sharing one time axis.
+
+:meth:`LivePlots.refresh` is the whole display path: called by a timer (30-60 Hz), it takes new
+snapshots of the ring buffers only when their version changed, works out the visible range and
+redraws only what is inside it. No signal per event reaches this widget.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QToolTip, QWidget
+
+from app.domain.devices import Device
+from app.domain.outages import Outage
+from app.services.live import ALERT_DTYPE, LiveData
+from app.services.live_view import (
+    RANGE_PRESETS,
+    OutageSpan,
+    RangeState,
+    SnapshotThread,
+    ViewMode,
+    lanes_by_bench,
+    local_time,
+    markers_in_view,
+    outage_spans,
+    rate_histogram,
+    thin_curve,
+)
+from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
+from ui.widgets.alert_timeline import AlertTimeline
+from ui.widgets.live_axes import LabTimeAxis
+
+#: Reading curves drawn under the timeline: (OBIS code, title, unit).
+READING_PLOTS = (("1.7.0", "Power 1.7.0", "kW"), ("1.8.0", "Import register 1.8.0", "kWh"))
+OBIS_PLOTTED = frozenset(obis for obis, _title, _unit in READING_PLOTS)
+RATE_BINS = 120
+LEFT_AXIS_PX = 130
+
+
+@dataclass
+class LiveSource:
+    """What the plots draw: ring buffers, outages, the registry and the current time.
+
+    Attributes:
+        live: the ring buffers.
+        outages: returns (version, outages); None when there is no outage tracker.
+        devices: the registry (lanes of each bench).
+        now_s: host time now in POSIX seconds; None follows the newest data (replay).
+        name: what the page says it is showing.
+    """
+
+    live: LiveData
+    outages: Callable[[], tuple[int, list[Outage]]] | None = None
+    devices: list[Device] = field(default_factory=list)
+    now_s: Callable[[], float] | None = None
+    name: str = "live"
+
+
+class LivePlots(pg.GraphicsLayoutWidget):
+    """Timeline, alert rate and readings with a shared X axis, crosshair and hover read-out."""
+
+    def __init__(self, source: LiveSource, catalogue: AlertCatalogue | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        self.catalogue = catalogue or default_catalogue()
+        self.state = RangeState()
+        self.readout = self.addLabel("", row=0, col=0, justify="left", size="9pt")
+        self.timeline = AlertTimeline(self.catalogue)
+        self.addItem(self.timeline.plot, row=1, col=0)
+        self.rate_plot = self._small_plot(2, "Alert rate", "alerts/min", show_time=False)
+        self.rate_curve = self.rate_plot.plot(stepMode="center", fillLevel=0,
+                                              pen=pg.mkPen("#555", width=1),
+                                              brush=pg.mkBrush(90, 90, 90, 90))
+        self.reading_plots: dict[str, pg.PlotItem] = {}
+        for i, (obis, title, unit) in enumerate(READING_PLOTS):
+            last = i == len(READING_PLOTS) - 1
+            plot = self._small_plot(3 + i, title, unit, show_time=last)
+            plot.addLegend(offset=(4, 2), labelTextSize="8pt", colCount=3)
+            self.reading_plots[obis] = plot
+        layout = self.ci.layout
+        layout.setRowStretchFactor(1, 6)
+        for row in (2, 3, 4):
+            layout.setRowStretchFactor(row, 2)
+        self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self.crosshair = [pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#999", width=1))
+                          for _ in range(2 + len(READING_PLOTS))]
+        for line, plot in zip(self.crosshair, self.plots()):
+            line.setVisible(False)
+            plot.addItem(line, ignoreBounds=True)
+        for plot in self.plots():
+            plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+        self._mouse = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=60, slot=self._moved)
+        self.source = source
+        self._snapshots: SnapshotThread | None = None
+        # The snapshot thread ends with the widget, however the widget goes away.
+        self._snapshot_box: list[SnapshotThread | None] = [None]
+        box = self._snapshot_box
+        self.destroyed.connect(lambda *_a: box[0].stop() if box[0] is not None else None)
+        self.frames = 0  # redraws done (for the fps measure and tests)
+        self.hover_text = ""
+        self._reset_cache()
+
+    def _small_plot(self, row: int, title: str, unit: str, show_time: bool) -> pg.PlotItem:
+        plot = pg.PlotItem(axisItems={"bottom": LabTimeAxis()})
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.setMouseEnabled(x=True, y=False)
+        plot.enableAutoRange(axis="y")
+        plot.setAutoVisible(y=True)
+        plot.setTitle(title, size="9pt")
+        plot.setLabel("left", unit)
+        plot.getAxis("left").setWidth(LEFT_AXIS_PX)
+        if not show_time:
+            plot.getAxis("bottom").setStyle(showValues=False)
+        plot.setXLink(self.timeline.plot)
+        self.addItem(plot, row=row, col=0)
+        return plot
+
+    def stop(self) -> None:
+        """Stop taking snapshots (the widget is going away)."""
+        if self._snapshots is not None:
+            self._snapshots.stop()
+
+    def plots(self) -> list[pg.PlotItem]:
+        return [self.timeline.plot, self.rate_plot, *self.reading_plots.values()]
+
+    # --- source and range ----------------------------------------------------------------------
+    def _reset_cache(self) -> None:
+        if self._snapshots is not None:
+            self._snapshots.stop()
+        self._snapshots = SnapshotThread(self.source.live, OBIS_PLOTTED)
+        self._snapshot_box[0] = self._snapshots
+        self._seq = -1
+        self._outage_version = -1
+        self._alerts = np.zeros(0, ALERT_DTYPE)
+        self._alert_t = np.zeros(0)
+        self._readings: dict[tuple[str, str], np.ndarray] = {}
+        self._outages: list[Outage] = []
+        self._spans: list[OutageSpan] = []
+        self._drawn_key: tuple[float, float, float] | None = None
+        self._dirty = True
+
+    def set_source(self, source: LiveSource) -> None:
+        """Show another source (the live runtime, or a replay)."""
+        self.source = source
+        for (_device, obis), curve in self.curves.items():
+            self.reading_plots[obis].removeItem(curve)  # also takes it out of the legend
+        self.curves.clear()
+        self._reset_cache()
+        self.state.mode = ViewMode.FOLLOW
+        self.refresh()
+
+    def set_preset(self, label: str) -> None:
+        """Show the preset's width (5 min, 1 h, 24 h, All): following now unless paused."""
+        self.state.span_s = RANGE_PRESETS[label]
+        if self.state.mode is ViewMode.PAUSED:
+            end = self.state.x_range[1]
+            start = self._first_t() if self.state.span_s is None else end - self.state.span_s
+            self._set_range(start if start is not None else end - 60.0, end)
+        else:
+            self.state.mode = ViewMode.FOLLOW
+        self._dirty = True
+        self.refresh()
+
+    def follow(self) -> None:
+        """Follow now (leaves pause and browsing)."""
+        self.state.mode = ViewMode.FOLLOW
+        self._dirty = True
+        self.refresh()
+
+    def set_paused(self, paused: bool) -> None:
+        """Freeze the view (range and data) or let it move again; capture is not affected."""
+        if paused:
+            self.state.mode = ViewMode.PAUSED
+            self.state.x_range = tuple(self.timeline.plot.getViewBox().viewRange()[0])  # type: ignore[assignment]
+        else:
+            self.state.mode = ViewMode.FOLLOW
+            self._dirty = True
+            self.refresh()
+
+    def _user_moved(self, *_args: object) -> None:
+        # Zooming or panning by mouse stops following (a paused view stays paused).
+        if self.state.mode is ViewMode.FOLLOW:
+            self.state.mode = ViewMode.BROWSE
+        self.state.x_range = tuple(self.timeline.plot.getViewBox().viewRange()[0])  # type: ignore[assignment]
+
+    def _set_range(self, x0: float, x1: float) -> None:
+        self.state.x_range = (x0, x1)
+        self.timeline.plot.getViewBox().setXRange(x0, x1, padding=0)
+
+    def _first_t(self) -> float | None:
+        firsts = [float(r["t"][0]) for r in self._readings.values() if len(r)]
+        if len(self._alerts):
+            firsts.append(float(self._alerts["t"][0]))
+        return min(firsts) if firsts else None
+
+    def _newest_t(self) -> float:
+        lasts = [float(r["t"][-1]) for r in self._readings.values() if len(r)]
+        if len(self._alerts):
+            lasts.append(float(self._alerts["t"][-1]))
+        return max(lasts) if lasts else time.time()
+
+    def view_range(self) -> tuple[float, float]:
+        x0, x1 = self.timeline.plot.getViewBox().viewRange()[0]
+        return float(x0), float(x1)
+
+    # --- the display path ----------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Take new snapshots if the data changed, then redraw what is in view.
+
+        Returns:
+            True when something was redrawn.
+        """
+        src = self.source
+        changed = self._dirty
+        if self.state.mode is not ViewMode.PAUSED:
+            snap = self._snapshots.latest()
+            if snap is not None and snap.seq != self._seq:
+                self._seq = snap.seq
+                self._alerts, self._alert_t, self._readings = snap.alerts, snap.t, snap.readings
+                self.timeline.set_lanes(snap.lanes)
+                changed = True
+            if src.outages is not None:
+                o_version, outages = src.outages()
+                if o_version != self._outage_version:
+                    self._outage_version, self._outages = o_version, outages
+                    changed = True
+            now = src.now_s() if src.now_s is not None else self._newest_t()
+            x0, x1 = self.state.update(now, self._first_t())
+            if self.state.mode is ViewMode.FOLLOW:
+                self._set_range(x0, x1)
+        else:
+            now = self.state.x_range[1]
+        x0, x1 = self.view_range()
+        width = float(self.timeline.plot.getViewBox().width()) or 1000.0
+        key = (x0, x1, width)
+        if not changed and key == self._drawn_key:
+            return False
+        self._drawn_key, self._dirty = key, False
+        self._draw(x0, x1, width, now)
+        self.frames += 1
+        return True
+
+    def _draw(self, x0: float, x1: float, width: float, now: float) -> None:
+        markers = markers_in_view(self._alerts, x0, x1, int(width), t=self._alert_t)
+        self.timeline.set_markers(markers, self._alerts)
+        bench_lanes = lanes_by_bench(self.timeline.lane_names, self.source.devices)
+        ongoing_now = now if self.state.mode is not ViewMode.PAUSED else self.state.x_range[1]
+        self._spans = outage_spans(self._outages, bench_lanes, ongoing_now)
+        self.timeline.set_spans(self._spans, x0, x1, width)
+        edges, counts, bin_s = rate_histogram(self._alert_t, x0, x1, RATE_BINS)
+        self.rate_curve.setData(edges, counts * (60.0 / bin_s))
+        for key, ring in self._readings.items():
+            curve = self.curves.get(key)
+            if curve is None:
+                curve = self._new_curve(key)
+            xs, ys = thin_curve(ring["t"], ring["v"], x0, x1)
+            few = len(xs) < 300
+            curve.setData(xs, ys, symbol="o" if few else None, symbolSize=5)
+
+    def _new_curve(self, key: tuple[str, str]) -> pg.PlotDataItem:
+        device, obis = key
+        names = self.timeline.lane_names
+        colour = pg.intColor(names.index(device) if device in names else len(self.curves),
+                             hues=6, values=1, maxValue=200)
+        plot = self.reading_plots[obis]
+        unit = self.source.live.units.get(key, "")
+        curve = plot.plot(pen=pg.mkPen(colour, width=1.5), symbolBrush=colour, symbolPen=colour,
+                          name=f"{device}" + (f" ({unit})" if unit else ""))
+        self.curves[key] = curve
+        return curve
+
+    # --- crosshair and hover -------------------------------------------------------------------
+    def _moved(self, event: tuple[QPointF]) -> None:
+        pos = event[0]
+        self.show_crosshair_at(pos)
+
+    def show_crosshair_at(self, scene_pos: QPointF) -> str:
+        """Move the crosshair to a scene position; returns the read-out shown."""
+        over = next((p for p in self.plots() if p.sceneBoundingRect().contains(scene_pos)), None)
+        if over is None:
+            for line in self.crosshair:
+                line.setVisible(False)
+            return ""
+        point = over.getViewBox().mapSceneToView(scene_pos)
+        for line in self.crosshair:
+            line.setPos(point.x())
+            line.setVisible(True)
+        text = local_time(point.x(), with_date=True)
+        hover = ""
+        if over is self.timeline.plot:
+            vb = self.timeline.plot.getViewBox()
+            (vx0, vx1), (vy0, vy1) = vb.viewRange()
+            hover = self.timeline.describe_near(
+                point.x(), point.y(), vb.width() / max(vx1 - vx0, 1e-9),
+                vb.height() / max(vy1 - vy0, 1e-9))
+        self.hover_text = hover
+        self.readout.setText(text + ("   |   " + hover.replace("\n", "  ·  ") if hover else ""))
+        if hover:
+            QToolTip.showText(QCursor.pos(), hover, self)
+        return text
