@@ -81,6 +81,12 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
 
     devices = start_device_runtime(ctx, window.pages, window.errors,
                                    db_given=bool(getattr(args, "db", None)))
+    live_page = window.pages.get("live")
+    if devices is not None:
+        if hasattr(live_page, "attach"):
+            live_page.attach(devices.runtime)
+        # The demo's scripted outages start once its devices are connected (queued after them).
+        devices.bridge.run_for_device("demo outages", devices.runtime.start_demo_outages)
     previous_hook = sys.excepthook
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -102,6 +108,8 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         return _screenshot(window, Path(screenshot), after_s)
     finally:
         sys.excepthook = previous_hook
+        if hasattr(live_page, "detach"):
+            live_page.detach()
         if devices is not None:
             devices.stop()
         window.close()

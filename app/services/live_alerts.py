@@ -67,6 +67,11 @@ class AlertRow:
         return self.ack_at is not None
 
     @property
+    def origin_label(self) -> str:
+        """The device that raised the alert (the delivering one when not known)."""
+        return self.origin or self.device
+
+    @property
     def shown_device(self) -> str:
         """The raising device, with the relaying one when they differ."""
         if self.origin and self.origin != self.device:

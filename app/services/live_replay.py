@@ -20,6 +20,7 @@ from app.domain.devices import Device
 from app.domain.events import CodecEvent, DeviceEvent, EventKind
 from app.domain.outages import Outage, OutageTracker, TrackerConfig
 from app.services.live import LiveData
+from app.services.live_view import attributing_feed
 from app.services.outages import EvidenceMapper
 from app.storage.timefmt import from_db
 from devices.codecs.base import CodecError, make_codec
@@ -89,6 +90,7 @@ class CaptureReplay:
         self.message = ""
         self.live = LiveData()
         self.live.set_lanes(d.label for d in devices)
+        self._to_live = attributing_feed(self.live, devices)
         self._mapper = EvidenceMapper(devices)
         self._tracker = OutageTracker(TrackerConfig())
         self._lock = threading.Lock()
@@ -146,7 +148,7 @@ class CaptureReplay:
             ev = DeviceEvent(self.device, cev.kind, self._last, dict(cev.fields), cev.device_time)
             self.events += 1
             self.errors += cev.kind is EventKind.ERROR
-            self.live.on_event(ev)
+            self._to_live(ev)
             evidence = self._mapper.map(ev)
             if evidence is not None:
                 self._tracker.feed(evidence)

@@ -9,7 +9,8 @@ times). Times are POSIX seconds (UTC) as the plots use them.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from app.domain.devices import Device
+from app.domain.events import DeviceEvent, EventKind
 from app.domain.outages import Outage
 from app.services.live import LiveData
 
@@ -88,15 +90,16 @@ def visible_slice(t: np.ndarray, x0: float, x1: float, margin: int = 1) -> slice
 
 @dataclass(frozen=True)
 class Markers:
-    """Markers to draw: one per alert, or per pixel column, lane and severity when thinned.
+    """Markers to draw: one per alert, or one per pixel column, lane and severity when thinned.
 
     Attributes:
-        x: host time (POSIX seconds).
+        x: host time (POSIX seconds); the column's middle for a thinned marker.
         lane: lane index.
         severity: severity level (2 critical, 1 non-critical, 0 info, -1 unknown).
-        index: index into the snapshot of the alert each marker stands for (the latest one).
+        index: index into the snapshot of the alert drawn, -1 for a thinned marker.
         count: how many alerts each marker stands for.
         visible: alerts inside the range (before thinning).
+        column_s: the width in seconds of one pixel column (the thinning's grain).
     """
 
     x: np.ndarray
@@ -105,66 +108,100 @@ class Markers:
     index: np.ndarray
     count: np.ndarray
     visible: int
+    column_s: float = 0.0
 
     @property
     def thinned(self) -> bool:
         return bool(len(self.x) < self.visible)
 
 
+def lane_severity_key(alerts: np.ndarray) -> np.ndarray:
+    """lane * 4 + severity + 1 for each alert: what thinning groups by (computed per snapshot)."""
+    return alerts["lane"].astype(np.int32) * 4 + (alerts["severity"].astype(np.int32) + 1)
+
+
 def markers_in_view(alerts: np.ndarray, x0: float, x1: float, width_px: int,
-                    max_markers: int = MAX_MARKERS, t: np.ndarray | None = None) -> Markers:
+                    max_markers: int = MAX_MARKERS, t: np.ndarray | None = None,
+                    key: np.ndarray | None = None) -> Markers:
     """The markers of `alerts` (ALERT_DTYPE records sorted by t) inside [x0, x1].
 
     At most `max_markers` are returned as they are; beyond that, alerts that would land in the
     same pixel column of the same lane with the same severity are drawn once (they would cover
-    each other anyway), which bounds the work per frame by the plot's width, not the history.
-    `t` may give the times as a contiguous array (searching the record field is slower).
-    """
-    sl = visible_slice(alerts["t"] if t is None else t, x0, x1, margin=0)
-    part = alerts[sl]
-    n = len(part)
-    idx = np.arange(sl.start, sl.start + n, dtype=np.int64)
-    if n <= max_markers:
-        return Markers(part["t"], part["lane"].astype(np.int64), part["severity"].astype(np.int64),
-                       idx, np.ones(n, dtype=np.int64), n)
-    cols = max(int(width_px), 1)
-    col = ((part["t"] - x0) * (cols / max(x1 - x0, 1e-9))).astype(np.int64)
-    np.clip(col, 0, cols - 1, out=col)
-    lanes = int(part["lane"].max()) + 1
-    sev = part["severity"].astype(np.int64) + 1  # 0..3
-    key = (col * lanes + part["lane"].astype(np.int64)) * 4 + sev
-    counts = np.bincount(key, minlength=cols * lanes * 4)
-    last = np.zeros(len(counts), dtype=np.int64)
-    last[key] = np.arange(n)  # repeated keys: one of the alerts stands for the bin
-    bins = np.flatnonzero(counts)
-    rep = last[bins]
-    return Markers(part["t"][rep], part["lane"][rep].astype(np.int64),
-                   part["severity"][rep].astype(np.int64), idx[rep], counts[bins], n)
-
-
-def rate_histogram(t: np.ndarray, x0: float, x1: float, bins: int = 120
-                   ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Alerts per bin across [x0, x1]: (edges, counts, bin width in seconds).
+    each other anyway), which bounds what is drawn by the plot's width, not the history.
 
     Args:
-        t: sorted host times of all alerts (only the visible part is counted).
+        alerts: the snapshot.
         x0: start of the range.
         x1: end of the range.
-        bins: number of bins.
+        width_px: the plot's width in pixels.
+        max_markers: most markers drawn one per alert.
+        t: the alerts' times as a contiguous array (searching the record field is slower).
+        key: :func:`lane_severity_key` of the alerts, if already computed.
     """
-    bins = max(int(bins), 1)
-    width = max(x1 - x0, 1e-9) / bins
-    edges = x0 + np.arange(bins + 1) * width
+    t = alerts["t"] if t is None else t
     sl = visible_slice(t, x0, x1, margin=0)
-    part = t[sl]
-    which = ((part - x0) / width).astype(np.int64)
+    n = sl.stop - sl.start
+    if n <= max_markers:
+        part = alerts[sl]
+        return Markers(t[sl], part["lane"].astype(np.int64), part["severity"].astype(np.int64),
+                       np.arange(sl.start, sl.stop, dtype=np.int64), np.ones(n, dtype=np.int64), n)
+    cols = max(int(width_px), 1)
+    column_s = max(x1 - x0, 1e-9) / cols
+    ks = (lane_severity_key(alerts[sl]) if key is None else key[sl]).astype(np.int64)
+    groups = int(ks.max()) + 1
+    col = ((t[sl] - x0) * (1.0 / column_s)).astype(np.int64)
+    np.clip(col, 0, cols - 1, out=col)
+    counts = np.bincount(col * groups + ks, minlength=cols * groups)
+    bins = np.flatnonzero(counts)
+    col_of, k_of = np.divmod(bins, groups)
+    return Markers(x0 + (col_of + 0.5) * column_s, k_of // 4, k_of % 4 - 1,
+                   np.full(len(bins), -1, dtype=np.int64), counts[bins], n, column_s)
+
+
+def alert_near(alerts: np.ndarray, t: np.ndarray, x_lo: float, x_hi: float, lane: int,
+               severity: int) -> int:
+    """Index of the latest alert in [x_lo, x_hi] on `lane` with `severity`, or -1."""
+    sl = visible_slice(t, x_lo, x_hi, margin=0)
+    part = alerts[sl]
+    hits = np.flatnonzero((part["lane"] == lane) & (part["severity"] == severity))
+    return int(sl.start + hits[-1]) if len(hits) else -1
+
+
+#: Bin widths the alert rate may use, in seconds.
+RATE_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+                43200, 86400)
+
+
+def rate_bin_s(x0: float, x1: float, target_bins: int = 60, column_s: float = 0.0) -> float:
+    """A round bin width giving about `target_bins` bins across [x0, x1] (whole pixel columns)."""
+    raw = max(x1 - x0, 1e-9) / max(target_bins, 1)
+    width = float(next((s for s in RATE_STEPS_S if s >= raw), RATE_STEPS_S[-1]))
+    if column_s > 0:
+        # Whole pixel columns per bin, or some bins would get one column more than others.
+        width = max(round(width / column_s), 1) * column_s
+    return width
+
+
+def rate_from_markers(markers: Markers, x0: float, x1: float, target_bins: int = 60
+                      ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Alerts per bin across [x0, x1] from the markers in view: (edges, counts, bin seconds).
+
+    Thinned markers carry their counts, so this costs as little as the markers do. Bins have a
+    round width (1 s, 5 s, 1 min...) and start at a multiple of it.
+    """
+    width = rate_bin_s(x0, x1, target_bins, markers.column_s)
+    start = np.floor(x0 / width) * width if markers.column_s == 0 else x0
+    bins = max(int(np.ceil((x1 - start) / width - 1e-9)), 1)
+    edges = start + np.arange(bins + 1) * width
+    which = ((markers.x - start) / width).astype(np.int64)
     np.clip(which, 0, bins - 1, out=which)
-    return edges, np.bincount(which, minlength=bins).astype(np.float64), width
+    counts = np.bincount(which, weights=markers.count, minlength=bins)
+    return edges, counts.astype(np.float64), width
 
 
 def thin_curve(t: np.ndarray, v: np.ndarray, x0: float, x1: float,
                max_points: int = 4000) -> tuple[np.ndarray, np.ndarray]:
-    """The part of a reading curve in view, strided down to about `max_points`."""
+    """The part of a reading curve in view (plus one point each side), strided to `max_points`."""
     sl = visible_slice(t, x0, x1)
     xs, ys = t[sl], v[sl]
     if len(xs) > max_points:
@@ -184,6 +221,7 @@ class Snapshot:
         version: the LiveData version it was taken at.
         alerts: the alert records, oldest first.
         t: their host times as a contiguous array (for fast searching).
+        key: :func:`lane_severity_key` of the alerts.
         readings: (device, OBIS) -> reading records, for the OBIS codes asked for.
         lanes: lane names.
     """
@@ -192,6 +230,7 @@ class Snapshot:
     version: int
     alerts: np.ndarray
     t: np.ndarray
+    key: np.ndarray
     readings: dict[tuple[str, str], np.ndarray]
     lanes: list[str]
 
@@ -201,20 +240,21 @@ def take_snapshot(live: LiveData, obis: frozenset[str], seq: int = 0) -> Snapsho
     version = live.version
     alerts = live.alert_snapshot()
     readings = {k: v for k, v in live.reading_snapshot().items() if k[1] in obis}
-    return Snapshot(seq, version, alerts, np.ascontiguousarray(alerts["t"]), readings,
-                    live.lane_names())
+    return Snapshot(seq, version, alerts, np.ascontiguousarray(alerts["t"]),
+                    lane_severity_key(alerts), readings, live.lane_names())
 
 
 class SnapshotThread:
     """Takes snapshots of a LiveData on its own thread whenever its version changed.
 
     Copying a ring of a million alerts takes tens of milliseconds; done here, the display timer
-    on the GUI thread only picks up the newest finished copy and never waits for one.
+    on the GUI thread only picks up the newest finished copy and never waits for one. A new
+    copy is taken at most every `period_s`, and only while someone asks for snapshots.
 
     Args:
         live: the ring buffers.
         obis: OBIS codes of the reading curves wanted.
-        period_s: how often the version is checked.
+        period_s: least time between two snapshots.
     """
 
     def __init__(self, live: LiveData, obis: frozenset[str], period_s: float = 0.1) -> None:
@@ -222,37 +262,60 @@ class SnapshotThread:
         self._latest: Snapshot | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._wanted = threading.Event()
         self._thread = threading.Thread(target=self._run, name="meterlab-live-snapshots",
                                         daemon=True)
         self._thread.start()
 
     def latest(self) -> Snapshot | None:
-        """The newest snapshot taken (never blocks on a copy in progress)."""
+        """The newest snapshot taken (never blocks on a copy in progress).
+
+        Asking is also what keeps snapshots coming: nobody asking (a hidden page) costs nothing.
+        """
+        self._wanted.set()
         with self._lock:
             return self._latest
 
-    def poke(self) -> None:
-        """Check the version now rather than at the next period."""
-        self._wake.set()
-
     def stop(self, timeout_s: float = 2.0) -> None:
         self._stop.set()
-        self._wake.set()
+        self._wanted.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
         seq, version = 0, -1
-        while not self._stop.is_set():
+        while True:
+            self._wanted.wait()
+            if self._stop.is_set():
+                return
+            self._wanted.clear()
             if self.live.version != version:
                 seq += 1
                 snap = take_snapshot(self.live, self.obis, seq)
                 version = snap.version
                 with self._lock:
                     self._latest = snap
-            self._wake.wait(self.period_s)
-            self._wake.clear()
+            if self._stop.wait(self.period_s):
+                return
+
+
+def attributing_feed(live: LiveData, devices: list[Device]) -> Callable[[DeviceEvent], None]:
+    """An event listener feeding `live`, with relayed alerts in the lane of the device that raised them.
+
+    A Comms Hub delivers the alerts of the meters on its HAN; the alert's originator EUI-64 names
+    the meter. The timeline wants one lane per device, so an alert whose originator is in the
+    registry goes to that device's lane (``device_label``), not the hub's.
+    """
+    label_of = {d.device_id.upper(): d.label for d in devices if d.device_id}
+
+    def feed(ev: DeviceEvent) -> None:
+        if ev.kind is EventKind.ALERT and "device_label" not in ev.fields:
+            origin = label_of.get(str(ev.fields.get("originator", "")).upper())
+            if origin is not None and origin != ev.device:
+                ev = replace(ev, fields={**ev.fields, "device_label": origin})
+        live.on_event(ev)
+
+    return feed
 
 
 # --- outages ---------------------------------------------------------------------------------

@@ -129,7 +129,13 @@ def as_utc(moment: datetime) -> datetime:
     """A device time in UTC; one without a zone is taken as UTC (GB devices log in UTC)."""
     if moment.tzinfo is UTC:
         return moment
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # e.g. 0001-01-01T00:00+01:00: a bad device time, reported like any other.
+        raise ValueError(f"{moment.isoformat()} is out of range in UTC") from None
 
 
 _GROUP_DEF = re.compile(r"(?<!\\)\(\?P<(\w+)>")

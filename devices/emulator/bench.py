@@ -11,8 +11,9 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from app.domain.devices import mpan_check_digit
 from devices.emulator.clock import ScaledClock
 from devices.emulator.comms_hub import CommsHubDebugPort, HanDevice, HanKind, HubSettings
 from devices.emulator.endpoint import EmulatedEndpoint
@@ -34,12 +35,6 @@ CH_DEBUG = "ch_debug"
 RELAY = "relay"
 
 _EUI64 = re.compile(r"[A-Fa-f0-9]{2}(-[A-Fa-f0-9]{2}){7}")  # DUIS schema type EUI
-_MPAN_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
-
-
-def mpan_check_digit(first_12_digits: str) -> int:
-    """Check digit of an MPAN core from its first twelve digits."""
-    return sum(w * int(d) for w, d in zip(_MPAN_WEIGHTS, first_12_digits, strict=True)) % 11 % 10
 
 
 @dataclass
@@ -123,7 +118,7 @@ class EmulatedBench:
         outage_plan: Iterable[PlannedOutage | tuple[float, float]] | None = None,
     ) -> None:
         self.config = config or BenchConfig()
-        start = self.config.start or datetime.now(timezone.utc).replace(microsecond=0)
+        start = self.config.start or datetime.now(UTC).replace(microsecond=0)
         self.clock = ScaledClock(start, self.config.time_scale, monotonic)
         plan = as_plan(self.config.outage_plan if outage_plan is None else outage_plan)
         self.power = BenchPower(self.clock, plan)

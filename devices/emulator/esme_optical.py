@@ -19,12 +19,9 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from devices.codecs import iec62056_21 as iec
 from devices.emulator.clock import ScaledClock
 from devices.emulator.power import BenchPower, MeterRegisters
-
-STX = 0x02
-ETX = 0x03
-ACK = 0x06
 
 # Baud-rate characters of protocol mode C (IEC 62056-21 clause 6.3.14, table 3).
 MODE_C_BAUD = {"0": 300, "1": 600, "2": 1200, "3": 2400, "4": 4800, "5": 9600, "6": 19200}
@@ -34,29 +31,21 @@ _OPTION_SELECT = re.compile(rb"\x06([0-9])([0-9])([0-9])\r\n")
 MAX_INBOX_BYTES = 256
 
 
-def bcc(data: bytes) -> int:
-    """Block check character: XOR of the given bytes (IEC 62056-21 clause 6.3.7).
-
-    Pass every byte after STX up to and including ETX.
-    """
-    check = 0
-    for byte in data:
-        check ^= byte
-    return check
-
-
 def build_data_message(lines: list[str], corrupt_bcc: bool = False) -> bytes:
     """Frame data lines as ``STX`` block ``!`` CR LF ``ETX`` BCC (IEC 62056-21 clause 6.3.8).
 
     Args:
         lines: data lines such as ``1.8.0(012345.678*kWh)``, without line endings.
         corrupt_bcc: flip the lowest bit of the BCC, to exercise a host's error path.
+
+    Raises:
+        ValueError: a line is not 7-bit ASCII (UnicodeEncodeError).
     """
-    body = "".join(line + "\r\n" for line in lines).encode("ascii") + b"!\r\n" + bytes([ETX])
-    if any(byte > 0x7F for byte in body):
-        raise ValueError("IEC 62056-21 data messages are 7-bit ASCII")
-    check = bcc(body) ^ (0x01 if corrupt_bcc else 0x00)
-    return bytes([STX]) + body + bytes([check])
+    message = iec.build_data_message(lines)
+    if not corrupt_bcc:
+        return message
+    # The BCC is the message's last byte (clause 6.3.4).
+    return message[:-1] + bytes([message[-1] ^ 0x01])
 
 
 class OpticalState(str, Enum):
@@ -126,9 +115,12 @@ class EsmeOpticalPort:
         if not self._power.is_on(now_s):
             self._power_down()
             return b""
-        if self.state is OpticalState.AWAIT_OPTION and not self._queued:
-            if now_s - self._await_since_s > self.settings.option_timeout_s:
-                self.state = OpticalState.IDLE
+        if (
+            self.state is OpticalState.AWAIT_OPTION
+            and not self._queued
+            and now_s - self._await_since_s > self.settings.option_timeout_s
+        ):
+            self.state = OpticalState.IDLE
         self._parse(now_s)
         out = bytearray()
         while self._queued and self._queued[0][0] <= now_s:
@@ -137,8 +129,9 @@ class EsmeOpticalPort:
 
     def identification_message(self) -> bytes:
         """``/`` manufacturer ``5`` identification CR LF: ``5`` offers 9600 baud."""
-        text = f"/{self.settings.manufacturer}5{self.settings.identification}\r\n"
-        return text.encode("ascii")
+        return iec.build_identification(
+            self.settings.manufacturer, "5", self.settings.identification
+        )
 
     def data_lines(self, now_s: float) -> list[str]:
         """The data block lines at ``now_s``, in OBIS reduced notation."""

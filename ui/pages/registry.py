@@ -73,6 +73,12 @@ def _devices(env: PageEnv) -> QWidget:
     return DevicesPage(env)
 
 
+def _live(env: PageEnv) -> QWidget:
+    from ui.pages.live import LivePage
+
+    return LivePage(env)
+
+
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("bookings", "Bookings",
              "Lab space bookings by week, the booking list, participants and inductions.",
@@ -82,7 +88,7 @@ PAGES: tuple[PageSpec, ...] = (
              "port, serial or Bluetooth and see each device's state.", _devices),
     PageSpec("live", "Live",
              "Alerts and outages as they happen: a timeline of GBCS alerts, N28/N29 events and "
-             "line profiles from the devices on the benches."),
+             "line profiles from the devices on the benches.", _live),
     PageSpec("runs", "Runs",
              "Test runs: what was captured, from which devices, with the raw capture files and "
              "their checksums."),

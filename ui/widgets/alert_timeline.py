@@ -20,6 +20,7 @@ from app.services.live_view import (
     UNKNOWN,
     Markers,
     OutageSpan,
+    alert_near,
     label_rows,
     local_time,
 )
@@ -57,10 +58,14 @@ class AlertTimeline:
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setMouseEnabled(x=True, y=False)
-        self.plot.showGrid(x=True, y=False, alpha=0.25)
+        # An opaque light grid: translucent lines are much slower to paint in the raster engine.
+        self.plot.showGrid(x=True, y=False, alpha=1.0)
+        bottom = self.plot.getAxis("bottom")
+        bottom.setTickPen(pg.mkPen("#e3e3e3"))
+        bottom.setTextPen(pg.mkPen("#303030"))
         self.plot.getViewBox().invertY(True)
         self.plot.setTitle("Alerts by device", size="10pt")
-        self.lane_axis.setWidth(130)
+        self.lane_axis.setWidth(150)
         self.scatters: dict[int, MarkerItem] = {}
         self.legend = self.plot.addLegend(offset=(-8, 4), colCount=5, labelTextSize="8pt")
         for level, (name, colour, square, size, _off) in SEVERITY_STYLE.items():
@@ -80,6 +85,7 @@ class AlertTimeline:
         self.legend.addItem(device_sample, "outage (device)")
         self.markers: Markers | None = None
         self.snapshot: np.ndarray | None = None
+        self.snapshot_t = np.zeros(0)
         self._span_items: list[QGraphicsRectItem] = []
         self._labels: list[pg.TextItem] = []
         self.lane_names: list[str] = []
@@ -95,9 +101,9 @@ class AlertTimeline:
         n = max(len(names), 1)
         self.plot.getViewBox().setYRange(-0.5 - LABEL_ROWS * LABEL_ROW_H, n - 0.5, padding=0)
 
-    def set_markers(self, markers: Markers, snapshot: np.ndarray) -> None:
+    def set_markers(self, markers: Markers, snapshot: np.ndarray, t: np.ndarray) -> None:
         """Show `markers` (indices refer to `snapshot`, kept for hover descriptions)."""
-        self.markers, self.snapshot = markers, snapshot
+        self.markers, self.snapshot, self.snapshot_t = markers, snapshot, t
         for level, item in self.scatters.items():
             sel = markers.severity == level
             if level == UNKNOWN:
@@ -119,7 +125,14 @@ class AlertTimeline:
         i = int(np.argmin(d2))
         if d2[i] > radius_px ** 2:
             return ""
-        rec = snap[int(m.index[i])]
+        index = int(m.index[i])
+        if index < 0:  # a thinned marker: find an alert it stands for
+            half = m.column_s / 2
+            index = alert_near(snap, self.snapshot_t, m.x[i] - half, m.x[i] + half,
+                               int(m.lane[i]), int(m.severity[i]))
+            if index < 0:
+                return ""
+        rec = snap[index]
         code = f"{int(rec['code']):04X}"
         lane = int(rec["lane"])
         device = self.lane_names[lane] if 0 <= lane < len(self.lane_names) else f"lane {lane}"

@@ -2,21 +2,41 @@
 
 pyqtgraph's ScatterPlotItem keeps per-point style records and builds them in Python on every
 setData, which costs milliseconds per thousand points; the timeline replaces its data 30-60 times
-a second. All markers of one severity share one style, so this item maps the coordinates with
-numpy and draws them as wide round- or square-capped points with ``QPainter.drawPoints``.
+a second. All markers of one severity share one style, so this item renders the marker once into
+a pixmap, maps the coordinates with numpy and stamps the pixmap at every point with
+``QPainter.drawPixmapFragments`` (a numpy-backed fragment array, no per-point Python).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.functions as fn
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen
+from pyqtgraph.Qt import internals
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap
+
+
+def marker_pixmap(colour: str, size_px: float, square: bool, dpr: float = 1.0) -> QPixmap:
+    """One marker: filled with `colour`, outlined in a darker shade, `size_px` across."""
+    side = int(np.ceil((size_px + 2) * dpr))
+    pm = QPixmap(side, side)
+    pm.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pm)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    # Outlined in a darker shade of the fill: dense stretches stay readable as their colour.
+    painter.setPen(QPen(QColor(colour).darker(170), 1.0 * dpr))
+    painter.setBrush(QBrush(QColor(colour)))
+    r = QRectF(0.5 * dpr, 0.5 * dpr, side - dpr, side - dpr)
+    if square:
+        painter.drawRect(r)
+    else:
+        painter.drawEllipse(r.center(), r.width() / 2, r.height() / 2)
+    painter.end()
+    return pm
 
 
 class MarkerItem(pg.GraphicsObject):
-    """Markers at (x, y) in plot coordinates, `size_px` wide, outlined in a darker colour.
+    """Markers at (x, y) in plot coordinates, `size_px` wide.
 
     Args:
         colour: fill colour.
@@ -26,13 +46,10 @@ class MarkerItem(pg.GraphicsObject):
 
     def __init__(self, colour: str, size_px: float, square: bool = False) -> None:
         super().__init__()
-        cap = Qt.PenCapStyle.SquareCap if square else Qt.PenCapStyle.RoundCap
-        self._outline = QPen(QColor("#202020"), size_px + 2.0)
-        self._fill = QPen(QColor(colour), size_px)
-        for pen in (self._outline, self._fill):
-            pen.setCapStyle(cap)
-            pen.setCosmetic(True)
-        self.size_px = size_px
+        self.colour, self.size_px, self.square = colour, size_px, square
+        self._pixmap: QPixmap | None = None
+        self._dpr = 0.0
+        self._frags = internals.PrimitiveArray(QPainter.PixmapFragment, 10)
         self.x = np.zeros(0)
         self.y = np.zeros(0)
         self._bounds = QRectF()
@@ -52,7 +69,7 @@ class MarkerItem(pg.GraphicsObject):
             self._bounds = QRectF()
         self.update()
 
-    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: ANN001, ANN201, N803
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: ANN001, ANN201, N802, N803
         data = self.x if ax == 0 else self.y
         if len(data) == 0:
             return None, None
@@ -73,18 +90,18 @@ class MarkerItem(pg.GraphicsObject):
         n = len(self.x)
         if n == 0:
             return
+        dpr = p.device().devicePixelRatioF() if p.device() is not None else 1.0
+        if self._pixmap is None or dpr != self._dpr:
+            self._pixmap, self._dpr = marker_pixmap(self.colour, self.size_px, self.square, dpr), dpr
         t = p.transform()
-        dev_x = t.m11() * self.x + t.m21() * self.y + t.dx()
-        dev_y = t.m12() * self.x + t.m22() * self.y + t.dy()
-        poly = fn.create_qpolygonf(n)
-        arr = fn.ndarray_from_qpolygonf(poly)
-        arr[:, 0] = dev_x
-        arr[:, 1] = dev_y
+        self._frags.resize(n)
+        frags = self._frags.ndarray()
+        frags[:, 0] = t.m11() * self.x + t.m21() * self.y + t.dx()
+        frags[:, 1] = t.m12() * self.x + t.m22() * self.y + t.dy()
+        side = self._pixmap.width()
+        frags[:, 2:6] = (0.0, 0.0, side, side)
+        frags[:, 6:10] = (1.0 / dpr, 1.0 / dpr, 0.0, 1.0)
         p.save()
         p.resetTransform()
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        p.setPen(self._outline)
-        p.drawPoints(poly)
-        p.setPen(self._fill)
-        p.drawPoints(poly)
+        p.drawPixmapFragments(*self._frags.drawargs(), self._pixmap)
         p.restore()

@@ -24,13 +24,14 @@ from app.services.live_view import (
     RANGE_PRESETS,
     OutageSpan,
     RangeState,
+    Snapshot,
     SnapshotThread,
     ViewMode,
     lanes_by_bench,
     local_time,
     markers_in_view,
     outage_spans,
-    rate_histogram,
+    rate_from_markers,
     thin_curve,
 )
 from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
@@ -39,9 +40,11 @@ from ui.widgets.live_axes import LabTimeAxis
 
 #: Reading curves drawn under the timeline: (OBIS code, title, unit).
 READING_PLOTS = (("1.7.0", "Power 1.7.0", "kW"), ("1.8.0", "Import register 1.8.0", "kWh"))
+#: Curve colours, by the device's lane.
+CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 OBIS_PLOTTED = frozenset(obis for obis, _title, _unit in READING_PLOTS)
-RATE_BINS = 120
-LEFT_AXIS_PX = 130
+RATE_BINS = 60
+LEFT_AXIS_PX = 150
 
 
 @dataclass
@@ -112,15 +115,18 @@ class LivePlots(pg.GraphicsLayoutWidget):
         plot = pg.PlotItem(axisItems={"bottom": LabTimeAxis()})
         plot.setMenuEnabled(False)
         plot.hideButtons()
-        plot.showGrid(x=True, y=True, alpha=0.2)
+        # No grid here: translucent grid lines cost more to paint than the data (the timeline
+        # above carries the time grid).
         plot.setMouseEnabled(x=True, y=False)
-        plot.enableAutoRange(axis="y")
-        plot.setAutoVisible(y=True)
-        plot.setTitle(title, size="9pt")
-        plot.setLabel("left", unit)
-        plot.getAxis("left").setWidth(LEFT_AXIS_PX)
+        # Y ranges are set from the visible data in _draw: pyqtgraph's auto-range would change
+        # the range while painting and cost a second repaint per frame.
+        plot.disableAutoRange()
+        plot.setTitle(f"{title} ({unit})", size="9pt")
+        left = plot.getAxis("left")
+        left.enableAutoSIPrefix(False)
+        left.setWidth(LEFT_AXIS_PX)
         if not show_time:
-            plot.getAxis("bottom").setStyle(showValues=False)
+            plot.hideAxis("bottom")
         plot.setXLink(self.timeline.plot)
         self.addItem(plot, row=row, col=0)
         return plot
@@ -129,6 +135,10 @@ class LivePlots(pg.GraphicsLayoutWidget):
         """Stop taking snapshots (the widget is going away)."""
         if self._snapshots is not None:
             self._snapshots.stop()
+
+    def latest_snapshot(self) -> Snapshot | None:
+        """The newest snapshot of the source (taken even while the view is paused)."""
+        return self._snapshots.latest() if self._snapshots is not None else None
 
     def plots(self) -> list[pg.PlotItem]:
         return [self.timeline.plot, self.rate_plot, *self.reading_plots.values()]
@@ -143,6 +153,7 @@ class LivePlots(pg.GraphicsLayoutWidget):
         self._outage_version = -1
         self._alerts = np.zeros(0, ALERT_DTYPE)
         self._alert_t = np.zeros(0)
+        self._alert_key = np.zeros(0, dtype=np.int32)
         self._readings: dict[tuple[str, str], np.ndarray] = {}
         self._outages: list[Outage] = []
         self._spans: list[OutageSpan] = []
@@ -227,6 +238,7 @@ class LivePlots(pg.GraphicsLayoutWidget):
             if snap is not None and snap.seq != self._seq:
                 self._seq = snap.seq
                 self._alerts, self._alert_t, self._readings = snap.alerts, snap.t, snap.readings
+                self._alert_key = snap.key
                 self.timeline.set_lanes(snap.lanes)
                 changed = True
             if src.outages is not None:
@@ -247,18 +259,26 @@ class LivePlots(pg.GraphicsLayoutWidget):
             return False
         self._drawn_key, self._dirty = key, False
         self._draw(x0, x1, width, now)
+        # Apply the new view transforms now, not while painting: items whose bounds depend on
+        # the pixel size (curves) would otherwise ask for a second repaint of every frame.
+        for plot in self.plots():
+            plot.getViewBox().updateMatrix()
         self.frames += 1
         return True
 
     def _draw(self, x0: float, x1: float, width: float, now: float) -> None:
-        markers = markers_in_view(self._alerts, x0, x1, int(width), t=self._alert_t)
-        self.timeline.set_markers(markers, self._alerts)
+        markers = markers_in_view(self._alerts, x0, x1, int(width), t=self._alert_t,
+                                  key=self._alert_key)
+        self.timeline.set_markers(markers, self._alerts, self._alert_t)
         bench_lanes = lanes_by_bench(self.timeline.lane_names, self.source.devices)
         ongoing_now = now if self.state.mode is not ViewMode.PAUSED else self.state.x_range[1]
         self._spans = outage_spans(self._outages, bench_lanes, ongoing_now)
         self.timeline.set_spans(self._spans, x0, x1, width)
-        edges, counts, bin_s = rate_histogram(self._alert_t, x0, x1, RATE_BINS)
-        self.rate_curve.setData(edges, counts * (60.0 / bin_s))
+        edges, counts, bin_s = rate_from_markers(markers, x0, x1, RATE_BINS)
+        rates = counts * (60.0 / bin_s)
+        self.rate_curve.setData(edges, rates)
+        _set_y(self.rate_plot, 0.0, float(rates.max()) if len(rates) else 0.0)
+        spans: dict[str, list[float]] = {}
         for key, ring in self._readings.items():
             curve = self.curves.get(key)
             if curve is None:
@@ -266,12 +286,18 @@ class LivePlots(pg.GraphicsLayoutWidget):
             xs, ys = thin_curve(ring["t"], ring["v"], x0, x1)
             few = len(xs) < 300
             curve.setData(xs, ys, symbol="o" if few else None, symbolSize=5)
+            if len(ys):
+                spans.setdefault(key[1], []).extend((float(ys.min()), float(ys.max())))
+        for obis, plot in self.reading_plots.items():
+            values = spans.get(obis)
+            if values:
+                _set_y(plot, min(values), max(values))
 
     def _new_curve(self, key: tuple[str, str]) -> pg.PlotDataItem:
         device, obis = key
         names = self.timeline.lane_names
-        colour = pg.intColor(names.index(device) if device in names else len(self.curves),
-                             hues=6, values=1, maxValue=200)
+        n = names.index(device) if device in names else len(self.curves)
+        colour = pg.mkColor(CURVE_COLOURS[n % len(CURVE_COLOURS)])
         plot = self.reading_plots[obis]
         unit = self.source.live.units.get(key, "")
         curve = plot.plot(pen=pg.mkPen(colour, width=1.5), symbolBrush=colour, symbolPen=colour,
@@ -308,3 +334,14 @@ class LivePlots(pg.GraphicsLayoutWidget):
         if hover:
             QToolTip.showText(QCursor.pos(), hover, self)
         return text
+
+
+def _set_y(plot: pg.PlotItem, lo: float, hi: float) -> None:
+    """Show [lo, hi] with a margin (a flat line gets a band around it); only when it changed."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return
+    pad = (hi - lo) * 0.08 or max(abs(hi) * 0.02, 0.5)
+    want = (lo - pad, hi + pad)
+    (y0, y1) = plot.getViewBox().viewRange()[1]
+    if abs(y0 - want[0]) > 1e-9 * max(1.0, abs(y0)) or abs(y1 - want[1]) > 1e-9 * max(1.0, abs(y1)):
+        plot.getViewBox().setYRange(*want, padding=0)

@@ -1,0 +1,288 @@
+"""The Live page: alerts and outages as they happen, alert rate, readings, the alert table.
+
+Data reaches the page only through timers: the plots pull ring-buffer snapshots at 60 Hz, the
+status line and notifications are checked a few times a second, the alert table queries the
+database once a second. The device runtime is attached after start-up (:meth:`LivePage.attach`);
+without one the page shows stored alerts and can replay capture files.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.ingest import IngestStats
+from app.services.live import LiveData
+from app.services.live_alerts import AlertQuery
+from app.services.live_replay import CaptureReplay, ReplayState, find_capture
+from app.services.live_view import RANGE_PRESETS, CriticalNotifier, ViewMode, attributing_feed
+from app.services.runtime import DeviceRuntime
+from app.storage.db import default_profile_dir
+from app.storage.devices import DeviceRepo
+from ui.pages.registry import PageEnv
+from ui.widgets.alert_table import AlertTablePanel
+from ui.widgets.live_plots import LivePlots, LiveSource
+from ui.widgets.live_status import StatusLine, TrayNotifier, status_html
+
+#: Display timer: the plots redraw at up to this rate.
+FRAME_MS = 16
+#: The alert table's query period.
+TABLE_MS = 1000
+#: Status line and notifications are looked at every this many frames.
+STATUS_EVERY = 8
+PROTOCOL_CHOICES = ("profile:emulator", "gbcs-hex", "iec62056-21", "profile:relay")
+
+
+class LivePage(QWidget):
+    """Live timeline, plots and alert table; follows an attached runtime or a replay."""
+
+    def __init__(self, env: PageEnv, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.env = env
+        self.ctx = env.ctx
+        self.devices = DeviceRepo(env.ctx.db, env.ctx.clock).list()
+        self.runtime: DeviceRuntime | None = None
+        self.replay: CaptureReplay | None = None
+        self.stats: IngestStats | None = None
+        self.notifier = CriticalNotifier()
+        self.tray = TrayNotifier(self)
+        self._live_source = self._source_for(LiveData(alert_capacity=1000), None, "Live")
+
+        self.plots = LivePlots(self._live_source)
+        self.alerts = AlertTablePanel(AlertQuery(env.ctx.db.conn, self.devices), env.ctx.actor,
+                                      env.ctx.clock.now, self.plots.view_range)
+        self.alerts.set_devices([d.label for d in self.devices])
+
+        self.follow_button = QPushButton("Follow now")
+        self.follow_button.setToolTip("Keep the newest data in view (leaves pause and zoom)")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("Freeze the view; capture and storage carry on")
+        self.preset_group = QButtonGroup(self)
+        presets = QHBoxLayout()
+        presets.setSpacing(2)
+        for label in RANGE_PRESETS:
+            b = QPushButton(label)
+            b.setCheckable(True)
+            b.setFixedWidth(52)
+            self.preset_group.addButton(b)
+            presets.addWidget(b)
+            if label == "5 min":
+                b.setChecked(True)
+        self.open_button = QPushButton("Open capture…")
+        self.open_button.setToolTip("Replay a stored capture file through the current codecs")
+        self.back_button = QPushButton("Back to live")
+        self.back_button.setVisible(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFixedWidth(140)
+        self.progress.setVisible(False)
+        self.notify_box = QCheckBox("Notify critical alerts")
+        self.notify_box.setChecked(True)
+        self.notify_box.setToolTip("Desktop notification for critical alerts (at most one every "
+                                   f"{self.notifier.min_interval_s:g} s)")
+        self.hint = QLabel("Drag to pan, wheel to zoom; hover a marker for its details.")
+        self.hint.setStyleSheet("color: #7a7a7a;")
+
+        bar = QHBoxLayout()
+        for w in (self.follow_button, self.pause_button):
+            bar.addWidget(w)
+        bar.addSpacing(8)
+        bar.addLayout(presets)
+        bar.addSpacing(8)
+        for w in (self.open_button, self.back_button, self.progress):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(self.hint)
+        bar.addWidget(self.notify_box)
+
+        self.status = StatusLine()
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.plots)
+        splitter.addWidget(self.alerts)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([820, 560])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.status)
+        layout.addWidget(splitter, 1)
+
+        self.follow_button.clicked.connect(self.follow)
+        self.pause_button.toggled.connect(self.set_paused)
+        self.preset_group.buttonClicked.connect(lambda b: self.set_preset(b.text()))
+        self.open_button.clicked.connect(self.open_capture)
+        self.back_button.clicked.connect(self.back_to_live)
+        self.notify_box.toggled.connect(self._notify_toggled)
+
+        self._frame = 0
+        self.timer = QTimer(self)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+        self.table_timer = QTimer(self)
+        self.table_timer.setInterval(TABLE_MS)
+        self.table_timer.timeout.connect(self.alerts.refresh)
+        self.table_timer.start()
+        self.alerts.refresh()
+        self._update_status()
+
+    # --- sources -------------------------------------------------------------------------------
+    def _source_for(self, live: LiveData, outages, name: str) -> LiveSource:  # noqa: ANN001
+        return LiveSource(live, outages, self.devices,
+                          now_s=lambda: self.ctx.clock.now().timestamp(), name=name)
+
+    def attach(self, runtime: DeviceRuntime) -> None:
+        """Show the running devices (called once the device runtime has started)."""
+        self.runtime = runtime
+        self.stats = runtime.events.stats
+        self.devices = DeviceRepo(self.ctx.db, self.ctx.clock).list()
+        self.alerts.query.set_devices(self.devices)
+        self.alerts.set_devices([d.label for d in self.devices])
+        # The page keeps its own rings, fed with relayed alerts in the raising device's lane.
+        live = LiveData()
+        live.set_lanes(d.label for d in self.devices)
+        runtime.events.add_listener(attributing_feed(live, self.devices))
+        self._live_source = self._source_for(live, runtime.outages.snapshot, "Live")
+        if self.replay is None:
+            self.plots.set_source(self._live_source)
+        self._update_status()
+
+    def detach(self) -> None:
+        """Stop drawing (the runtime is stopping or the page is going away)."""
+        self.timer.stop()
+        self.table_timer.stop()
+        self.plots.stop()
+        if self.replay is not None:
+            self.replay.stop()
+
+    # --- view controls -------------------------------------------------------------------------
+    def follow(self) -> None:
+        self.pause_button.setChecked(False)
+        self.plots.follow()
+
+    def set_paused(self, paused: bool) -> None:
+        """Freeze or release the view; capture is never paused."""
+        if self.pause_button.isChecked() != paused:
+            self.pause_button.setChecked(paused)  # comes back here through the signal
+            return
+        self.plots.set_paused(paused)
+
+    def set_preset(self, label: str) -> None:
+        for b in self.preset_group.buttons():
+            b.setChecked(b.text() == label)
+        self.plots.set_preset(label)
+
+    @property
+    def paused(self) -> bool:
+        return self.plots.state.mode is ViewMode.PAUSED
+
+    # --- replay --------------------------------------------------------------------------------
+    def open_capture(self) -> None:
+        """Ask for a capture file (and its protocol when the database does not know it)."""
+        start_dir = str(Path(self.ctx.db_path).parent / "captures")
+        path, _ = QFileDialog.getOpenFileName(self, "Open capture file", start_dir,
+                                              "Capture files (*.bin);;All files (*)")
+        if not path:
+            return
+        info = find_capture(self.ctx.db.conn, Path(path))
+        protocol = info.protocol if info and info.protocol else ""
+        if not protocol:
+            protocol, ok = QInputDialog.getItem(
+                self, "Protocol", f"{Path(path).name} is not in this database's capture "
+                "sessions. Decode it as:", list(PROTOCOL_CHOICES), 0, True)
+            if not ok or not protocol:
+                return
+        self.start_replay(Path(path), protocol)
+
+    def start_replay(self, path: Path, protocol: str = "", device: str = "") -> CaptureReplay | None:
+        """Play `path` through the codec for `protocol` into this page (on a worker thread).
+
+        Protocol and device default from the capture session that wrote the file.
+        """
+        info = find_capture(self.ctx.db.conn, path)
+        protocol = protocol or (info.protocol if info else "")
+        device = device or (info.device if info else path.stem)
+        try:
+            replay = CaptureReplay(path, protocol, device, self.devices,
+                                   started=info.started if info else None,
+                                   profile_dirs=(default_profile_dir(),))
+        except (ValueError, OSError) as exc:
+            self.env.errors.report(f"The capture cannot be replayed: {exc}", "Live")
+            return None
+        if self.replay is not None:
+            self.replay.stop()
+        self.replay = replay
+        self.plots.set_source(LiveSource(replay.live, replay.snapshot, self.devices, now_s=None,
+                                         name=f"Replay of {path.name} ({protocol}, device times)"))
+        self.back_button.setVisible(True)
+        self.progress.setVisible(True)
+        self.progress.setValue(0)
+        replay.start()
+        self._update_status()
+        return replay
+
+    def back_to_live(self) -> None:
+        if self.replay is not None:
+            self.replay.stop()
+            self.replay = None
+        self.back_button.setVisible(False)
+        self.progress.setVisible(False)
+        self.plots.set_source(self._live_source)
+        self._update_status()
+
+    # --- timers --------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        if not self.isVisible():
+            return  # nothing to draw on a hidden page, and no snapshots are taken for it
+        self.plots.refresh()
+        self._frame += 1
+        if self._frame % STATUS_EVERY == 0:
+            self._update_status()
+            self._check_notifications()
+
+    def _update_status(self) -> None:
+        source = self.plots.source
+        _, outages = source.outages() if source.outages else (0, [])
+        extra = ""
+        stats = self.stats if self.replay is None else None
+        if self.replay is not None:
+            r = self.replay
+            self.progress.setValue(int(r.progress * 1000))
+            extra = f"{r.events:,} events decoded, {r.errors} errors · {r.state.value}"
+            if r.state is ReplayState.FAILED:
+                extra += f": {r.message}"
+        elif self.runtime is None:
+            extra = "device I/O is not running"
+        if self.paused:
+            extra = (extra + " · " if extra else "") + "view paused (capture continues)"
+        self.status.show_status(status_html(source.name, stats, len(outages), extra))
+
+    def _notify_toggled(self, on: bool) -> None:
+        self.notifier.enabled = on
+
+    def _check_notifications(self) -> None:
+        if self.runtime is None or self.replay is not None:
+            return
+        snap = self.plots.latest_snapshot()
+        if snap is None:
+            return
+        message = self.notifier.check(snap.alerts, time.monotonic())
+        if message:
+            self.tray.notify("MeterLab: critical alert", message)
