@@ -186,6 +186,8 @@ class EventWriter:
                 conn = connect(self.db_path, check_same_thread=True)
                 # Wait briefly for a lock, then report: the queue keeps filling meanwhile.
                 conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+                # A larger page cache keeps the event indexes' hot pages in memory.
+                conn.execute("PRAGMA cache_size=-65536")
                 return conn
             except sqlite3.Error as exc:
                 message = f"Events cannot be stored in {self.db_path}: {exc}; capture files keep every byte."

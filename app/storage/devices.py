@@ -160,11 +160,34 @@ class EventStore:
             ))
         return out
 
+    #: Rows per INSERT statement in :meth:`insert_many` (7 parameters a row: 700 stays under
+    #: SQLite's oldest default limit of 999 parameters a statement).
+    ROWS_PER_STATEMENT = 100
+
+    @classmethod
+    def _insert_rows_sql(cls, count: int) -> str:
+        return cls.INSERT + ",(?,?,?,?,?,?,?)" * (count - 1)
+
     def insert_many(self, events: Iterable[DeviceEvent]) -> int:
-        """Insert a batch in one transaction; returns how many were written."""
+        """Insert a batch in one transaction; returns how many were written.
+
+        Rows go in groups of :attr:`ROWS_PER_STATEMENT` per statement rather than one statement
+        per row: Python's sqlite3 releases the GIL around every statement step, and with other
+        busy threads (the I/O loop, the UI) winning it back can take a thread switch interval
+        (5 ms) each time, which starved the writer when it was one step per row.
+        """
         rows = self.rows(events)
+        per = self.ROWS_PER_STATEMENT
+        full = len(rows) - len(rows) % per
         with self.conn:
-            self.conn.executemany(self.INSERT, rows)
+            if full:
+                self.conn.executemany(self._insert_rows_sql(per), [
+                    [value for row in rows[start:start + per] for value in row]
+                    for start in range(0, full, per)
+                ])
+            if full < len(rows):
+                self.conn.execute(self._insert_rows_sql(len(rows) - full),
+                                  [value for row in rows[full:] for value in row])
         return len(rows)
 
     def list(self, device: str | None = None, kind: EventKind | None = None,
