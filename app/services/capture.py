@@ -80,7 +80,13 @@ def validate_options(opts: CaptureOptions) -> None:
 def capture_path_for(capture_dir: Path, label: str, started: datetime, session_id: int) -> Path:
     """Where a session's raw bytes go: time, device label and session id in the name."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "device"
-    return Path(capture_dir) / f"{started:%Y%m%dT%H%M%SZ}-{safe}-s{session_id}.bin"
+    stem = f"{started:%Y%m%dT%H%M%SZ}-{safe}-s{session_id}"
+    path = Path(capture_dir) / f"{stem}.bin"
+    n = 1
+    while path.exists():  # never overwrite evidence (e.g. a fresh database reusing session ids)
+        n += 1
+        path = Path(capture_dir) / f"{stem}-{n}.bin"
+    return path
 
 
 def run_capture(opts: CaptureOptions, db_path: Path, clock: Clock,

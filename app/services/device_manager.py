@@ -100,13 +100,14 @@ class DemoEmulator:
             self.host = None
 
 
-def demo_bench_config(time_scale: float = 60.0) -> BenchConfig:
+def demo_bench_config(time_scale: float = 60.0, start: datetime | None = None) -> BenchConfig:
     """The demo bench: periodic alerts on a clock running `time_scale` times fast.
 
     Its outages are cut and restored through the relay board by the demo's outage script, so
-    that the ground truth is the lab's own, as on a real bench.
+    that the ground truth is the lab's own, as on a real bench. `start` is the emulated clock's
+    starting time (the application's "now", so that device times match the lab's clock).
     """
-    return BenchConfig(time_scale=time_scale, alert_rate_per_min=20.0, seed=7)
+    return BenchConfig(time_scale=time_scale, alert_rate_per_min=20.0, seed=7, start=start)
 
 
 class DeviceManager:

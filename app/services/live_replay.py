@@ -12,7 +12,7 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from app.domain.devices import Device
 from app.domain.events import CodecEvent, DeviceEvent, EventKind
 from app.domain.outages import Outage, OutageTracker, TrackerConfig
 from app.services.live import LiveData
-from app.services.live_view import attributing_feed
 from app.services.outages import EvidenceMapper
 from app.storage.timefmt import from_db
 from devices.codecs.base import CodecError, make_codec
@@ -89,14 +88,14 @@ class CaptureReplay:
         self.state = ReplayState.RUNNING
         self.message = ""
         self.live = LiveData()
-        self.live.set_lanes(d.label for d in devices)
-        self._to_live = attributing_feed(self.live, devices)
+        self.live.set_devices(devices)
+        self._to_live = self.live.on_event
         self._mapper = EvidenceMapper(devices)
         self._tracker = OutageTracker(TrackerConfig())
         self._lock = threading.Lock()
         self._outages: list[Outage] = []
         self.outage_version = 0
-        self._last = started or datetime.fromtimestamp(self.path.stat().st_mtime, timezone.utc)
+        self._last = started or datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -131,7 +130,7 @@ class CaptureReplay:
         except OSError as exc:
             self.message = f"The capture file could not be read: {exc}."
             self.state = ReplayState.FAILED
-        except Exception as exc:  # noqa: BLE001 - a replay fault is reported, never raised into Qt
+        except Exception as exc:
             logger.exception("replay of %s failed", self.path)
             self.message = f"Replay stopped: {exc}."
             self.state = ReplayState.FAILED

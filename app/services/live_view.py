@@ -8,19 +8,15 @@ times). Times are POSIX seconds (UTC) as the plots use them.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from app.domain.devices import Device
-from app.domain.events import DeviceEvent, EventKind
 from app.domain.outages import Outage
-from app.services.live import LiveData
 
 #: The lab's local time, in which times are shown.
 LAB_TZ = ZoneInfo("Europe/London")
@@ -29,8 +25,11 @@ LAB_TZ = ZoneInfo("Europe/London")
 RANGE_PRESETS: dict[str, float | None] = {"5 min": 300.0, "1 h": 3600.0, "24 h": 86400.0,
                                           "All": None}
 
-#: More markers than this in view are thinned to one per pixel column, lane and severity.
+#: More markers than this in view are thinned to one per column, lane and severity.
 MAX_MARKERS = 4000
+#: Width of a thinning column in pixels: markers are 6-9 px wide, so three columns per pixel
+#: width would draw markers that cover each other almost entirely.
+THIN_COLUMN_PX = 3
 
 #: Severity levels as stored in the alert ring (see ``app.services.live.SEVERITY_LEVEL``).
 CRITICAL, NON_CRITICAL, INFO, UNKNOWN = 2, 1, 0, -1
@@ -126,8 +125,9 @@ def markers_in_view(alerts: np.ndarray, x0: float, x1: float, width_px: int,
     """The markers of `alerts` (ALERT_DTYPE records sorted by t) inside [x0, x1].
 
     At most `max_markers` are returned as they are; beyond that, alerts that would land in the
-    same pixel column of the same lane with the same severity are drawn once (they would cover
-    each other anyway), which bounds what is drawn by the plot's width, not the history.
+    same column (THIN_COLUMN_PX pixels) of the same lane with the same severity are drawn once
+    (their markers would cover each other anyway), which bounds what is drawn by the plot's
+    width, not by the history.
 
     Args:
         alerts: the snapshot.
@@ -145,7 +145,7 @@ def markers_in_view(alerts: np.ndarray, x0: float, x1: float, width_px: int,
         part = alerts[sl]
         return Markers(t[sl], part["lane"].astype(np.int64), part["severity"].astype(np.int64),
                        np.arange(sl.start, sl.stop, dtype=np.int64), np.ones(n, dtype=np.int64), n)
-    cols = max(int(width_px), 1)
+    cols = max(int(width_px) // THIN_COLUMN_PX, 1)
     column_s = max(x1 - x0, 1e-9) / cols
     ks = (lane_severity_key(alerts[sl]) if key is None else key[sl]).astype(np.int64)
     groups = int(ks.max()) + 1
@@ -211,113 +211,6 @@ def thin_curve(t: np.ndarray, v: np.ndarray, x0: float, x1: float,
     return xs, ys
 
 
-# --- snapshots -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Snapshot:
-    """A copy of the ring buffers as the plots use it.
-
-    Attributes:
-        seq: increases with every new snapshot.
-        version: the LiveData version it was taken at.
-        alerts: the alert records, oldest first.
-        t: their host times as a contiguous array (for fast searching).
-        key: :func:`lane_severity_key` of the alerts.
-        readings: (device, OBIS) -> reading records, for the OBIS codes asked for.
-        lanes: lane names.
-    """
-
-    seq: int
-    version: int
-    alerts: np.ndarray
-    t: np.ndarray
-    key: np.ndarray
-    readings: dict[tuple[str, str], np.ndarray]
-    lanes: list[str]
-
-
-def take_snapshot(live: LiveData, obis: frozenset[str], seq: int = 0) -> Snapshot:
-    """Copy what the plots need from `live` (any thread)."""
-    version = live.version
-    alerts = live.alert_snapshot()
-    readings = {k: v for k, v in live.reading_snapshot().items() if k[1] in obis}
-    return Snapshot(seq, version, alerts, np.ascontiguousarray(alerts["t"]),
-                    lane_severity_key(alerts), readings, live.lane_names())
-
-
-class SnapshotThread:
-    """Takes snapshots of a LiveData on its own thread whenever its version changed.
-
-    Copying a ring of a million alerts takes tens of milliseconds; done here, the display timer
-    on the GUI thread only picks up the newest finished copy and never waits for one. A new
-    copy is taken at most every `period_s`, and only while someone asks for snapshots.
-
-    Args:
-        live: the ring buffers.
-        obis: OBIS codes of the reading curves wanted.
-        period_s: least time between two snapshots.
-    """
-
-    def __init__(self, live: LiveData, obis: frozenset[str], period_s: float = 0.1) -> None:
-        self.live, self.obis, self.period_s = live, obis, period_s
-        self._latest: Snapshot | None = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._wanted = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="meterlab-live-snapshots",
-                                        daemon=True)
-        self._thread.start()
-
-    def latest(self) -> Snapshot | None:
-        """The newest snapshot taken (never blocks on a copy in progress).
-
-        Asking is also what keeps snapshots coming: nobody asking (a hidden page) costs nothing.
-        """
-        self._wanted.set()
-        with self._lock:
-            return self._latest
-
-    def stop(self, timeout_s: float = 2.0) -> None:
-        self._stop.set()
-        self._wanted.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        seq, version = 0, -1
-        while True:
-            self._wanted.wait()
-            if self._stop.is_set():
-                return
-            self._wanted.clear()
-            if self.live.version != version:
-                seq += 1
-                snap = take_snapshot(self.live, self.obis, seq)
-                version = snap.version
-                with self._lock:
-                    self._latest = snap
-            if self._stop.wait(self.period_s):
-                return
-
-
-def attributing_feed(live: LiveData, devices: list[Device]) -> Callable[[DeviceEvent], None]:
-    """An event listener feeding `live`, with relayed alerts in the lane of the device that raised them.
-
-    A Comms Hub delivers the alerts of the meters on its HAN; the alert's originator EUI-64 names
-    the meter. The timeline wants one lane per device, so an alert whose originator is in the
-    registry goes to that device's lane (``device_label``), not the hub's.
-    """
-    label_of = {d.device_id.upper(): d.label for d in devices if d.device_id}
-
-    def feed(ev: DeviceEvent) -> None:
-        if ev.kind is EventKind.ALERT and "device_label" not in ev.fields:
-            origin = label_of.get(str(ev.fields.get("originator", "")).upper())
-            if origin is not None and origin != ev.device:
-                ev = replace(ev, fields={**ev.fields, "device_label": origin})
-        live.on_event(ev)
-
-    return feed
-
-
 # --- outages ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class OutageSpan:
@@ -350,7 +243,7 @@ def format_duration(seconds: float | None) -> str:
     """Seconds as m:ss (or h:mm:ss), e.g. ``1:40``; "?" when unknown."""
     if seconds is None or not np.isfinite(seconds):
         return "?"
-    total = int(round(seconds))
+    total = round(seconds)
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
@@ -361,7 +254,7 @@ def local_time(moment: datetime | float | None, with_date: bool = False) -> str:
     if moment is None or (isinstance(moment, float) and not np.isfinite(moment)):
         return "-"
     if isinstance(moment, (int, float)):
-        moment = datetime.fromtimestamp(float(moment), tz=timezone.utc)
+        moment = datetime.fromtimestamp(float(moment), tz=UTC)
     fmt = "%Y-%m-%d %H:%M:%S %Z" if with_date else "%H:%M:%S"
     return moment.astimezone(LAB_TZ).strftime(fmt)
 

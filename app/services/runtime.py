@@ -116,13 +116,13 @@ class DeviceRuntime:
                                      on_state=on_state)
         self._script: concurrent.futures.Future[None] | None = None
         if devices:
-            self.live.set_lanes(d.label for d in devices)
+            self.live.set_devices(devices)
 
     def start(self, with_emulator: bool) -> None:
         self.io.start()
         self.writer.start()
         if with_emulator:
-            self.emulator = DemoEmulator(demo_bench_config())
+            self.emulator = DemoEmulator(demo_bench_config(start=self.clock.now()))
             self.emulator.start()
             self.manager.emulator = self.emulator
 

@@ -8,10 +8,12 @@ without one the page shows stored alerts and can replay capture files.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -30,7 +32,11 @@ from app.services.ingest import IngestStats
 from app.services.live import LiveData
 from app.services.live_alerts import AlertQuery
 from app.services.live_replay import CaptureReplay, ReplayState, find_capture
-from app.services.live_view import RANGE_PRESETS, CriticalNotifier, ViewMode, attributing_feed
+from app.services.live_view import (
+    RANGE_PRESETS,
+    CriticalNotifier,
+    ViewMode,
+)
 from app.services.runtime import DeviceRuntime
 from app.storage.db import default_profile_dir
 from app.storage.devices import DeviceRepo
@@ -132,19 +138,18 @@ class LivePage(QWidget):
         self.notify_box.toggled.connect(self._notify_toggled)
 
         self._frame = 0
+        self._detached = False
+        # The timers run only while the page is shown (see showEvent/hideEvent).
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._tick)
-        self.timer.start()
         self.table_timer = QTimer(self)
         self.table_timer.setInterval(TABLE_MS)
-        self.table_timer.timeout.connect(self.alerts.refresh)
-        self.table_timer.start()
-        self.alerts.refresh()
+        self.table_timer.timeout.connect(self._refresh_table)
         self._update_status()
 
     # --- sources -------------------------------------------------------------------------------
-    def _source_for(self, live: LiveData, outages, name: str) -> LiveSource:  # noqa: ANN001
+    def _source_for(self, live: LiveData, outages, name: str) -> LiveSource:
         return LiveSource(live, outages, self.devices,
                           now_s=lambda: self.ctx.clock.now().timestamp(), name=name)
 
@@ -155,17 +160,28 @@ class LivePage(QWidget):
         self.devices = DeviceRepo(self.ctx.db, self.ctx.clock).list()
         self.alerts.query.set_devices(self.devices)
         self.alerts.set_devices([d.label for d in self.devices])
-        # The page keeps its own rings, fed with relayed alerts in the raising device's lane.
-        live = LiveData()
-        live.set_lanes(d.label for d in self.devices)
-        runtime.events.add_listener(attributing_feed(live, self.devices))
-        self._live_source = self._source_for(live, runtime.outages.snapshot, "Live")
+        runtime.live.set_devices(self.devices)
+        self._live_source = self._source_for(runtime.live, runtime.outages.snapshot, "Live")
         if self.replay is None:
             self.plots.set_source(self._live_source)
         self._update_status()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._detached:
+            self.timer.start()
+            self.table_timer.start()
+            self._refresh_table()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        # A hidden page draws nothing, queries nothing and asks for no snapshots.
+        super().hideEvent(event)
+        self.timer.stop()
+        self.table_timer.stop()
+
     def detach(self) -> None:
         """Stop drawing (the runtime is stopping or the page is going away)."""
+        self._detached = True
         self.timer.stop()
         self.table_timer.stop()
         self.plots.stop()
@@ -248,9 +264,15 @@ class LivePage(QWidget):
         self._update_status()
 
     # --- timers --------------------------------------------------------------------------------
+    def _refresh_table(self) -> None:
+        try:
+            self.alerts.refresh()
+        except sqlite3.Error as exc:
+            self.table_timer.stop()
+            self.env.errors.report(f"The alert table cannot be read from the database: {exc}.",
+                                   "Live")
+
     def _tick(self) -> None:
-        if not self.isVisible():
-            return  # nothing to draw on a hidden page, and no snapshots are taken for it
         self.plots.refresh()
         self._frame += 1
         if self._frame % STATUS_EVERY == 0:

@@ -7,7 +7,7 @@ selection survives refreshes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -55,13 +55,13 @@ class AlertTableModel(QAbstractTableModel):
         self.endResetModel()
         return True
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.rows)
 
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+    def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section]
@@ -145,7 +145,7 @@ class AlertTablePanel(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate((70, 110, 44, 180, 84, 70)):
+        for col, width in enumerate((74, 100, 42, 146, 80, 66)):
             self.view.setColumnWidth(col, width)
 
         self.note = QLineEdit()
@@ -194,8 +194,8 @@ class AlertTablePanel(QWidget):
         since = until = None
         if choice == "view":
             x0, x1 = self.view_range()
-            since = datetime.fromtimestamp(x0, timezone.utc)
-            until = datetime.fromtimestamp(x1, timezone.utc)
+            since = datetime.fromtimestamp(x0, UTC)
+            until = datetime.fromtimestamp(x1, UTC)
         elif isinstance(choice, float):
             since = self.now() - timedelta(seconds=choice)
         return AlertFilter(device=device, code=self.code_filter.text(), severity=severity,

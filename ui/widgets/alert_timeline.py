@@ -43,6 +43,15 @@ RELAY_PEN, RELAY_FILL = QColor("#3b4cc0"), QColor(59, 76, 192, 45)
 DEVICE_PEN, DEVICE_FILL = QColor("#b8860b"), QColor(184, 134, 11, 150)
 FLAG_PEN = QColor("#c0392b")
 
+#: The timeline's key, kept short: a title wider than the plot would widen the whole layout.
+TITLE_HTML = (
+    " &nbsp;".join(f"<span style='color:{c}'>{'■' if sq else '●'}</span> {n}"
+                   for n, c, sq, _s, _o in (SEVERITY_STYLE[lv] for lv in (CRITICAL, NON_CRITICAL,
+                                                                           INFO)))
+    + f" &nbsp; <span style='color:{RELAY_PEN.name()}'>▭</span> outage: relay"
+    + f" &nbsp;<span style='color:{DEVICE_PEN.name()}'>▨</span> device report"
+)
+
 #: Lane units above lane 0 kept for outage labels (two rows).
 LABEL_ROW_H = 0.55
 LABEL_ROWS = 2
@@ -64,25 +73,15 @@ class AlertTimeline:
         bottom.setTickPen(pg.mkPen("#e3e3e3"))
         bottom.setTextPen(pg.mkPen("#303030"))
         self.plot.getViewBox().invertY(True)
-        self.plot.setTitle("Alerts by device", size="10pt")
+        # The key is in the title, where it never covers data.
+        self.plot.setTitle(TITLE_HTML, size="9pt")
         self.lane_axis.setWidth(150)
         self.scatters: dict[int, MarkerItem] = {}
-        self.legend = self.plot.addLegend(offset=(-8, 4), colCount=5, labelTextSize="8pt")
-        for level, (name, colour, square, size, _off) in SEVERITY_STYLE.items():
+        for level, (_name, colour, square, size, _off) in SEVERITY_STYLE.items():
             item = MarkerItem(colour, size, square)
             item.setZValue(10 + level)
             self.plot.addItem(item)
             self.scatters[level] = item
-            if level != UNKNOWN:  # the legend shows a sample drawn the same way
-                sample = pg.ScatterPlotItem(symbol="s" if square else "o", size=size + 1,
-                                            brush=pg.mkBrush(colour), pen=pg.mkPen("#202020"))
-                self.legend.addItem(sample, name)
-        relay_sample = pg.PlotDataItem(pen=pg.mkPen(RELAY_PEN, width=2), fillLevel=0,
-                                       brush=RELAY_FILL)
-        device_sample = pg.PlotDataItem(pen=pg.mkPen(DEVICE_PEN, width=1.5,
-                                                     style=Qt.PenStyle.DashLine))
-        self.legend.addItem(relay_sample, "outage (relay)")
-        self.legend.addItem(device_sample, "outage (device)")
         self.markers: Markers | None = None
         self.snapshot: np.ndarray | None = None
         self.snapshot_t = np.zeros(0)

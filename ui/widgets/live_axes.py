@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import math
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pyqtgraph as pg
@@ -23,22 +24,22 @@ class LabTimeAxis(pg.DateAxisItem):
         super().__init__(orientation="bottom", **kwargs)
         self.tz = tz
 
-    def tickValues(self, minVal, maxVal, size):  # noqa: ANN001, ANN201, N802, N803 - pyqtgraph API
+    def tickValues(self, minVal, maxVal, size):
         mid = (minVal + maxVal) / 2
         try:
-            offset = datetime.fromtimestamp(mid, timezone.utc).astimezone(self.tz).utcoffset()
+            offset = datetime.fromtimestamp(mid, UTC).astimezone(self.tz).utcoffset()
             self.utcOffset = -int(offset.total_seconds()) if offset is not None else 0
         except (OverflowError, OSError, ValueError):
             self.utcOffset = 0
         return super().tickValues(minVal, maxVal, size)
 
-    def tickStrings(self, values, scale, spacing):  # noqa: ANN001, ANN201, N802 - pyqtgraph API
+    def tickStrings(self, values, scale, spacing):
         spec = next((s for s in self.zoomLevel.tickSpecs if s.spacing == spacing), None)
         fmt = spec.format if spec is not None else "%H:%M:%S"
         out = []
         for v in values:
             try:
-                moment = datetime.fromtimestamp(v, timezone.utc).astimezone(self.tz)
+                moment = datetime.fromtimestamp(v, UTC).astimezone(self.tz)
             except (OverflowError, OSError, ValueError):
                 out.append("")
                 continue
@@ -59,3 +60,15 @@ class LaneAxis(pg.AxisItem):
     def set_lanes(self, names: list[str]) -> None:
         self.names = list(names)
         self.setTicks([[(float(i), n) for i, n in enumerate(self.names)], []])
+
+
+class ValueAxis(pg.AxisItem):
+    """A reading axis that keeps the decimals the tick spacing needs, however large the value.
+
+    pyqtgraph writes values of 10,000 or more with six significant digits, so an energy register
+    of 12345.75 kWh with ticks 0.05 apart showed the same label twice.
+    """
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        places = max(0, math.ceil(-math.log10(spacing * scale))) if spacing > 0 else 0
+        return [f"{v * scale:.{places}f}" for v in values]

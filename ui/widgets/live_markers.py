@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt import internals
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap
 
 
@@ -57,7 +57,7 @@ class MarkerItem(pg.GraphicsObject):
     def __len__(self) -> int:
         return len(self.x)
 
-    def setData(self, x: np.ndarray, y: np.ndarray) -> None:  # noqa: N802 - pyqtgraph naming
+    def setData(self, x: np.ndarray, y: np.ndarray) -> None:
         self.prepareGeometryChange()
         self.x = np.asarray(x, dtype=np.float64)
         self.y = np.asarray(y, dtype=np.float64)
@@ -69,13 +69,13 @@ class MarkerItem(pg.GraphicsObject):
             self._bounds = QRectF()
         self.update()
 
-    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: ANN001, ANN201, N802, N803
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
         data = self.x if ax == 0 else self.y
         if len(data) == 0:
             return None, None
         return float(data.min()), float(data.max())
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt naming
+    def boundingRect(self) -> QRectF:
         if self._bounds.isNull():
             return QRectF()
         # Markers stick out of the data's rectangle by half their width in pixels.

@@ -20,12 +20,11 @@ from PySide6.QtWidgets import QToolTip, QWidget
 from app.domain.devices import Device
 from app.domain.outages import Outage
 from app.services.live import ALERT_DTYPE, LiveData
+from app.services.live_snapshots import Snapshot, SnapshotThread
 from app.services.live_view import (
     RANGE_PRESETS,
     OutageSpan,
     RangeState,
-    Snapshot,
-    SnapshotThread,
     ViewMode,
     lanes_by_bench,
     local_time,
@@ -36,7 +35,7 @@ from app.services.live_view import (
 )
 from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
 from ui.widgets.alert_timeline import AlertTimeline
-from ui.widgets.live_axes import LabTimeAxis
+from ui.widgets.live_axes import LabTimeAxis, ValueAxis
 
 #: Reading curves drawn under the timeline: (OBIS code, title, unit).
 READING_PLOTS = (("1.7.0", "Power 1.7.0", "kW"), ("1.8.0", "Import register 1.8.0", "kWh"))
@@ -75,6 +74,7 @@ class LivePlots(pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self.catalogue = catalogue or default_catalogue()
         self.state = RangeState()
+        self._titles: dict[int, str] = {}
         self.readout = self.addLabel("", row=0, col=0, justify="left", size="9pt")
         self.timeline = AlertTimeline(self.catalogue)
         self.addItem(self.timeline.plot, row=1, col=0)
@@ -86,7 +86,6 @@ class LivePlots(pg.GraphicsLayoutWidget):
         for i, (obis, title, unit) in enumerate(READING_PLOTS):
             last = i == len(READING_PLOTS) - 1
             plot = self._small_plot(3 + i, title, unit, show_time=last)
-            plot.addLegend(offset=(4, 2), labelTextSize="8pt", colCount=3)
             self.reading_plots[obis] = plot
         layout = self.ci.layout
         layout.setRowStretchFactor(1, 6)
@@ -112,7 +111,7 @@ class LivePlots(pg.GraphicsLayoutWidget):
         self._reset_cache()
 
     def _small_plot(self, row: int, title: str, unit: str, show_time: bool) -> pg.PlotItem:
-        plot = pg.PlotItem(axisItems={"bottom": LabTimeAxis()})
+        plot = pg.PlotItem(axisItems={"bottom": LabTimeAxis(), "left": ValueAxis("left")})
         plot.setMenuEnabled(False)
         plot.hideButtons()
         # No grid here: translucent grid lines cost more to paint than the data (the timeline
@@ -122,6 +121,7 @@ class LivePlots(pg.GraphicsLayoutWidget):
         # the range while painting and cost a second repaint per frame.
         plot.disableAutoRange()
         plot.setTitle(f"{title} ({unit})", size="9pt")
+        self._titles[id(plot)] = f"{title} ({unit})"
         left = plot.getAxis("left")
         left.enableAutoSIPrefix(False)
         left.setWidth(LEFT_AXIS_PX)
@@ -164,8 +164,10 @@ class LivePlots(pg.GraphicsLayoutWidget):
         """Show another source (the live runtime, or a replay)."""
         self.source = source
         for (_device, obis), curve in self.curves.items():
-            self.reading_plots[obis].removeItem(curve)  # also takes it out of the legend
+            self.reading_plots[obis].removeItem(curve)
         self.curves.clear()
+        for plot in self.reading_plots.values():
+            self._retitle(plot)
         self._reset_cache()
         self.state.mode = ViewMode.FOLLOW
         self.refresh()
@@ -300,10 +302,18 @@ class LivePlots(pg.GraphicsLayoutWidget):
         colour = pg.mkColor(CURVE_COLOURS[n % len(CURVE_COLOURS)])
         plot = self.reading_plots[obis]
         unit = self.source.live.units.get(key, "")
-        curve = plot.plot(pen=pg.mkPen(colour, width=1.5), symbolBrush=colour, symbolPen=colour,
-                          name=f"{device}" + (f" ({unit})" if unit else ""))
+        curve = plot.plot(pen=pg.mkPen(colour, width=1.5), symbolBrush=colour, symbolPen=colour)
+        curve.setToolTip(f"{device} {obis}" + (f" ({unit})" if unit else ""))
         self.curves[key] = curve
+        self._retitle(plot)
         return curve
+
+    def _retitle(self, plot: pg.PlotItem) -> None:
+        # Which curve is which goes in the title (a legend box would cover data).
+        names = [f"<span style='color:{c.opts['pen'].color().name()}'>●</span> {d}"
+                 for (d, o), c in self.curves.items() if self.reading_plots[o] is plot][:4]
+        title = self._titles[id(plot)]
+        plot.setTitle(title + (" &nbsp; " + " &nbsp; ".join(names) if names else ""), size="9pt")
 
     # --- crosshair and hover -------------------------------------------------------------------
     def _moved(self, event: tuple[QPointF]) -> None:
