@@ -78,7 +78,7 @@ class ErrorReporter(QObject):
         """Run a block; any exception becomes a dialog instead of reaching Qt's event loop."""
         try:
             yield
-        except Exception as exc:  # noqa: BLE001 - the point is that nothing escapes to Qt
+        except Exception as exc:
             self.report_exception(exc, title)
 
     def _refresh_informative(self) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from app.cli import EXIT_OK, EXIT_REFUSED, db_path_of, emit
-from app.domain.bookings import BookingStatus, TRANSITIONS, parse_phase
+from app.domain.bookings import TRANSITIONS, BookingStatus, parse_phase
 from app.domain.clock import Clock
 from app.domain.errors import ValidationError
 from app.domain.parsing import (

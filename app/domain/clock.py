@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -24,7 +24,7 @@ class SystemClock:
     """The workstation's real clock."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -40,7 +40,7 @@ class FixedClock:
     def __post_init__(self) -> None:
         if self.current.tzinfo is None:
             raise ValueError("FixedClock needs a timezone-aware datetime")
-        self.current = self.current.astimezone(timezone.utc)
+        self.current = self.current.astimezone(UTC)
 
     def now(self) -> datetime:
         return self.current
@@ -64,7 +64,7 @@ class OffsetClock:
     _t0: float = field(default_factory=time.monotonic)
 
     def now(self) -> datetime:
-        return self.start.astimezone(timezone.utc) + timedelta(seconds=time.monotonic() - self._t0)
+        return self.start.astimezone(UTC) + timedelta(seconds=time.monotonic() - self._t0)
 
     def monotonic(self) -> float:
         return time.monotonic()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from app.domain.bookings import (
     BookingRequest,
@@ -38,7 +38,7 @@ def segments(lab: Lab, start: datetime, end: datetime) -> list[Segment]:
         seg_end = min(end_l, window[1])
         if seg_end > seg_start:
             out.append(
-                Segment(day, seg_start.astimezone(timezone.utc), seg_end.astimezone(timezone.utc))
+                Segment(day, seg_start.astimezone(UTC), seg_end.astimezone(UTC))
             )
     return out
 
@@ -218,7 +218,7 @@ def end_after_opening_hours(lab: Lab, start: datetime, hours: float) -> datetime
             begin = max(cursor, window[0])
             available = window[1] - begin
             if available >= remaining:
-                return (begin + remaining).astimezone(timezone.utc)
+                return (begin + remaining).astimezone(UTC)
             remaining -= available
         nxt = cursor.date() + timedelta(days=1)
         cursor = datetime.combine(nxt, datetime.min.time(), tzinfo=lab.tz)
@@ -247,14 +247,14 @@ def find_slot(
     if phase is Phase.E2E:
         e2e_day = e2e_earliest_day(lab, now)
         e2e_start = datetime.combine(e2e_day, datetime.min.time(), tzinfo=lab.tz)
-        earliest = max(earliest, e2e_start.astimezone(timezone.utc))
+        earliest = max(earliest, e2e_start.astimezone(UTC))
     # Round up to the next quarter hour: nobody books 10:07.
     local_earliest = lab.local(earliest)
     extra = (-local_earliest.minute) % 15
     local_earliest = (local_earliest + timedelta(minutes=extra)).replace(second=0, microsecond=0)
     if local_earliest < lab.local(earliest):
         local_earliest += timedelta(minutes=15)
-    earliest = local_earliest.astimezone(timezone.utc)
+    earliest = local_earliest.astimezone(UTC)
 
     day = local_earliest.date()
     last_day = day + timedelta(days=horizon_days)
@@ -275,8 +275,8 @@ def find_slot(
             for o in load(loaded_to + timedelta(days=1), nxt):
                 by_day.setdefault(lab.local(o.start).date(), []).append(o)
             loaded_to = nxt
-        opens_utc = window[0].astimezone(timezone.utc)
-        closes_utc = window[1].astimezone(timezone.utc)
+        opens_utc = window[0].astimezone(UTC)
+        closes_utc = window[1].astimezone(UTC)
         today = by_day.pop(day, [])
         # Quick reject: even the emptiest moment of the day cannot hold the request.
         if spaces > lab.spaces - _least_use(today, max(opens_utc, earliest), closes_utc):

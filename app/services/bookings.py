@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -196,7 +196,7 @@ class BookingService:
             return RequestOutcome("refused", None, reasons)
         booking = Booking(
             id=0, lab_id=req.lab_id, org_id=req.org_id,
-            start=req.start.astimezone(timezone.utc), end=req.end.astimezone(timezone.utc),
+            start=req.start.astimezone(UTC), end=req.end.astimezone(UTC),
             spaces=req.spaces, phase=req.phase, status=BookingStatus.REQUESTED, roles=req.roles,
             attendees=req.attendees, benches=req.benches, devices=req.devices, notes=req.notes,
             override=override.strip() if reasons else "", override_reasons=tuple(reasons) if reasons else (),

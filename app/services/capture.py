@@ -24,7 +24,12 @@ from devices.capture_file import CaptureFile
 from devices.codecs.base import make_codec
 from devices.io_loop import IoLoop
 from devices.sessions import DeviceSession, ReconnectPolicy, SessionState
-from devices.transports.base import InvalidSettingError, SerialSettings, TransportError, TransportErrorReason
+from devices.transports.base import (
+    InvalidSettingError,
+    SerialSettings,
+    TransportError,
+    TransportErrorReason,
+)
 from devices.transports.serial import SerialTransport
 
 
@@ -167,7 +172,7 @@ async def _iec_once(session: DeviceSession, reply_timeout_s: float) -> tuple[boo
 async def _stream_once(session: DeviceSession, timeout_s: float) -> tuple[bool, str]:
     try:
         await asyncio.wait_for(session.run(max_events=1), timeout=timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False, f"The device sent no complete line or frame within {timeout_s:g} s."
     if session.health.events == 0:
         return False, session.health.reason or "The device sent nothing."

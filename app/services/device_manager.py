@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -274,7 +273,7 @@ class DeviceManager:
         await session.send(f"RELAY {channel} {'OFF' if off else 'ON'}\r\n".encode())
         try:
             answer = await asyncio.wait_for(fut, timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return f"{label} did not acknowledge within {timeout_s:g} s."
         finally:
             if fut in self._waiters.get(label, []):

@@ -7,13 +7,10 @@ while the page asks for them and the data changed, and the page picks up the new
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from app.domain.devices import Device
-from app.domain.events import DeviceEvent, EventKind
 from app.services.live import LiveData
 from app.services.live_view import lane_severity_key
 

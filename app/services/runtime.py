@@ -11,8 +11,13 @@ from pathlib import Path
 
 from app.domain.clock import Clock
 from app.domain.devices import Device, DeviceKind
-from app.services.device_manager import DemoEmulator, DeviceManager, StateCallback, demo_bench_config
 from app.domain.outages import TrackerConfig
+from app.services.device_manager import (
+    DemoEmulator,
+    DeviceManager,
+    StateCallback,
+    demo_bench_config,
+)
 from app.services.ingest import EventQueue, EventWriter
 from app.services.live import LiveData
 from app.services.outages import OutageService

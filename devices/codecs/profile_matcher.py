@@ -121,7 +121,7 @@ def fast_handler(
         items.append("'text': text")
     body.append(f"return CodecEvent(kind, {{{', '.join(items)}}}, {time_expr})")
     source = "def handle(match, text):\n" + "".join(f"    {line}\n" for line in body)
-    exec(compile(source, f"<profile rule {compiled.rule.number}>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, f"<profile rule {compiled.rule.number}>", "exec"), namespace)
     return namespace["handle"]
 
 

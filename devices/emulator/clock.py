@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class ScaledClock:
@@ -38,7 +38,7 @@ class ScaledClock:
             raise ValueError("start must be a timezone-aware datetime")
         if not time_scale > 0:
             raise ValueError(f"time_scale must be a positive number, got {time_scale!r}")
-        self._start = start.astimezone(timezone.utc)
+        self._start = start.astimezone(UTC)
         self._time_scale = float(time_scale)
         self._monotonic = monotonic
         self._t0_s = monotonic() if t0_s is None else float(t0_s)
@@ -85,7 +85,7 @@ class ScaledClock:
 
 def iso_ms(moment: datetime) -> str:
     """Format a UTC time as ``YYYY-MM-DDThh:mm:ss.mmmZ``, the form used in every emulator log."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 

@@ -14,7 +14,7 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app.domain.bookings import Phase
@@ -23,7 +23,7 @@ from app.domain.rules import segments
 from app.main import build_context
 from app.storage.timefmt import to_db
 
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 def populate(ctx, lab, n: int, rng: random.Random) -> int:
@@ -87,7 +87,7 @@ def main() -> None:
             svc.check(lab_obj, req)
             check_ms.append((time.perf_counter() - t) * 1000)
         slot_ms = []
-        for i in range(opts.slots):
+        for _i in range(opts.slots):
             spaces = rng.choice([10, 50, 150, 250])
             hours = rng.choice([2, 8, 16])
             ctx.clock.current = NOW + timedelta(days=rng.randint(0, max(span_days - 30, 1)))

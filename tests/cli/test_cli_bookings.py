@@ -63,7 +63,7 @@ def test_request_list_approve_export(lab_db, capsys, tmp_path) -> None:
 
 def test_refusal_exit_3_with_every_reason(lab_db, capsys) -> None:
     before = dump(lab_db)
-    code, out, err = run(capsys, lab_db, "booking", "request", "--lab", "Northampton", "--org", "Acme",
+    code, out, _err = run(capsys, lab_db, "booking", "request", "--lab", "Northampton", "--org", "Acme",
                          "--start", "2026-11-26T07:00", "--end", "2026-11-26T19:00", "--spaces", "300",
                          "--phase", "e2e", "--role", "GS")
     assert code == 3 and out["status"] == "refused" and out["id"] is None

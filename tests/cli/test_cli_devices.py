@@ -1,7 +1,7 @@
 """`meterlab decode`, `device add/list` and their bad input."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,7 +18,7 @@ def run(capsys, *args):
 def test_decode_gbcs_hex(capsys) -> None:
     apdu = build_alert_apdu(alert_code=0x8F36, originator="00-DB-12-34-56-78-90-A0",
                             recipient="90-B3-D5-1F-30-01-00-00",
-                            alert_time=datetime(2015, 1, 1, tzinfo=timezone.utc))
+                            alert_time=datetime(2015, 1, 1, tzinfo=UTC))
     code, out, _ = run(capsys, "decode", "--gbcs", apdu.hex())
     assert code == 0
     assert out[0]["alert_code"] == "8F36" and out[0]["originator"] == "00-DB-12-34-56-78-90-A0"

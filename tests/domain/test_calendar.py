@@ -1,6 +1,6 @@
 """Working days, bank holidays and substitute days, opening hours across DST."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from app.domain.lab import HolidayCalendar, Lab
 from app.domain.rules import end_after_opening_hours, segments
@@ -56,11 +56,11 @@ def test_opening_hours_follow_local_time_across_the_clock_change() -> None:
     # Clocks go back on Sun 25 Oct 2026: 08:00 local is 07:00 UTC on Fri 23rd, 08:00 UTC on Mon 26th.
     before = l.opening_window(date(2026, 10, 23))
     after = l.opening_window(date(2026, 10, 26))
-    assert before[0].astimezone(timezone.utc).hour == 7
-    assert after[0].astimezone(timezone.utc).hour == 8
+    assert before[0].astimezone(UTC).hour == 7
+    assert after[0].astimezone(UTC).hour == 8
     # Clocks go forward on Sun 28 Mar 2027.
     assert l.opening_window(date(2027, 3, 26)) is None  # Good Friday
-    assert l.opening_window(date(2027, 3, 30))[0].astimezone(timezone.utc).hour == 7
+    assert l.opening_window(date(2027, 3, 30))[0].astimezone(UTC).hour == 7
 
 
 def test_segments_of_a_booking_over_a_clock_change_week() -> None:
@@ -70,9 +70,9 @@ def test_segments_of_a_booking_over_a_clock_change_week() -> None:
     end = datetime(2026, 10, 27, 12, 0, tzinfo=tz)  # Tuesday after
     segs = segments(l, start, end)
     assert [s.day for s in segs] == [date(2026, 10, 22), date(2026, 10, 23), date(2026, 10, 26), date(2026, 10, 27)]
-    assert segs[0].start == datetime(2026, 10, 22, 8, 0, tzinfo=timezone.utc)
-    assert segs[2].start == datetime(2026, 10, 26, 8, 0, tzinfo=timezone.utc)
-    assert segs[-1].end == datetime(2026, 10, 27, 12, 0, tzinfo=timezone.utc)
+    assert segs[0].start == datetime(2026, 10, 22, 8, 0, tzinfo=UTC)
+    assert segs[2].start == datetime(2026, 10, 26, 8, 0, tzinfo=UTC)
+    assert segs[-1].end == datetime(2026, 10, 27, 12, 0, tzinfo=UTC)
 
 
 def test_end_after_opening_hours_spans_days() -> None:
@@ -80,4 +80,4 @@ def test_end_after_opening_hours_spans_days() -> None:
     start = datetime(2026, 11, 27, 14, 0, tzinfo=l.tz)  # Friday 14:00
     end = end_after_opening_hours(l, start, 12)
     # 4 h on Friday, then Monday 08:00 + 8 h
-    assert end == datetime(2026, 11, 30, 16, 0, tzinfo=timezone.utc)
+    assert end == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)

@@ -1,12 +1,12 @@
 """Outage tracking with the standards' timings: 2:59, 3:00, 10:00, missing and orphan alerts."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.domain.outages import OutageTracker, PowerEvidence, TrackerConfig
 
-T0 = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:

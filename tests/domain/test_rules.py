@@ -1,17 +1,24 @@
 """Booking rules with a fixed clock: each rule, boundaries, and several reasons at once."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.domain.bookings import BookingRequest, Occupancy, Phase, RuleContext, next_status, BookingStatus
+from app.domain.bookings import (
+    BookingRequest,
+    BookingStatus,
+    Occupancy,
+    Phase,
+    RuleContext,
+    next_status,
+)
 from app.domain.errors import ValidationError
 from app.domain.lab import Lab
 from app.domain.rules import check_request, find_slot, peak_use
 
 LAB = Lab(name="Winchester", spaces=100, id=1)
 TZ = LAB.tz
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)  # Wednesday
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # Wednesday
 
 
 def req(start, end, spaces=1, phase=Phase.DEVICE, **kw) -> BookingRequest:
@@ -88,7 +95,7 @@ def test_e2e_role_must_have_completed_mandatory_testing() -> None:
 
 
 def occ(booking_id, start, end, spaces, benches=()):
-    return Occupancy(booking_id, start.astimezone(timezone.utc), end.astimezone(timezone.utc), spaces, benches)
+    return Occupancy(booking_id, start.astimezone(UTC), end.astimezone(UTC), spaces, benches)
 
 
 def test_capacity_at_the_exact_boundary() -> None:
@@ -112,9 +119,9 @@ def test_capacity_peak_from_staggered_bookings() -> None:
         occ(2, local(2026, 11, 30, 10), local(2026, 11, 30, 14), 40),
         occ(3, local(2026, 11, 30, 13), local(2026, 11, 30, 18), 40),
     ]
-    peak, at = peak_use(occupancy, local(2026, 11, 30, 8).astimezone(timezone.utc),
-                        local(2026, 11, 30, 18).astimezone(timezone.utc))
-    assert peak == 80 and at == local(2026, 11, 30, 10).astimezone(timezone.utc)
+    peak, at = peak_use(occupancy, local(2026, 11, 30, 8).astimezone(UTC),
+                        local(2026, 11, 30, 18).astimezone(UTC))
+    assert peak == 80 and at == local(2026, 11, 30, 10).astimezone(UTC)
     assert check(req(local(2026, 11, 30, 8), local(2026, 11, 30, 18), spaces=20), RuleContext(occupancy=occupancy)) == []
     assert codes(check(req(local(2026, 11, 30, 8), local(2026, 11, 30, 18), spaces=21),
                        RuleContext(occupancy=occupancy))) == ["capacity"]
@@ -168,9 +175,9 @@ def test_find_slot_skips_full_days_and_respects_notice() -> None:
             occ(2, local(2026, 11, 30, 8), local(2026, 11, 30, 13), 95)]
     slot = find_slot(LAB, NOW, 10, 4, Phase.DEVICE, lambda a, b: full)
     # Fri 27 full; Mon 30 has 95 held until 13:00.
-    assert slot == (local(2026, 11, 30, 13).astimezone(timezone.utc), local(2026, 11, 30, 17).astimezone(timezone.utc))
+    assert slot == (local(2026, 11, 30, 13).astimezone(UTC), local(2026, 11, 30, 17).astimezone(UTC))
 
 
 def test_find_slot_e2e_waits_40_working_days() -> None:
     slot = find_slot(LAB, NOW, 1, 2, Phase.E2E, lambda a, b: [])
-    assert slot[0] == local(2027, 1, 25, 8).astimezone(timezone.utc)
+    assert slot[0] == local(2027, 1, 25, 8).astimezone(UTC)

@@ -1,6 +1,6 @@
 """Booking use cases against a real SQLite file."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
 

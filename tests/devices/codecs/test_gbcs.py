@@ -180,7 +180,7 @@ def test_bad_hex_reports_the_character_offset() -> None:
         (lambda b: b + b"\x00", len(apdu(GBZ_CONTENT)), "unexpected bytes"),
     ],
 )
-def test_malformed_apdus_raise_with_offset(mutate, offset: int, words: str) -> None:  # noqa: ANN001
+def test_malformed_apdus_raise_with_offset(mutate, offset: int, words: str) -> None:
     with pytest.raises(GbcsError) as info:
         decode_alert(mutate(apdu(GBZ_CONTENT)))
     assert info.value.offset == offset

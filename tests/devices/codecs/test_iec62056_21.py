@@ -72,7 +72,7 @@ def test_identification_parse() -> None:
 
 
 def test_parse_data_block_values_units_and_multiples() -> None:
-    message = build_data_message(READOUT_LINES + ["0.9.1(123456789012345678.9)", "F.F(00)"])
+    message = build_data_message([*READOUT_LINES, "0.9.1(123456789012345678.9)", "F.F(00)"])
     readings = parse_data_block(message[1:-2])
     assert [(r.obis, r.value, r.unit, r.index) for r in readings] == [
         ("0.0.0", 12345678.0, None, 0),

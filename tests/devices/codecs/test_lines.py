@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,7 +85,7 @@ def test_chunking_never_changes_the_lines_and_memory_stays_bounded(
     framer = LineFramer(limit)
     points = sorted({0, len(data), *[c for c in cuts if c <= len(data)]})
     lines: list[bytes] = []
-    for start, end in zip(points, points[1:], strict=False):
+    for start, end in itertools.pairwise(points):
         lines += framer.feed(data[start:end])
         assert len(framer._pending) <= limit + 1
     lines += framer.flush()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from devices.emulator.bench import BenchConfig, EmulatedBench
 from devices.emulator.clock import ManualMonotonic
 
-BENCH_START = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+BENCH_START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture

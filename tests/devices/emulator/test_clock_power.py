@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,7 +31,7 @@ def test_scaled_clock_rejects_naive_start_and_bad_scale(mono: ManualMonotonic) -
 
 
 def test_iso_ms_has_milliseconds_and_z() -> None:
-    moment = datetime(2026, 11, 25, 10, 3, 0, 10_999, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 25, 10, 3, 0, 10_999, tzinfo=UTC)
     assert iso_ms(moment) == "2026-11-25T10:03:00.010Z"
 
 
