@@ -71,8 +71,9 @@ class BookingsPage(QWidget):
         self.show_closed = QCheckBox("Show cancelled && rejected")
         self.find_button = QPushButton("Find slot…")
         self.export_button = QToolButton()
-        self.export_button.setText("Export")
+        self.export_button.setText("Export  ")  # room for the menu arrow the style draws
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         export_menu = QMenu(self.export_button)
         export_menu.addAction("Calendar file (ICS)…", lambda: self.export("ics"))
         export_menu.addAction("Spreadsheet (CSV)…", lambda: self.export("csv"))
