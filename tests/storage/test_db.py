@@ -38,8 +38,16 @@ def test_not_a_database_is_a_clear_error(tmp_path) -> None:
 def test_released_schema_fixtures_upgrade_and_keep_their_data(tmp_path, fixture) -> None:
     copy = tmp_path / fixture
     shutil.copy(FIXTURES / fixture, copy)
-    before = sqlite3.connect(copy).execute("SELECT count(*) FROM bookings").fetchone()[0]
+    raw = sqlite3.connect(copy)
+    tables = [r[0] for r in raw.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND name != '_sqlite_migrations'")]
+    before = {t: raw.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
+    raw.close()
+    assert before["bookings"] > 0
     db = open_database(copy)
     assert schema_version(db) == [m.name for m in migrations._migrations]
-    assert db.execute("SELECT count(*) FROM bookings").fetchone()[0] == before > 0
+    after = {t: db.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
+    assert after == before
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
