@@ -54,6 +54,47 @@ def prepare_context(db_path: Path, clock: Clock, actor: str | None,
     return ctx, ""
 
 
+#: Shared libraries Qt's xcb platform plugin needs -> the Debian/Ubuntu package holding each.
+_XCB_PACKAGES = {
+    "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0", "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0", "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0", "libxcb-xinerama.so.0": "libxcb-xinerama0",
+    "libxcb-xkb.so.1": "libxcb-xkb1", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxcb-xinput.so.0": "libxcb-xinput0", "libEGL.so.1": "libegl1",
+}
+
+
+def missing_display_library() -> str:
+    """A sentence naming the system libraries Qt's X11 platform plugin cannot find, or "".
+
+    Qt aborts the whole process when no platform plugin loads, so on Linux the xcb plugin's
+    dependencies are checked first (with ldd) and the missing ones named with their packages.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return ""
+    if not os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return ""
+    import subprocess
+
+    import PySide6
+
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    if not plugin.exists():
+        return ""
+    try:
+        out = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    missing = list(dict.fromkeys(
+        line.split()[0] for line in out.splitlines() if "not found" in line))
+    if not missing:
+        return ""
+    packages = sorted({_XCB_PACKAGES.get(lib, lib) for lib in missing})
+    return (f"The desktop cannot open: Qt's X11 plugin needs {', '.join(missing)}. Install them "
+            f"(Debian/Ubuntu: sudo apt install {' '.join(packages)}) and start MeterLab again.")
+
+
 def run(args: argparse.Namespace, clock: Clock) -> int:
     """Open the main window (or render a screenshot) and return the exit code."""
     page = (getattr(args, "page", None) or "bookings").strip().lower()
@@ -66,6 +107,9 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         return _fail(f"--after must be 0 seconds or more, not {after_s:g}.", EXIT_BAD_INPUT)
     if screenshot is not None and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    missing = missing_display_library()
+    if missing:
+        return _fail(missing, EXIT_FAILURE)
 
     from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
