@@ -157,7 +157,7 @@ class BenchIngest:
         self.events = EventQueue()
         self.live = LiveData()
         self.outages = OutageService(clock, [])
-        self.events.add_listener(self.live.on_event)
+        self.events.add_batch_listener(self.live.on_events)
         self._own_dir = options.work_dir is None
         self.work_dir = Path(options.work_dir or tempfile.mkdtemp(prefix="meterlab-bench-"))
         self.db_path = self.work_dir / "bench.db"
@@ -269,6 +269,7 @@ class BenchIngest:
                     name, SerialTransport(SerialSettings(path, baud=self.options.baud)),
                     make_codec(PROTOCOL), self.clock, self.events.put, capture=capture,
                     reconnect=ReconnectPolicy(), session_id=session_id,
+                    batch_sink=self.events.put_many,
                 )
                 self.sessions[name] = session
                 self._tasks.append(self.io.submit(session.run()))
@@ -317,7 +318,7 @@ class BenchIngest:
         for task in self._tasks:
             try:
                 task.result(timeout=5.0)
-            except Exception:  # noqa: BLE001 - a session that failed to stop must not hide the figures
+            except Exception:
                 task.cancel()
         self._tasks.clear()
         if self.writer is not None:

@@ -56,6 +56,7 @@ class EventQueue:
         self._ready = threading.Event()
         self.stats = IngestStats()
         self._listeners: list[Callable[[DeviceEvent], None]] = []
+        self._batch_listeners: list[Callable[[list[DeviceEvent]], None]] = []
 
     def __len__(self) -> int:
         return len(self._items)
@@ -63,6 +64,11 @@ class EventQueue:
     def add_listener(self, listener: Callable[[DeviceEvent], None]) -> None:
         """Also hand every accepted event to `listener` (e.g. ring buffers); must be quick."""
         self._listeners.append(listener)
+
+    def add_batch_listener(self, listener: Callable[[list[DeviceEvent]], None]) -> None:
+        """Also hand every accepted event to `listener`, a list at a time (e.g.
+        :meth:`~app.services.live.LiveData.on_events`); must be quick."""
+        self._batch_listeners.append(listener)
 
     def put(self, event: DeviceEvent) -> None:
         """Offer an event; never blocks. A full queue counts the event as dropped."""
@@ -75,6 +81,27 @@ class EventQueue:
             self._ready.set()
         for listener in self._listeners:
             listener(event)
+        for batch_listener in self._batch_listeners:
+            batch_listener([event])
+
+    def put_many(self, events: list[DeviceEvent]) -> None:
+        """Offer several events (one session's chunk); never blocks. Those that do not fit are
+        counted as dropped, as if they had been put one by one."""
+        room = self._max_events - len(self._items)
+        if room < len(events):
+            self.stats.dropped += len(events) - max(room, 0)
+            events = events[: max(room, 0)]
+        if not events:
+            return
+        self._items.extend(events)
+        self.stats.queued += len(events)
+        if not self._ready.is_set():
+            self._ready.set()
+        for listener in self._listeners:
+            for event in events:
+                listener(event)
+        for batch_listener in self._batch_listeners:
+            batch_listener(events)
 
     def get_batch(self, max_events: int, timeout_s: float) -> list[DeviceEvent]:
         """Wait up to `timeout_s` for the first event, then take what is there up to the limit."""
@@ -125,6 +152,9 @@ class EventWriter:
         self._thread: threading.Thread | None = None
         self._pending: list[DeviceEvent] = []
         self._busy_timeout_ms = 2000
+        #: Longest nap between looks at the queue while a batch is gathering (bounds how late a
+        #: full batch is noticed: at 10,000 events a second, 500 events).
+        self.gather_s = 0.05
 
     @property
     def stats(self) -> IngestStats:
@@ -174,6 +204,11 @@ class EventWriter:
                             break
                 elif due or room <= 0:
                     time.sleep(0.05)  # waiting to retry a failed write: do not spin
+                elif self._pending and not stopping:
+                    # Not due yet: let events gather in the queue rather than taking them a few
+                    # at a time as sessions put them, which would wake this thread (and take the
+                    # GIL) once per chunk instead of a few times per flush.
+                    self._stop.wait(min(self.gather_s, last_flush + self.flush_interval_s - now))
                 if stopping and not got and not self._pending:
                     break
         finally:

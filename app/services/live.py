@@ -7,7 +7,7 @@ snapshots at 30-60 Hz. Nothing here knows about Qt.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -121,32 +121,45 @@ class LiveData:
 
     def on_event(self, ev: DeviceEvent) -> None:
         """Take one event (I/O thread). Must stay cheap: it runs for every event."""
+        self.on_events((ev,))
+
+    def on_events(self, events: Sequence[DeviceEvent]) -> None:
+        """Take several events (I/O thread), under one lock: a session's chunk at a time."""
+        alert_kind, reading_kind = EventKind.ALERT, EventKind.READING
+        counts = self.counts
         with self._lock:
-            self.counts[ev.kind.value] = self.counts.get(ev.kind.value, 0) + 1
-            t = ev.host_time.timestamp()
-            if ev.kind is EventKind.ALERT:
-                f = ev.fields
-                origin = f.get("originator")
-                device = (self._label_of_eui.get(str(origin).upper(), ev.device)
-                          if origin else ev.device)
-                try:
-                    code = int(str(f.get("alert_code", "0")), 16)
-                except ValueError:
-                    code = 0
-                self.alerts.append((
-                    t, self.lane(device), SEVERITY_LEVEL.get(str(f.get("severity")), -1), code,
-                    ev.device_time.timestamp() if ev.device_time else np.nan,
-                ))
-            elif ev.kind is EventKind.READING:
-                value = ev.fields.get("value")
-                if isinstance(value, (int, float)):
-                    key = (ev.device, str(ev.fields.get("obis", "")))
-                    ring = self.readings.get(key)
-                    if ring is None:
-                        ring = self.readings[key] = Ring(self.reading_capacity, READING_DTYPE)
-                        self.units[key] = str(ev.fields.get("unit") or "")
-                    ring.append((t, float(value)))
-            self.version += 1
+            for ev in events:
+                kind = ev.kind
+                counts[kind.value] = counts.get(kind.value, 0) + 1
+                if kind is alert_kind:
+                    self._add_alert(ev)
+                elif kind is reading_kind:
+                    self._add_reading(ev)
+            self.version += len(events)
+
+    def _add_alert(self, ev: DeviceEvent) -> None:
+        f = ev.fields
+        origin = f.get("originator")
+        device = self._label_of_eui.get(str(origin).upper(), ev.device) if origin else ev.device
+        try:
+            code = int(str(f.get("alert_code", "0")), 16)
+        except ValueError:
+            code = 0
+        self.alerts.append((
+            ev.host_time.timestamp(), self.lane(device),
+            SEVERITY_LEVEL.get(str(f.get("severity")), -1), code,
+            ev.device_time.timestamp() if ev.device_time else np.nan,
+        ))
+
+    def _add_reading(self, ev: DeviceEvent) -> None:
+        value = ev.fields.get("value")
+        if isinstance(value, (int, float)):
+            key = (ev.device, str(ev.fields.get("obis", "")))
+            ring = self.readings.get(key)
+            if ring is None:
+                ring = self.readings[key] = Ring(self.reading_capacity, READING_DTYPE)
+                self.units[key] = str(ev.fields.get("unit") or "")
+            ring.append((ev.host_time.timestamp(), float(value)))
 
     def alert_snapshot(self) -> np.ndarray:
         with self._lock:

@@ -1,12 +1,12 @@
 """Serial transport over pyserial: optical probes, Comms Hub debug ports, relay boards.
 
-Design: one reader thread per open port does pyserial's blocking read and hands bytes to a
-bounded :class:`~devices.transports.rx_buffer.RxBuffer` that async reads wait on. A thread rather
-than ``loop.add_reader`` because it works the same on Windows (whose proactor loop cannot watch
-serial handles) and the thread wakes the moment the first byte arrives (select-based read of one
-byte, then everything already waiting), so latency is one thread hand-off, not a poll interval.
-Writes and line changes run in the loop's executor with timeouts so a stuck adapter cannot freeze
-the I/O thread.
+Design: received bytes go into a bounded :class:`~devices.transports.rx_buffer.RxBuffer` that
+async reads wait on. On POSIX the I/O loop's selector watches the port itself
+(:class:`~devices.transports.serial_readers.SelectorReader`), so any number of ports costs no
+extra threads; on Windows, whose proactor loop cannot watch serial handles, one reader thread per
+port does pyserial's blocking read (:class:`~devices.transports.serial_readers.ThreadReader`).
+Either way a byte is handed on the moment it arrives. Writes and line changes run in the loop's
+executor with timeouts so a stuck adapter cannot freeze the I/O thread.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import asyncio
 import logging
 import os
 import sys
-import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -30,14 +29,16 @@ from devices.transports.base import (
 )
 from devices.transports.rx_buffer import DEFAULT_MAX_BUFFER_BYTES, RxBuffer
 from devices.transports.serial_errors import SerialPhase, map_serial_error
+from devices.transports.serial_readers import (
+    READER_POLL_S,
+    PortReader,
+    SelectorReader,
+    ThreadReader,
+)
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: How long the reader thread's blocking read waits before re-checking for a stop request.
-#: Only bounds shutdown time (``cancel_read`` usually ends the wait at once), not latency.
-_READER_POLL_S = 0.1
 
 _PARITY = {
     "N": serial.PARITY_NONE,
@@ -108,6 +109,8 @@ class SerialTransport:
             :attr:`rx_overflow_bytes`.
         exclusive: lock the port so a second opener gets ``busy`` (flock and TIOCEXCL on POSIX;
             Windows is always exclusive).
+        selector_reads: on POSIX, let the I/O loop's selector watch the port (no thread); False
+            reads on a thread of its own, as Windows always does.
     """
 
     def __init__(
@@ -118,6 +121,7 @@ class SerialTransport:
         open_timeout_s: float = 5.0,
         max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
         exclusive: bool = True,
+        selector_reads: bool = True,
     ) -> None:
         self._settings = settings
         self._line = settings.line
@@ -125,10 +129,10 @@ class SerialTransport:
         self._open_timeout_s = open_timeout_s
         self._max_buffer_bytes = max_buffer_bytes
         self._exclusive = exclusive
+        self._selector_reads = selector_reads
         self._port: serial.Serial | None = None
         self._rx: RxBuffer | None = None
-        self._reader: threading.Thread | None = None
-        self._stop_reader = threading.Event()
+        self._reader: PortReader | None = None
         self._io_lock: asyncio.Lock | None = None
         self._framing_applied = True
 
@@ -168,7 +172,7 @@ class SerialTransport:
         port = serial.Serial()
         port.port = self._settings.port
         port.baudrate = self._line.baud
-        port.timeout = _READER_POLL_S
+        port.timeout = READER_POLL_S
         port.write_timeout = self._write_timeout_s
         if os.name == "posix" and self._exclusive:
             port.exclusive = True
@@ -183,7 +187,7 @@ class SerialTransport:
         return port
 
     async def open(self) -> None:
-        """Open the port and start its reader thread.
+        """Open the port and start receiving.
 
         Raises:
             TransportError: missing, busy, permission_denied, timeout or io_error.
@@ -206,33 +210,25 @@ class SerialTransport:
         self._port = port
         self._io_lock = asyncio.Lock()
         self._rx = RxBuffer(loop, self._max_buffer_bytes)
-        # A fresh stop flag per open, so a reader left over from a slow close can never resume.
-        self._stop_reader = threading.Event()
-        self._reader = threading.Thread(
-            target=self._read_forever,
-            args=(port, self._rx, self._stop_reader),
-            name=f"serial-reader {self.port}",
-            daemon=True,
-        )
-        self._reader.start()
+        self._reader = self._start_reader(loop, port, self._rx)
 
-    def _read_forever(self, port: serial.Serial, rx: RxBuffer, stop: threading.Event) -> None:
-        while not stop.is_set():
+    def _start_reader(
+        self, loop: asyncio.AbstractEventLoop, port: serial.Serial, rx: RxBuffer
+    ) -> PortReader:
+        fd = getattr(port, "fd", None)
+        if (self._selector_reads and os.name == "posix" and isinstance(fd, int)
+                and isinstance(loop, asyncio.SelectorEventLoop)):
+            reader = SelectorReader(loop, fd, rx, self.port)
             try:
-                data = port.read(1)
-                if data:
-                    waiting = port.in_waiting
-                    if waiting:
-                        data += port.read(waiting)
-                    rx.put(data)
-            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
-                # TypeError/AttributeError: pyserial's fd went away under a concurrent close.
-                if stop.is_set():
-                    return
-                error = map_serial_error(exc, self.port, SerialPhase.READ)
-                logger.info("%s: reader stopped: %s (%s)", self.port, error.message, exc)
-                rx.fail(error)
-                return
+                reader.start()
+                return reader
+            except (OSError, ValueError, NotImplementedError) as exc:
+                # A selector that cannot watch this device (kqueue and some ttys): use a thread.
+                logger.debug("%s: selector cannot watch the port (%s); using a thread", self.port,
+                             exc)
+        thread_reader = ThreadReader(port, rx, self.port)
+        thread_reader.start()
+        return thread_reader
 
     async def close(self) -> None:
         """Stop the reader and close the port; never raises, safe to call twice."""
@@ -241,15 +237,8 @@ class SerialTransport:
         self._reader = None
         if port is None:
             return
-        self._stop_reader.set()
-        try:
-            port.cancel_read()
-        except Exception:  # a vanished port may refuse even this
-            logger.debug("%s: cancel_read failed", self.port, exc_info=True)
         if reader is not None:
-            await asyncio.get_running_loop().run_in_executor(None, reader.join, 2.0)
-            if reader.is_alive():
-                logger.warning("%s: reader thread did not stop within 2 s", self.port)
+            await reader.stop()
         _set_tty_exclusive(port, False)
         try:
             port.close()

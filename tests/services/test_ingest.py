@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def ev(i: int) -> DeviceEvent:
-    return DeviceEvent("CH", EventKind.ALERT, datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc),
+    return DeviceEvent("CH", EventKind.ALERT, datetime(2026, 11, 25, 10, 0, tzinfo=UTC),
                        {"alert_code": "8F35", "n": i})
 
 
@@ -104,3 +104,33 @@ def test_database_that_refuses_writes_is_reported_and_writing_resumes(tmp_path) 
     assert errors[-1] == "" and q.stats.write_error == ""
     writer.stop()
     assert count(db) == 3
+
+
+def test_put_many_counts_what_does_not_fit_and_feeds_both_kinds_of_listener(tmp_path) -> None:
+    q = EventQueue(max_events=10)
+    one_by_one: list[DeviceEvent] = []
+    lists: list[list[DeviceEvent]] = []
+    q.add_listener(one_by_one.append)
+    q.add_batch_listener(lists.append)
+    q.put_many([ev(i) for i in range(4)])
+    q.put(ev(4))
+    q.put_many([ev(i) for i in range(5, 12)])
+    q.put_many([])
+    assert q.stats.queued == 10 and q.stats.dropped == 2 and len(q) == 10
+    assert [e.fields["n"] for e in one_by_one] == list(range(10))
+    assert [[e.fields["n"] for e in batch] for batch in lists] == [
+        [0, 1, 2, 3], [4], [5, 6, 7, 8, 9]]
+    assert [e.fields["n"] for e in q.get_batch(100, 0.0)] == list(range(10))
+
+
+def test_batches_put_together_are_stored_whole(tmp_path) -> None:
+    db = tmp_path / "e.db"
+    open_database(db).conn.close()
+    q = EventQueue()
+    writer = EventWriter(db, q, flush_interval_s=0.1, batch_max=1000)
+    writer.start()
+    for start in range(0, 5000, 50):
+        q.put_many([ev(i) for i in range(start, start + 50)])
+    wait_for(lambda: q.stats.stored == 5000)
+    writer.stop()
+    assert count(db) == 5000 and q.stats.dropped == 0

@@ -238,3 +238,31 @@ def test_snapshot_thread_only_copies_when_asked(tmp_path) -> None:
         assert len(s.alerts) == 1 and s.lanes == ["d"]
     finally:
         snaps.stop()
+
+
+def test_events_taken_as_a_batch_fill_the_rings_as_one_by_one() -> None:
+    def feed_events() -> list[DeviceEvent]:
+        alert = {"alert_code": "8F36", "severity": "critical", "originator": ESME.device_id}
+        return [
+            DeviceEvent(HUB.label, EventKind.ALERT, T0, alert, T0 - timedelta(seconds=1)),
+            DeviceEvent(HUB.label, EventKind.READING, T0, {"obis": "1.8.0", "value": 12.5,
+                                                            "unit": "kWh"}),
+            DeviceEvent(HUB.label, EventKind.LOG, T0, {"text": "noise"}),
+            DeviceEvent(HUB.label, EventKind.ALERT, T0 + timedelta(seconds=1),
+                        {"alert_code": "zz"}),
+        ]
+
+    one, many = LiveData(), LiveData()
+    for live in (one, many):
+        live.set_devices(DEVICES)
+    for event in feed_events():
+        one.on_event(event)
+    many.on_events(feed_events())
+    assert one.version == many.version == 4
+    assert one.counts == many.counts and many.counts["alert"] == 2
+    assert one.alert_snapshot().tobytes() == many.alert_snapshot().tobytes()
+    assert many.alert_snapshot()["lane"].tolist() == [1, 0]
+    assert many.alert_snapshot()["code"].tolist() == [0x8F36, 0]
+    readings = many.reading_snapshot()
+    assert list(readings) == [(HUB.label, "1.8.0")] and readings[(HUB.label, "1.8.0")]["v"][0] == 12.5
+    assert many.units[(HUB.label, "1.8.0")] == "kWh"

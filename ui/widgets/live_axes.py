@@ -69,6 +69,6 @@ class ValueAxis(pg.AxisItem):
     of 12345.75 kWh with ticks 0.05 apart showed the same label twice.
     """
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+    def tickStrings(self, values, scale, spacing):
         places = max(0, math.ceil(-math.log10(spacing * scale))) if spacing > 0 else 0
         return [f"{v * scale:.{places}f}" for v in values]

@@ -23,6 +23,7 @@ from app.services.live import ALERT_DTYPE, LiveData
 from app.services.live_snapshots import Snapshot, SnapshotThread
 from app.services.live_view import (
     RANGE_PRESETS,
+    Markers,
     OutageSpan,
     RangeState,
     ViewMode,
@@ -31,19 +32,26 @@ from app.services.live_view import (
     markers_in_view,
     outage_spans,
     rate_from_markers,
-    thin_curve,
 )
 from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
 from ui.widgets.alert_timeline import AlertTimeline
 from ui.widgets.live_axes import LabTimeAxis, ValueAxis
+from ui.widgets.live_readings import ReadingLayer
 
 #: Reading curves drawn under the timeline: (OBIS code, title, unit).
 READING_PLOTS = (("1.7.0", "Power 1.7.0", "kW"), ("1.8.0", "Import register 1.8.0", "kWh"))
-#: Curve colours, by the device's lane.
-CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 OBIS_PLOTTED = frozenset(obis for obis, _title, _unit in READING_PLOTS)
 RATE_BINS = 60
 LEFT_AXIS_PX = 150
+#: While following now, the rate and reading plots are moved and redrawn at this period, or
+#: sooner once their time axis would be SMALL_PLOTS_MAX_SHIFT_PX off the timeline's; the
+#: timeline above them moves every frame. Following the 5 min view, "now" advances 0.2 s, under
+#: a pixel, between two of their redraws, and a frame that repaints only the timeline costs
+#: half as much with 64 lanes. While the followed range still grows from the first data (the
+#: first minutes of a capture) the scale changes every frame, which the shift limit bounds.
+#: Browsing, pausing or changing the range moves all at once.
+SMALL_PLOTS_PERIOD_S = 0.2
+SMALL_PLOTS_MAX_SHIFT_PX = 8.0
 
 
 @dataclass
@@ -83,22 +91,25 @@ class LivePlots(pg.GraphicsLayoutWidget):
                                               pen=pg.mkPen("#555", width=1),
                                               brush=pg.mkBrush(90, 90, 90, 90))
         self.reading_plots: dict[str, pg.PlotItem] = {}
+        self.reading_layers: dict[str, ReadingLayer] = {}
         for i, (obis, title, unit) in enumerate(READING_PLOTS):
             last = i == len(READING_PLOTS) - 1
             plot = self._small_plot(3 + i, title, unit, show_time=last)
             self.reading_plots[obis] = plot
+            self.reading_layers[obis] = ReadingLayer(
+                plot, obis, lambda device, obis=obis: self.source.live.units.get((device, obis), ""))
         layout = self.ci.layout
         layout.setRowStretchFactor(1, 6)
         for row in (2, 3, 4):
             layout.setRowStretchFactor(row, 2)
-        self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self.crosshair = [pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#999", width=1))
                           for _ in range(2 + len(READING_PLOTS))]
         for line, plot in zip(self.crosshair, self.plots()):
             line.setVisible(False)
             plot.addItem(line, ignoreBounds=True)
         for plot in self.plots():
-            plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+            plot.getViewBox().sigRangeChangedManually.connect(
+                lambda *_args, plot=plot: self._user_moved(plot))
         self._mouse = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=60, slot=self._moved)
         self.source = source
         self._snapshots: SnapshotThread | None = None
@@ -127,7 +138,8 @@ class LivePlots(pg.GraphicsLayoutWidget):
         left.setWidth(LEFT_AXIS_PX)
         if not show_time:
             plot.hideAxis("bottom")
-        plot.setXLink(self.timeline.plot)
+        # Not X-linked to the timeline: refresh and _user_moved keep the time axes in step, so
+        # that following now can move these plots less often than the timeline.
         self.addItem(plot, row=row, col=0)
         return plot
 
@@ -158,16 +170,16 @@ class LivePlots(pg.GraphicsLayoutWidget):
         self._outages: list[Outage] = []
         self._spans: list[OutageSpan] = []
         self._drawn_key: tuple[float, float, float] | None = None
+        self._small_range: tuple[float, float] | None = None
+        self._small_drawn_s = -np.inf
         self._dirty = True
 
     def set_source(self, source: LiveSource) -> None:
         """Show another source (the live runtime, or a replay)."""
         self.source = source
-        for (_device, obis), curve in self.curves.items():
-            self.reading_plots[obis].removeItem(curve)
-        self.curves.clear()
-        for plot in self.reading_plots.values():
-            self._retitle(plot)
+        for obis, layer in self.reading_layers.items():
+            layer.clear()
+            self._retitle(obis)
         self._reset_cache()
         self.state.mode = ViewMode.FOLLOW
         self.refresh()
@@ -200,10 +212,15 @@ class LivePlots(pg.GraphicsLayoutWidget):
             self._dirty = True
             self.refresh()
 
-    def _user_moved(self, *_args: object) -> None:
+    def _user_moved(self, moved: pg.PlotItem) -> None:
         # Zooming or panning by mouse stops following (a paused view stays paused).
         if self.state.mode is ViewMode.FOLLOW:
             self.state.mode = ViewMode.BROWSE
+        x0, x1 = moved.getViewBox().viewRange()[0]
+        for plot in self.plots():
+            if plot is not moved:
+                plot.getViewBox().setXRange(x0, x1, padding=0)
+        self._small_range = (float(x0), float(x1))
         self.state.x_range = tuple(self.timeline.plot.getViewBox().viewRange()[0])  # type: ignore[assignment]
 
     def _set_range(self, x0: float, x1: float) -> None:
@@ -260,15 +277,17 @@ class LivePlots(pg.GraphicsLayoutWidget):
         if not changed and key == self._drawn_key:
             return False
         self._drawn_key, self._dirty = key, False
-        self._draw(x0, x1, width, now)
+        moved = self._draw(x0, x1, width, now)
         # Apply the new view transforms now, not while painting: items whose bounds depend on
-        # the pixel size (curves) would otherwise ask for a second repaint of every frame.
-        for plot in self.plots():
+        # the pixel size (curves) would otherwise ask for a second repaint of every frame. Only
+        # for plots that moved: updating a matrix repaints the whole plot even when unchanged.
+        for plot in moved:
             plot.getViewBox().updateMatrix()
         self.frames += 1
         return True
 
-    def _draw(self, x0: float, x1: float, width: float, now: float) -> None:
+    def _draw(self, x0: float, x1: float, width: float, now: float) -> list[pg.PlotItem]:
+        """Redraw the timeline, and the smaller plots when due; returns the plots redrawn."""
         markers = markers_in_view(self._alerts, x0, x1, int(width), t=self._alert_t,
                                   key=self._alert_key)
         self.timeline.set_markers(markers, self._alerts, self._alert_t)
@@ -276,42 +295,45 @@ class LivePlots(pg.GraphicsLayoutWidget):
         ongoing_now = now if self.state.mode is not ViewMode.PAUSED else self.state.x_range[1]
         self._spans = outage_spans(self._outages, bench_lanes, ongoing_now)
         self.timeline.set_spans(self._spans, x0, x1, width)
+        if self._small_plots_due(x0, x1, width):
+            self._draw_small_plots(markers, x0, x1)
+            return self.plots()
+        return [self.timeline.plot]
+
+    def _small_plots_due(self, x0: float, x1: float, width_px: float) -> bool:
+        if self._small_range is None or self.state.mode is not ViewMode.FOLLOW:
+            return self._small_range != (x0, x1)
+        s0, s1 = self._small_range
+        shift_px = max(abs(x0 - s0), abs(x1 - s1)) * width_px / max(x1 - x0, 1e-9)
+        return (shift_px >= SMALL_PLOTS_MAX_SHIFT_PX
+                or time.monotonic() - self._small_drawn_s >= SMALL_PLOTS_PERIOD_S)
+
+    def _draw_small_plots(self, markers: Markers, x0: float, x1: float) -> None:
+        self._small_range, self._small_drawn_s = (x0, x1), time.monotonic()
+        for plot in self.plots()[1:]:
+            plot.getViewBox().setXRange(x0, x1, padding=0)
         edges, counts, bin_s = rate_from_markers(markers, x0, x1, RATE_BINS)
         rates = counts * (60.0 / bin_s)
         self.rate_curve.setData(edges, rates)
         _set_y(self.rate_plot, 0.0, float(rates.max()) if len(rates) else 0.0)
-        spans: dict[str, list[float]] = {}
-        for key, ring in self._readings.items():
-            curve = self.curves.get(key)
-            if curve is None:
-                curve = self._new_curve(key)
-            xs, ys = thin_curve(ring["t"], ring["v"], x0, x1)
-            few = len(xs) < 300
-            curve.setData(xs, ys, symbol="o" if few else None, symbolSize=5)
-            if len(ys):
-                spans.setdefault(key[1], []).extend((float(ys.min()), float(ys.max())))
-        for obis, plot in self.reading_plots.items():
-            values = spans.get(obis)
-            if values:
-                _set_y(plot, min(values), max(values))
+        by_obis: dict[str, dict[str, np.ndarray]] = {obis: {} for obis in self.reading_layers}
+        for (device, obis), ring in self._readings.items():
+            if obis in by_obis:
+                by_obis[obis][device] = ring
+        for obis, layer in self.reading_layers.items():
+            known = len(layer.colour_of)
+            span = layer.set_data(by_obis[obis], self.timeline.lane_names, x0, x1)
+            if len(layer.colour_of) != known:
+                self._retitle(obis)
+            if span is not None:
+                _set_y(self.reading_plots[obis], *span)
 
-    def _new_curve(self, key: tuple[str, str]) -> pg.PlotDataItem:
-        device, obis = key
-        names = self.timeline.lane_names
-        n = names.index(device) if device in names else len(self.curves)
-        colour = pg.mkColor(CURVE_COLOURS[n % len(CURVE_COLOURS)])
-        plot = self.reading_plots[obis]
-        unit = self.source.live.units.get(key, "")
-        curve = plot.plot(pen=pg.mkPen(colour, width=1.5), symbolBrush=colour, symbolPen=colour)
-        curve.setToolTip(f"{device} {obis}" + (f" ({unit})" if unit else ""))
-        self.curves[key] = curve
-        self._retitle(plot)
-        return curve
-
-    def _retitle(self, plot: pg.PlotItem) -> None:
+    def _retitle(self, obis: str) -> None:
         # Which curve is which goes in the title (a legend box would cover data).
-        names = [f"<span style='color:{c.opts['pen'].color().name()}'>●</span> {d}"
-                 for (d, o), c in self.curves.items() if self.reading_plots[o] is plot][:4]
+        layer = self.reading_layers[obis]
+        names = [f"<span style='color:{layer.colour(d).name()}'>●</span> {d}"
+                 for d in layer.devices[:4]]
+        plot = self.reading_plots[obis]
         title = self._titles[id(plot)]
         plot.setTitle(title + (" &nbsp; " + " &nbsp; ".join(names) if names else ""), size="9pt")
 

@@ -266,3 +266,55 @@ def test_calls_on_a_closed_port_fail_clearly(io_loop: IoLoop, pty_pair: Pty) -> 
     with pytest.raises(TransportError, match="is not open"):
         io_loop.run(transport.read(), timeout_s=5)
     io_loop.run(transport.close(), timeout_s=5)  # closing a never-opened port is fine
+
+
+def test_selector_reads_start_no_thread_and_the_thread_path_still_works(
+    io_loop: IoLoop, pty_pair: Pty
+) -> None:
+    # POSIX: the I/O loop's selector watches the port; no reader thread per port.
+    transport = opened(io_loop, pty_pair.path)
+    try:
+        assert not [t for t in threading.enumerate() if t.name.startswith("serial-reader")]
+        os.write(pty_pair.master, b"via the selector\r\n")
+        assert io_loop.run(read_exactly(transport, 18), timeout_s=10) == b"via the selector\r\n"
+    finally:
+        io_loop.run(transport.close(), timeout_s=10)
+    # The thread path (what Windows always uses) reads and reports a vanished device the same.
+    threaded = SerialTransport(SerialSettings(pty_pair.path), selector_reads=False)
+    io_loop.run(threaded.open(), timeout_s=10)
+    try:
+        assert [t for t in threading.enumerate() if t.name == f"serial-reader {pty_pair.path}"]
+        os.write(pty_pair.master, b"via a thread\r\n")
+        assert io_loop.run(read_exactly(threaded, 14), timeout_s=10) == b"via a thread\r\n"
+        pending = io_loop.submit(threaded.read(timeout_s=10))
+        time.sleep(0.1)
+        pty_pair.close_master()
+        with pytest.raises(TransportError) as caught:
+            pending.result(timeout=10)
+        assert caught.value.reason is TransportErrorReason.DISCONNECTED
+    finally:
+        io_loop.run(threaded.close(), timeout_s=10)
+
+
+def test_bytes_nobody_waits_for_are_read_on_the_next_tick_and_silence_is_not_a_hang_up(
+    io_loop: IoLoop, pty_pair: Pty
+) -> None:
+    # Between reads the selector stops watching the port and reads it once a tick instead; a
+    # tty read then finds nothing (pyserial's VMIN=0 gives b"", not EAGAIN), which must not be
+    # taken for the hang-up it means after the selector said "readable".
+    transport = opened(io_loop, pty_pair.path, baud=115200)
+    try:
+        os.write(pty_pair.master, b"first burst\r\n")
+        time.sleep(0.3)  # several ticks with bytes waiting and no read waiting
+        os.write(pty_pair.master, b"second burst\r\n")
+        time.sleep(0.3)  # then several silent ticks
+        assert transport.is_open
+        assert io_loop.run(read_exactly(transport, 27), timeout_s=10) == (
+            b"first burst\r\nsecond burst\r\n")
+        time.sleep(0.3)
+        assert transport.is_open
+        assert io_loop.run(transport.read(timeout_s=0.05), timeout_s=5) == b""
+        os.write(pty_pair.master, b"still here\r\n")
+        assert io_loop.run(read_exactly(transport, 12), timeout_s=10) == b"still here\r\n"
+    finally:
+        io_loop.run(transport.close(), timeout_s=10)

@@ -127,3 +127,30 @@ def test_buffer_wakes_a_waiting_reader_from_another_thread(io_loop: IoLoop) -> N
             timer.cancel()
 
     assert io_loop.run(scenario(), timeout_s=10) == b"late"
+
+
+def test_buffer_fed_on_the_loop_wakes_a_waiting_reader_and_calls_its_wait_hook(
+    io_loop: IoLoop,
+) -> None:
+    async def scenario() -> tuple[bytes, int, bool, bytes, bool]:
+        buffer = RxBuffer(io_loop.loop)
+        waits: list[bool] = []
+        buffer.set_wait_hook(lambda: waits.append(buffer.has_waiters))
+        io_loop.loop.call_later(0.05, buffer.put_in_loop, b"on the loop")
+        got = await buffer.get(100, timeout_s=5)
+        timed_out = await buffer.get(100, timeout_s=0.02)
+        return got, len(waits), all(waits), timed_out, buffer.has_waiters
+
+    got, hook_calls, waiting_when_called, timed_out, still_waiting = io_loop.run(
+        scenario(), timeout_s=10)
+    assert got == b"on the loop" and timed_out == b""
+    assert hook_calls == 2 and waiting_when_called and not still_waiting
+
+    async def failing() -> bytes:
+        buffer = RxBuffer(io_loop.loop)
+        io_loop.loop.call_later(
+            0.02, buffer.fail_in_loop, TransportError(TransportErrorReason.DISCONNECTED, "gone"))
+        return await buffer.get(1, timeout_s=5)
+
+    with pytest.raises(TransportError, match="gone"):
+        io_loop.run(failing(), timeout_s=10)
