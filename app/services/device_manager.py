@@ -191,18 +191,20 @@ class DeviceManager:
             if self.on_state is not None:
                 self.on_state(label, s, reason)
 
-        def sink(ev: DeviceEvent) -> None:
-            self.events.put(ev)
+        def deliver(events: list[DeviceEvent]) -> None:
+            self.events.put_many(events)
             waiters = self._waiters.get(label)
-            if waiters and ev.fields.get("state") in ("ok", "error"):
-                fut = waiters.pop(0)
-                if not fut.done():
-                    fut.set_result(ev)
+            if waiters:
+                for ev in events:
+                    if waiters and ev.fields.get("state") in ("ok", "error"):
+                        fut = waiters.pop(0)
+                        if not fut.done():
+                            fut.set_result(ev)
 
         session = DeviceSession(
-            label, transport, codec, self.clock, sink,
+            label, transport, codec, self.clock, lambda ev: deliver([ev]),
             capture=self._captures[label][1], reconnect=ReconnectPolicy(), on_state=state,
-            session_id=session_id, tap=tap,
+            session_id=session_id, tap=tap, batch_sink=deliver,
         )
         self._sessions[label] = session
         poll_s = float(device.connection.get("poll_s", 30))

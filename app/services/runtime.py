@@ -112,7 +112,7 @@ class DeviceRuntime:
         self.io = IoLoop()
         self.events = EventQueue()
         self.live = LiveData()
-        self.events.add_listener(self.live.on_event)
+        self.events.add_batch_listener(self.live.on_events)
         self.outages = OutageService(clock, list(devices or []), tracker_config)
         self.writer = EventWriter(db_path, self.events, on_error=on_write_error,
                                   after_batch=self.outages.on_batch)

@@ -66,7 +66,7 @@ def test_every_line_sent_is_stored_and_every_byte_captured(tmp_path: Path) -> No
     # Three ports for 1.5 s at 115200 baud, most of the line used.
     assert 3 * 1.5 * 11520 * 0.7 < result.bytes_sent <= 3 * 1.6 * 11520
     assert result.lines_sent > 3 * 1.5 * 100
-    assert figures["ui_fps"] is None and 0 < figures["cpu_percent"]
+    assert figures["ui_fps"] is None and figures["cpu_percent"] > 0
     assert bench.live.counts["log"] > 0  # the live ring buffers saw the events
     assert any("ingesting for 1.5 s" in m for m in messages)
     # A work directory given is kept: a capture file per port holds every byte read, its
