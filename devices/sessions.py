@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -262,28 +262,23 @@ class DeviceSession:
             await self._sleep_or_stop(backoff.next())
         return False
 
-    # --- streaming protocols -------------------------------------------------------------------
-    async def run(self, max_events: int | None = None) -> None:
-        """Read, decode and deliver until stopped (or `max_events` events were delivered)."""
+    # --- the connection loop shared by every protocol ----------------------------------------
+    async def _keep_connected(self, work: Callable[[], Awaitable[bool]]) -> None:
+        """Open the transport and run `work` until it returns True or the session stops.
+
+        A transport failure closes the link, resets the codec and reopens with backoff (or ends
+        in ``failed`` when reconnecting is off); the state ends ``disconnected`` unless failed.
+        """
         backoff = self.reconnect.delays()
         first = True
-        delivered = 0
-        loop = asyncio.get_running_loop()
         try:
             while not self.stopping:
                 if not await self._open(backoff, first):
                     return
                 first = False
                 try:
-                    while not self.stopping:
-                        data = await self.transport.read(READ_MAX_BYTES,
-                                                         timeout_s=self.read_timeout_s)
-                        if data:
-                            delivered += len(self._received(data))
-                            if max_events is not None and delivered >= max_events:
-                                return
-                            if self.coalesce_s > 0:
-                                await self._coalesce(loop)
+                    if await work():
+                        return
                 except TransportError as exc:
                     await self.transport.close()
                     self.codec.reset()
@@ -297,6 +292,26 @@ class DeviceSession:
             await self.transport.close()
             if self.health.state is not SessionState.FAILED:
                 self._set_state(SessionState.DISCONNECTED)
+
+    # --- streaming protocols -------------------------------------------------------------------
+    async def run(self, max_events: int | None = None) -> None:
+        """Read, decode and deliver until stopped (or `max_events` events were delivered)."""
+        loop = asyncio.get_running_loop()
+        delivered = 0
+
+        async def stream() -> bool:
+            nonlocal delivered
+            while not self.stopping:
+                data = await self.transport.read(READ_MAX_BYTES, timeout_s=self.read_timeout_s)
+                if data:
+                    delivered += len(self._received(data))
+                    if max_events is not None and delivered >= max_events:
+                        return True
+                    if self.coalesce_s > 0:
+                        await self._coalesce(loop)
+            return True
+
+        await self._keep_connected(stream)
 
     # --- IEC 62056-21 readout ------------------------------------------------------------------
     async def readout(self, reply_timeout_s: float = 3.0) -> tuple[bool, str]:
@@ -355,29 +370,15 @@ class DeviceSession:
         A readout that gets no answer leaves the session connected with the reason shown (the
         probe may have slipped); a port that fails is reopened with backoff.
         """
-        backoff = self.reconnect.delays()
-        first = True
-        try:
-            while not self.stopping:
-                if not await self._open(backoff, first):
-                    return
-                first = False
-                try:
-                    while not self.stopping:
-                        ok, reason = await self.readout(reply_timeout_s)
-                        self._set_state(SessionState.CONNECTED,
-                                        "" if ok else f"last readout failed: {reason}")
-                        await self._sleep_or_stop(poll_s)
-                except TransportError as exc:
-                    await self.transport.close()
-                    self._set_state(SessionState.RECONNECTING, exc.message)
-                    self.health.reconnects += 1
-                    await self._sleep_or_stop(backoff.next())
-        finally:
-            await self.transport.close()
-            if self.health.state is not SessionState.FAILED:
-                self._set_state(SessionState.DISCONNECTED)
 
+        async def poll() -> bool:
+            while not self.stopping:
+                ok, reason = await self.readout(reply_timeout_s)
+                self._set_state(SessionState.CONNECTED, "" if ok else f"last readout failed: {reason}")
+                await self._sleep_or_stop(poll_s)
+            return True
+
+        await self._keep_connected(poll)
 
 def _release(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
