@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.services.live_alerts import AlertFilter, AlertQuery, AlertRow
 from app.services.live_view import local_time
+from ui.widgets.table_model import ColumnsTableModel
 
 COLUMNS = ("Time", "Device", "Code", "Alert", "Severity", "Device time", "Acknowledged")
 SEVERITY_COLOUR = {"critical": "#f8d0d0", "non-critical": "#fde3c8", "info": "#dbe6f3"}
@@ -39,8 +40,10 @@ TIME_CHOICES: dict[str, float | str | None] = {
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 
-class AlertTableModel(QAbstractTableModel):
+class AlertTableModel(ColumnsTableModel):
     """Rows of :class:`AlertRow`, newest first."""
+
+    columns = COLUMNS
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,17 +58,8 @@ class AlertTableModel(QAbstractTableModel):
         self.endResetModel()
         return True
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
+    def row_total(self) -> int:
+        return len(self.rows)
 
     def row_of(self, event_id: int) -> int:
         return next((i for i, r in enumerate(self.rows) if r.event_id == event_id), -1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QDate,
     QModelIndex,
     QPersistentModelIndex,
@@ -29,13 +28,16 @@ from PySide6.QtWidgets import (
 from app.domain.bookings import Booking, BookingStatus
 from app.domain.lab import Lab
 from ui.theme import PHASE_LABELS, status_fill, status_label, status_text
+from ui.widgets.table_model import ColumnsTableModel
 
 COLUMNS = ("#", "Day", "Start", "End", "Lab", "Organisation", "Spaces", "Phase", "Status",
            "Benches", "Attendees")
 
 
-class BookingTableModel(QAbstractTableModel):
+class BookingTableModel(ColumnsTableModel):
     """Bookings as rows; times in each booking's lab local time; sorts on the raw values."""
+
+    columns = COLUMNS
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,17 +59,8 @@ class BookingTableModel(QAbstractTableModel):
                 return i
         return None
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
-        return 0 if parent is not None and parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
-        return 0 if parent is not None and parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+    def row_total(self) -> int:
+        return len(self._rows)
 
     def _values(self, b: Booking) -> tuple[tuple[object, object], ...]:
         """(display, sort key) per column."""

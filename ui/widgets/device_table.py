@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from app.domain.devices import Device
+from ui.widgets.table_model import ColumnsTableModel
 
 #: state value -> (text colour, label). Amber while trying, red when failed, grey when idle.
 STATE_STYLE: dict[str, tuple[str, str]] = {
@@ -67,8 +68,10 @@ COLUMNS = ("Label", "Kind", "Device ID", "MPAN/MPRN", "Manufacturer", "Model", "
 STATE_COLUMN = COLUMNS.index("State")
 
 
-class DeviceTableModel(QAbstractTableModel):
+class DeviceTableModel(ColumnsTableModel):
     """Devices from the registry plus the last state each one reported."""
+
+    columns = COLUMNS
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -101,17 +104,8 @@ class DeviceTableModel(QAbstractTableModel):
         return self.devices[row] if 0 <= row < len(self.devices) else None
 
     # --- Qt model ------------------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
-        return 0 if parent is not None and parent.isValid() else len(self.devices)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
-        return 0 if parent is not None and parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+    def row_total(self) -> int:
+        return len(self.devices)
 
     def _cell(self, device: Device, column: int) -> str:
         if column == STATE_COLUMN:
