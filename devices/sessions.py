@@ -121,6 +121,8 @@ class DeviceSession:
         tap: called with ("rx" | "tx", bytes) for every chunk (a raw console).
         batch_sink: when given, takes the events of each chunk as one list instead of ``sink``
             taking them one by one (must not block either).
+        device_ref: the registered device's stable id, stamped on every event (None when the
+            port is not a registered device).
         coalesce_s: in :meth:`run`, after bytes arrived, wait until the next multiple of this
             period of the loop's clock before reading again (0: read again at once). Ticks on
             the loop's clock line every session up, so many busy ports are decoded in one pass
@@ -142,6 +144,7 @@ class DeviceSession:
         tap: Callable[[str, bytes], None] | None = None,
         batch_sink: BatchSink | None = None,
         coalesce_s: float = DEFAULT_COALESCE_S,
+        device_ref: int | None = None,
     ) -> None:
         if coalesce_s < 0:
             raise ValueError(f"coalesce_s must not be negative, got {coalesce_s}.")
@@ -158,6 +161,7 @@ class DeviceSession:
         self.tap = tap
         self.batch_sink = batch_sink
         self.coalesce_s = coalesce_s
+        self.device_ref = device_ref
         self.health = SessionHealth()
         self._stop = asyncio.Event()
 
@@ -195,8 +199,8 @@ class DeviceSession:
         health.absorb(self.codec.stats)
         if not decoded:
             return []
-        label, session_id = self.label, self.session_id
-        out = [DeviceEvent(label, ev.kind, now, dict(ev.fields), ev.device_time, session_id)
+        label, session_id, ref = self.label, self.session_id, self.device_ref
+        out = [DeviceEvent(label, ev.kind, now, dict(ev.fields), ev.device_time, session_id, ref)
                for ev in decoded]
         self._deliver(out)
         return out
@@ -213,7 +217,7 @@ class DeviceSession:
     def _stamp(self, ev: CodecEvent, now: datetime) -> DeviceEvent:
         return DeviceEvent(
             device=self.label, kind=ev.kind, host_time=now, fields=dict(ev.fields),
-            device_time=ev.device_time, session_id=self.session_id,
+            device_time=ev.device_time, session_id=self.session_id, device_ref=self.device_ref,
         )
 
     async def _coalesce(self, loop: asyncio.AbstractEventLoop) -> None:

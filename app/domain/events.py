@@ -47,7 +47,13 @@ class CodecEvent:
 
 @dataclass(frozen=True, slots=True)
 class DeviceEvent:
-    """A decoded event attributed to a device and stamped with the host receive time (UTC)."""
+    """A decoded event attributed to a device and stamped with the host receive time (UTC).
+
+    Attributes:
+        device: the device's label when the event was received (for display).
+        device_ref: the registered device's stable id (``devices.id``), or None for a port that
+            is not in the registry; history follows this, not the label, across renames.
+    """
 
     device: str
     kind: EventKind
@@ -55,3 +61,4 @@ class DeviceEvent:
     fields: dict[str, Any] = field(default_factory=dict)
     device_time: datetime | None = None
     session_id: int | None = None
+    device_ref: int | None = None

@@ -204,7 +204,7 @@ class DeviceManager:
         session = DeviceSession(
             label, transport, codec, self.clock, lambda ev: deliver([ev]),
             capture=self._captures[label][1], reconnect=ReconnectPolicy(), on_state=state,
-            session_id=session_id, tap=tap, batch_sink=deliver,
+            session_id=session_id, tap=tap, batch_sink=deliver, device_ref=device.id,
         )
         self._sessions[label] = session
         poll_s = float(device.connection.get("poll_s", 30))
