@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from devices.codecs.gbcs_types import (
+    DLMS_DEVIATION_UNSPECIFIED,
     ZIGBEE_EPOCH,
     encode_der_integer,
     encode_der_length,
@@ -73,38 +74,141 @@ def build_alert_apdu(
     if content not in builders:
         raise ValueError(f"content {content!r} is not one of dlms, gbz, der")
     body = builders[content](alert_code, alert_time, counter)
-    signed = _general_signing(
-        parse_eui(originator), parse_eui(recipient), counter, message_code, body
+    signed = build_general_signing(
+        content=body,
+        originator=parse_eui(originator),
+        recipient=parse_eui(recipient),
+        other_information=message_code.to_bytes(2, "big"),
+        counter=counter,
     )
     if not ciphered:
         return signed
     return _general_ciphering(signed, counter)
 
 
-def _general_signing(
-    originator: bytes, recipient: bytes, counter: int, message_code: int, body: bytes
+def build_general_signing(
+    *,
+    content: bytes,
+    originator: bytes = bytes(8),
+    recipient: bytes = bytes(8),
+    transaction_id: bytes | None = None,
+    date_time: bytes | None = None,
+    other_information: bytes = b"\x00\x67",
+    signature: bytes | None = DUMMY_SIGNATURE,
+    counter: int = 1,
 ) -> bytes:
-    # DLMS general-signing: tag DF, transaction-id (length 09: CRA flag + 8-byte counter),
-    # originator and recipient system titles (length 08), date-time absent (00),
-    # other-information (the 2-byte message code), content, signature.
-    return b"".join(
-        [
-            b"\xdf\x09",
-            bytes([CRA_FLAG_ALERT]),
-            counter.to_bytes(8, "big"),
-            b"\x08",
-            originator,
-            b"\x08",
-            recipient,
-            b"\x00",
-            b"\x02",
-            message_code.to_bytes(2, "big"),
-            encode_der_length(len(body)),
-            body,
-            encode_der_length(len(DUMMY_SIGNATURE)),
-            DUMMY_SIGNATURE,
-        ]
+    """Build a General Signing APDU from raw fields (edge values welcome: nothing is checked).
+
+    Args:
+        content: the alert content (see :func:`dlms_content`, :func:`gbz_content`,
+            :func:`der_content`) or any bytes.
+        originator: the originator system title (written with its length, normally 8 bytes).
+        recipient: the recipient system title (written with its length).
+        transaction_id: the transaction-id bytes (written with their length); default: CRA flag
+            ``03`` (alert) followed by ``counter`` in 8 bytes.
+        date_time: a 12-byte DLMS date-time for the header, or None for ``00`` (absent).
+        other_information: the other-information bytes (the first two are the message code).
+        signature: the signature bytes, or None to end the APDU right after the content.
+        counter: the originator counter used by the default transaction id.
+    """
+    if transaction_id is None:
+        transaction_id = bytes([CRA_FLAG_ALERT]) + counter.to_bytes(8, "big")
+    # DLMS general-signing: tag DF, transaction-id, originator and recipient system titles,
+    # date-time, other-information, content, signature; each but the tag with its length.
+    parts = [
+        b"\xdf",
+        _with_length(transaction_id),
+        _with_length(originator),
+        _with_length(recipient),
+        b"\x00" if date_time is None else _with_length(date_time),
+        _with_length(other_information),
+        _with_length(content),
+    ]
+    if signature is not None:
+        parts.append(_with_length(signature))
+    return b"".join(parts)
+
+
+def dlms_content(
+    alert_code: int,
+    alert_date_time: bytes,
+    *,
+    invoke_id: int = 0x20000001,
+    notification_date_time: bytes | None = None,
+) -> bytes:
+    """DLMS DataNotification alert content with raw date-time fields.
+
+    Args:
+        alert_code: the 16-bit alert code.
+        alert_date_time: the alert's octet-string date-time (normally 12 bytes; any length is
+            written as given).
+        invoke_id: the long-invoke-id-and-priority (32 bits).
+        notification_date_time: the DataNotification's own date-time (12 bytes), or None for
+            ``00`` (absent).
+    """
+    # DataNotification (tag 0F): long-invoke-id-and-priority, date-time, then the body:
+    # structure of 2 { long-unsigned alert code, octet-string DLMS date-time }.
+    note = b"\x00" if notification_date_time is None else _with_length(notification_date_time)
+    return (
+        b"\x0f"
+        + invoke_id.to_bytes(4, "big")
+        + note
+        + b"\x02\x02"
+        + b"\x12"
+        + alert_code.to_bytes(2, "big")
+        + b"\x09"
+        + _with_length(alert_date_time)
     )
+
+
+def gbz_content(alert_code: int, seconds: int, components: bytes = b"") -> bytes:
+    """GBZ alert content: profile id 0109, component count, alert code, UTCTime seconds (32 bits)."""
+    count = 1 if components else 0
+    return (
+        b"\x01\x09"
+        + bytes([count])
+        + alert_code.to_bytes(2, "big")
+        + seconds.to_bytes(4, "big")
+        + components
+    )
+
+
+def der_content(alert_code: int, time_text: bytes) -> bytes:
+    """ASN.1 DER alert content: SEQUENCE { INTEGER alert code, GeneralizedTime ``time_text`` }."""
+    time_field = b"\x18" + encode_der_length(len(time_text)) + time_text
+    inner = encode_der_integer(alert_code) + time_field
+    return b"\x30" + encode_der_length(len(inner)) + inner
+
+
+def dlms_date_time(
+    year: int,
+    month: int,
+    day: int,
+    hour: int,
+    minute: int,
+    second: int = 0,
+    hundredths: int = 0,
+    deviation: int = DLMS_DEVIATION_UNSPECIFIED,
+    *,
+    weekday: int = 0xFF,
+    clock_status: int = 0xFF,
+) -> bytes:
+    """A 12-byte DLMS date-time from raw field values (Blue Book 4.1.6.1), unchecked.
+
+    ``deviation`` is minutes as a signed 16-bit value (negative allowed) or ``0x8000`` for "not
+    specified"; every other field is written as given (``0xFF``/``0xFFFF`` = not specified).
+    """
+    return (
+        bytes(
+            [year >> 8 & 0xFF, year & 0xFF, month, day, weekday, hour, minute, second, hundredths]
+        )
+        + (deviation & 0xFFFF).to_bytes(2, "big")
+        + bytes([clock_status])
+    )
+
+
+def _with_length(field: bytes) -> bytes:
+    return encode_der_length(len(field)) + field
 
 
 def _general_ciphering(signed: bytes, counter: int) -> bytes:
@@ -121,30 +225,17 @@ def _general_ciphering(signed: bytes, counter: int) -> bytes:
 
 
 def _dlms_content(alert_code: int, alert_time: datetime, counter: int) -> bytes:
-    # DataNotification (tag 0F): long-invoke-id-and-priority, date-time absent, then the body:
-    # structure of 2 { long-unsigned alert code, octet-string(12) DLMS date-time }.
+    # The invoke id carries the counter's low 24 bits with the priority bit set.
     invoke_id = 0x20000000 | (counter & 0x00FFFFFF)
-    return (
-        b"\x0f"
-        + invoke_id.to_bytes(4, "big")
-        + b"\x00"
-        + b"\x02\x02"
-        + b"\x12"
-        + alert_code.to_bytes(2, "big")
-        + b"\x09\x0c"
-        + encode_dlms_datetime(alert_time)
-    )
+    return dlms_content(alert_code, encode_dlms_datetime(alert_time), invoke_id=invoke_id)
 
 
 def _gbz_content(alert_code: int, alert_time: datetime, counter: int) -> bytes:
-    # GBZ alert: profile id 0109, component count (none follow here), alert code, UTCTime.
     seconds = int((to_utc(alert_time) - ZIGBEE_EPOCH).total_seconds())
     if not 0 <= seconds <= 0xFFFFFFFF:
         raise ValueError("alert_time is outside the ZigBee UTCTime range (2000 to 2136)")
-    return b"\x01\x09\x00" + alert_code.to_bytes(2, "big") + seconds.to_bytes(4, "big")
+    return gbz_content(alert_code, seconds)
 
 
 def _der_content(alert_code: int, alert_time: datetime, counter: int) -> bytes:
-    # SEQUENCE { INTEGER alert code, GeneralizedTime }.
-    inner = encode_der_integer(alert_code) + encode_generalized_time(alert_time)
-    return b"\x30" + encode_der_length(len(inner)) + inner
+    return der_content(alert_code, encode_generalized_time(alert_time)[2:])

@@ -7,7 +7,8 @@ from typing import Any
 
 from app.domain.events import CodecEvent, EventKind
 from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
-from devices.codecs.gbcs import GbcsAlert, GbcsError, decode_alert, hex_to_bytes
+from devices.codecs.base import CodecError
+from devices.codecs.gbcs import GbcsAlert, decode_alert, hex_to_bytes
 from devices.codecs.lines import LineFramer
 
 #: Longest line kept: alert APDUs are a few hundred bytes, i.e. under 1 kB of hex.
@@ -71,20 +72,20 @@ class GbcsHexCodec:
         text = line.decode("ascii", "replace")
         try:
             alert = decode_alert(hex_to_bytes(text), self.catalogue)
-        except GbcsError as first_error:
+        except CodecError as first_error:
             found = _APDU_START.search(text)
             if found is None or found.start() == 0:
                 return self._error(first_error, text)
             try:
                 alert = decode_alert(hex_to_bytes(text[found.start() :]), self.catalogue)
-            except GbcsError as exc:
+            except CodecError as exc:
                 return self._error(exc, text)
             self.stats.dropped_bytes += found.start()
             self.stats.resyncs += 1
         self._frames += 1
         return CodecEvent(EventKind.ALERT, alert_fields(alert, self.catalogue), alert.timestamp)
 
-    def _error(self, exc: GbcsError, text: str) -> CodecEvent:
+    def _error(self, exc: CodecError, text: str) -> CodecEvent:
         self.stats.errors += 1
         return CodecEvent(
             EventKind.ERROR,

@@ -90,7 +90,8 @@ def decode_dlms_datetime(raw: bytes, offset: int) -> datetime | None:
         The time, or None when the date or time fields are "not specified" (``FF``/``FFFF``).
 
     Raises:
-        GbcsError: a specified field is out of range.
+        GbcsError: a specified field is out of range, or the time in UTC (after the deviation)
+            falls outside the years 1 to 9999.
     """
     year = (raw[0] << 8) | raw[1]
     month, day, hour, minute, second, hundredths = raw[2], raw[3], raw[5], raw[6], raw[7], raw[8]
@@ -110,7 +111,16 @@ def decode_dlms_datetime(raw: bytes, offset: int) -> datetime | None:
         # with the convention UTC = local time + deviation.
         if deviation >= 0x8000:
             deviation -= 0x10000
-        moment += timedelta(minutes=deviation)
+        try:
+            moment += timedelta(minutes=deviation)
+        except OverflowError:
+            # Valid fields near either end of the calendar (9999-12-31 23:59 with +1, year 1
+            # with a negative deviation) leave datetime's range once the deviation is applied.
+            raise GbcsError(
+                f"DLMS date-time {moment.replace(tzinfo=None).isoformat(' ', 'minutes')} with a "
+                f"deviation of {deviation:+d} min is outside the years 1 to 9999 in UTC",
+                offset,
+            ) from None
     return moment
 
 

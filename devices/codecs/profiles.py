@@ -47,7 +47,8 @@ from typing import Any
 
 from app.domain.events import CodecEvent, EventKind
 from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
-from devices.codecs.gbcs import GbcsError, decode_alert, hex_to_bytes
+from devices.codecs.base import CodecError
+from devices.codecs.gbcs import decode_alert, hex_to_bytes
 from devices.codecs.gbcs_codec import alert_fields
 from devices.codecs.lines import LineFramer
 from devices.codecs.profile_matcher import CONVERTERS, as_utc, combine, fast_handler, scoped
@@ -364,7 +365,7 @@ class ProfileCodec:
                     alert = decode_alert(hex_to_bytes(hex_text), self.catalogue)
                     fields.update(alert_fields(alert, self.catalogue))
                     device_time = alert.timestamp or device_time
-        except GbcsError as exc:
+        except CodecError as exc:
             return self._error(f"rule {compiled.rule.number}: {exc.message}", text, exc.offset)
         except ValueError as exc:
             return self._error(f"rule {compiled.rule.number}: {exc}", text, None)
