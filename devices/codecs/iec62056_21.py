@@ -64,6 +64,14 @@ _MAX_IDENT_BYTES = 40
 
 _ADDRESS_RE = re.compile(r"[0-9A-Za-z ]{0,32}")
 
+# Where a frame may start: STX; "/" and three letters (an identification's manufacturer, clause
+# 6.3.2); "/?" address "!" (a request, e.g. the echo of ours, clause 6.3.1); or the start of
+# either cut short by the end of the buffer (the rest has not come yet). Any other "/" is garbage:
+# skipping a run of them in one C-level search keeps a flood linear.
+_FRAME_START = re.compile(
+    rb"\x02|/(?:[A-Za-z]{3}|\?[0-9A-Za-z ]{0,32}!|[A-Za-z]{0,2}\Z|\?[0-9A-Za-z ]{0,32}\Z)"
+)
+
 
 class IecStep(str, Enum):
     """Where the readout is; the value names the step a timeout reports."""
@@ -135,6 +143,9 @@ class IecReadoutClient:
         self._option = b""
         # True while discarding garbage (so a stretch of it counts as one resync).
         self._lost = False
+        # How far the data message at the start of the buffer was searched for ETX in vain, so
+        # that a message arriving a byte at a time is not searched from its start every time.
+        self._etx_searched = 0
 
     def reset(self) -> None:
         """Forget buffered bytes, queued actions and the readout in progress."""
@@ -142,6 +153,7 @@ class IecReadoutClient:
         self._actions.clear()
         self._option = b""
         self._lost = False
+        self._etx_searched = 0
         self.step = IecStep.IDLE
 
     def start(self) -> bytes:
@@ -186,13 +198,12 @@ class IecReadoutClient:
                 # Half-duplex optical probes echo what the host sends: skip our option select.
                 if buf.startswith(option):
                     del buf[: len(option)]
+                    self._etx_searched = 0
                     continue
                 if option.startswith(buf):
                     break  # maybe the start of the echo: wait for more
-            slash = buf.find(b"/")
-            stx = buf.find(b"\x02")
-            starts = [i for i in (slash, stx) if i >= 0]
-            start = min(starts) if starts else len(buf)
+            found = _FRAME_START.search(buf)
+            start = found.start() if found else len(buf)
             if start:
                 self._discard(start)
                 continue
@@ -202,6 +213,7 @@ class IecReadoutClient:
 
     def _discard(self, count: int, garbage: bool = True) -> None:
         del self._buf[:count]
+        self._etx_searched = 0
         if garbage:
             self.stats.dropped_bytes += count
             # One resync per stretch of garbage, however it arrives.
@@ -215,7 +227,9 @@ class IecReadoutClient:
         """Handle the frame at the start of the buffer; return bytes consumed (0 = need more)."""
         buf = self._buf
         if buf[0] == 0x2F:  # "/": identification, or the echo of our request
-            end = buf.find(b"\n")
+            # Only the first _MAX_IDENT_BYTES + 1 bytes can hold its line end: searching further
+            # would make a flood of "/" cost the square of its length.
+            end = buf.find(b"\n", 0, _MAX_IDENT_BYTES + 1)
             if end < 0:
                 if len(buf) > _MAX_IDENT_BYTES:
                     self._discard(1)
@@ -234,14 +248,27 @@ class IecReadoutClient:
             events.append(self._identified(ident))
             return len(line)
         # STX: the data message runs to ETX, followed by the BCC.
-        etx = buf.find(ETX)
-        if etx < 0 or etx + 1 >= len(buf):
+        etx = buf.find(ETX, self._etx_searched)
+        if etx < 0:
+            self._etx_searched = len(buf)
             if len(buf) > self.max_block_bytes:
+                # The message kept so far is dropped as one block with one error: dropping it a
+                # byte at a time would report every byte of an STX flood as a message of its own.
+                size = self.max_block_bytes
                 self.stats.errors += 1
-                events.append(self._error("data", "data message without ETX: discarded", 0))
-                self._discard(1)
-                return 1
+                events.append(
+                    self._error(
+                        "data",
+                        f"data message without ETX within {size} bytes: {size} bytes discarded",
+                        0,
+                    )
+                )
+                self._discard(size)
+                return size
             return 0
+        if etx + 1 >= len(buf):
+            self._etx_searched = etx
+            return 0  # the BCC has not come yet
         received = buf[etx + 1]
         computed = bcc(buf[1 : etx + 1])
         block = bytes(buf[1:etx])

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from devices.codecs.base import make_codec
 from devices.codecs.gbcs import decode_alert
 from devices.codecs.gbcs_build import build_alert_apdu
-from devices.codecs.iec62056_21 import build_data_message, parse_data_block
+from devices.codecs.iec62056_21 import IecReadoutClient, build_data_message, parse_data_block
 from devices.codecs.lines import LineFramer
 
 CHUNK_BYTES = 65536
@@ -163,6 +163,12 @@ def bench_gbcs_stream() -> float:
     return best_rate(20_000, run)
 
 
+def bench_iec_garbage(flood: bytes) -> float:
+    """Bytes per second of garbage through the IEC readout client, fed in one 1 MiB chunk."""
+    data = (flood * (1_048_576 // len(flood) + 1))[:1_048_576]
+    return best_rate(len(data), lambda: IecReadoutClient().feed(data))
+
+
 def main() -> None:
     """Run every benchmark and print the figures as JSON."""
     figures = {
@@ -174,6 +180,9 @@ def main() -> None:
         "iec_data_lines_per_s": round(bench_iec()),
         "gbcs_alerts_per_s": round(bench_gbcs()),
         "gbcs_hex_stream_alerts_per_s": round(bench_gbcs_stream()),
+        "iec_slash_flood_bytes_per_s": round(bench_iec_garbage(b"/")),
+        "iec_ident_like_flood_bytes_per_s": round(bench_iec_garbage(b"/ISK5")),
+        "iec_stx_flood_bytes_per_s": round(bench_iec_garbage(b"\x02")),
         "goals": {
             "line_framing_lines_per_s": 4_000_000,
             "profile_lines_per_s": 500_000,
