@@ -211,6 +211,11 @@ def _with_length(field: bytes) -> bytes:
     return encode_der_length(len(field)) + field
 
 
+def build_general_ciphering(signed: bytes, counter: int = 1) -> bytes:
+    """Carry a General Signing APDU in clear in a General Ciphering APDU (MAC only)."""
+    return _general_ciphering(signed, counter)
+
+
 def _general_ciphering(signed: bytes, counter: int) -> bytes:
     # GBCS leaves the general-ciphering transaction-id, system titles, date-time and
     # other-information empty and key-info absent (six 00 bytes); the ciphered content is the
