@@ -190,28 +190,47 @@ class BookingService:
         With a written `override` justification, lab staff book despite the refusal; the reasons
         and the justification are kept on the booking and in the audit trail.
         """
-        reasons = self.check(lab, req)
-        if reasons and not override.strip():
-            self.bookings.record_refusal(self.actor, _request_dict(lab, req), reasons)
-            return RequestOutcome("refused", None, reasons)
-        booking = Booking(
-            id=0, lab_id=req.lab_id, org_id=req.org_id,
-            start=req.start.astimezone(UTC), end=req.end.astimezone(UTC),
-            spaces=req.spaces, phase=req.phase, status=BookingStatus.REQUESTED, roles=req.roles,
-            attendees=req.attendees, benches=req.benches, devices=req.devices, notes=req.notes,
-            override=override.strip() if reasons else "", override_reasons=tuple(reasons) if reasons else (),
-        )
-        stored = self.bookings.add(
-            booking, segments(lab, req.start, req.end), self.actor,
-            action="overridden" if reasons else "requested",
-        )
+        # The rule check reads what other bookings hold; only inside the write transaction can
+        # nobody else book those spaces between the check and our insert.
+        with self.bookings.write_transaction():
+            reasons = self.check(lab, req)
+            if reasons and not override.strip():
+                self.bookings.record_refusal(self.actor, _request_dict(lab, req), reasons)
+                return RequestOutcome("refused", None, reasons)
+            booking = Booking(
+                id=0, lab_id=req.lab_id, org_id=req.org_id,
+                start=req.start.astimezone(UTC), end=req.end.astimezone(UTC),
+                spaces=req.spaces, phase=req.phase, status=BookingStatus.REQUESTED,
+                roles=req.roles, attendees=req.attendees, benches=req.benches,
+                devices=req.devices, notes=req.notes,
+                override=override.strip() if reasons else "",
+                override_reasons=tuple(reasons) if reasons else (),
+            )
+            stored = self.bookings.add(
+                booking, segments(lab, req.start, req.end), self.actor,
+                action="overridden" if reasons else "requested",
+            )
         return RequestOutcome("overridden" if reasons else "requested", stored, reasons)
 
     # --- life cycle ------------------------------------------------------------------------
     def transition(self, booking_id: int, action: str, why: str = "") -> Booking:
-        booking = self.bookings.get(booking_id)
-        target = next_status(action, booking.status)
-        return self.bookings.set_status(booking_id, target, self.actor, action, why)
+        """Apply a life-cycle `action` (approve, reject, cancel, checkin, complete, no_show).
+
+        Raises:
+            ValidationError: `action` is not a life-cycle action.
+            NotFoundError: there is no such booking.
+            TransitionRefused: the booking's status does not allow `action`, including when
+                another workstation moved it first (only one of two simultaneous moves wins).
+        """
+        with self.bookings.write_transaction():
+            booking = self.bookings.get(booking_id)
+            target = next_status(action, booking.status)
+            # No move out of or between the active statuses takes more space or benches than
+            # the request already held, so no rule is re-checked here; the compare-and-set in
+            # set_status is what keeps two workstations from both moving the booking.
+            return self.bookings.set_status(
+                booking_id, booking.status, target, self.actor, action, why
+            )
 
     # --- finding and listing ---------------------------------------------------------------
     def find_slot(self, lab_ref: str, spaces: int, hours: float, phase: Phase,

@@ -103,6 +103,20 @@ def test_bad_input_exit_2_one_sentence_nothing_written(lab_db, capsys, args, fie
     assert dump(lab_db) == before
 
 
+def test_moving_a_booking_its_status_no_longer_allows_is_refused_exit_3(lab_db, capsys) -> None:
+    code, out, _ = run(capsys, lab_db, "booking", "request", "--lab", "Northampton", "--org", "Acme",
+                       "--start", "2026-11-30T09:00", "--end", "2026-11-30T17:00", "--spaces", "2",
+                       "--phase", "device")
+    assert code == 0
+    assert run(capsys, lab_db, "booking", "approve", str(out["id"]))[0] == 0
+    before = dump(lab_db)
+    # A second workstation approving the same booking (or cancelling what was checked in) loses.
+    code, out, err = run(capsys, lab_db, "booking", "approve", "1")
+    assert code == 3 and out is None
+    assert err == "meterlab: Cannot approve a booking that is scheduled; it must be requested.\n"
+    assert dump(lab_db) == before
+
+
 def test_bad_now_is_bad_input(tmp_path, capsys) -> None:
     assert main(["--db", str(tmp_path / "x.db"), "--now", "yesterday", "lab", "list"]) == 2
     assert "--now" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from app.domain.bookings import (
     Occupancy,
     Phase,
     RuleContext,
+    TransitionRefused,
     next_status,
 )
 from app.domain.errors import ValidationError
@@ -166,8 +167,11 @@ def test_request_validation() -> None:
 def test_status_life_cycle() -> None:
     assert next_status("approve", BookingStatus.REQUESTED) is BookingStatus.SCHEDULED
     assert next_status("checkin", BookingStatus.SCHEDULED) is BookingStatus.CHECKED_IN
-    with pytest.raises(ValidationError, match="Cannot complete a booking that is requested"):
+    # A move the life cycle does not allow is a refusal (CLI exit 3), not bad input.
+    with pytest.raises(TransitionRefused, match="Cannot complete a booking that is requested"):
         next_status("complete", BookingStatus.REQUESTED)
+    with pytest.raises(ValidationError, match="Action must be one of"):
+        next_status("finish", BookingStatus.REQUESTED)
 
 
 def test_find_slot_skips_full_days_and_respects_notice() -> None:

@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 import pytest
 
-from app.domain.bookings import BookingStatus, Phase
+from app.domain.bookings import BookingStatus, Phase, TransitionRefused
 from app.domain.errors import NotFoundError, ValidationError
 from app.main import build_context
 
@@ -71,8 +71,11 @@ def test_transitions_are_audited(lab_ctx) -> None:
     assert svc.transition(b.id, "complete").status is BookingStatus.COMPLETED
     trail = [a["action"] for a in lab_ctx.bookings_repo.audit_for(b.id)]
     assert trail == ["requested", "approve", "checkin", "complete"]
-    with pytest.raises(ValidationError):
+    with pytest.raises(TransitionRefused, match="Cannot cancel a booking that is completed"):
         svc.transition(b.id, "cancel")
+    with pytest.raises(ValidationError):
+        svc.transition(b.id, "explode")
+    assert len(lab_ctx.bookings_repo.audit_for(b.id)) == 4  # refusals leave the trail alone
 
 
 def test_unknown_attendee_bench_lab_are_bad_input(lab_ctx) -> None:
