@@ -21,7 +21,7 @@ from app.domain.bookings import (
 )
 from app.domain.clock import Clock
 from app.domain.errors import ValidationError
-from app.domain.lab import Bench, Lab, OpeningHours, default_opening_hours
+from app.domain.lab import Bench, Lab, OpeningHours, check_bench_count, default_opening_hours
 from app.domain.participants import (
     Induction,
     Organisation,
@@ -56,8 +56,10 @@ class RequestOutcome:
 class LabService:
     """Labs, organisations, people and inductions."""
 
-    def __init__(self, labs: LabRepo, orgs: OrgRepo, people: PersonRepo, clock: Clock) -> None:
+    def __init__(self, labs: LabRepo, orgs: OrgRepo, people: PersonRepo, clock: Clock,
+                 actor: str = "unknown") -> None:
         self.labs, self.orgs, self.people, self.clock = labs, orgs, people, clock
+        self.actor = actor  # who the audit trail names for what this service creates
 
     def add_lab(
         self,
@@ -75,24 +77,27 @@ class LabService:
         hours: dict[int, OpeningHours] = (
             default_opening_hours(opens, closes) if opens and closes else default_opening_hours()
         )
+        # Bounded before the list is built: an absurd count must not exhaust memory first.
         bench_list = (
-            [Bench(number=i, name=f"Bench {i}") for i in range(1, benches + 1)]
+            [Bench(number=i, name=f"Bench {i}") for i in range(1, check_bench_count(benches) + 1)]
             if isinstance(benches, int) else benches
         )
         lab = Lab(name=name.strip(), spaces=spaces, site=site, hours=hours,
                   benches=tuple(bench_list), **settings)
-        return self.labs.add(lab)
+        return self.labs.add(lab, self.actor)
 
     def add_org(self, name: str, roles: str | None = None, completed_roles: str | None = None) -> Organisation:
         held = parse_roles(roles, "roles")
         done = parse_roles(completed_roles, "completed_roles")
-        return self.orgs.add(Organisation(name=name.strip(), roles=held, completed_roles=done))
+        return self.orgs.add(
+            Organisation(name=name.strip(), roles=held, completed_roles=done), self.actor
+        )
 
     def add_person(self, org_ref: str, name: str, email: str) -> Person:
         org = self.orgs.resolve(org_ref)
         address = validate_email(email)
         assert org.id is not None
-        return self.people.add(Person(name=name.strip(), email=address, org_id=org.id))
+        return self.people.add(Person(name=name.strip(), email=address, org_id=org.id), self.actor)
 
     def induct(self, email: str, lab_ref: str, held_on: date, delivered_by: str = "") -> Person:
         """Record that a person attended a lab's induction on `held_on`."""
@@ -109,7 +114,7 @@ class LabService:
             valid_until=induction_valid_until(held_on, lab.induction_validity_months),
             delivered_by=delivered_by,
         )
-        return self.people.add_induction(person.id, induction)
+        return self.people.add_induction(person.id, induction, self.actor)
 
 
 class BookingService:

@@ -22,6 +22,7 @@ from app.domain.bookings import (
 )
 from app.domain.clock import Clock
 from app.domain.errors import NotFoundError
+from app.storage.audit import write_audit
 from app.storage.timefmt import from_db, to_db
 from app.storage.transactions import write_transaction
 
@@ -139,10 +140,7 @@ class BookingRepo:
 
     def _audit(self, actor: str, action: str, entity: str, entity_id: int | None,
                details: dict[str, Any], at: str) -> None:
-        self.db.conn.execute(
-            "INSERT INTO audit (at, actor, action, entity, entity_id, details_json) VALUES (?,?,?,?,?,?)",
-            (at, actor, action, entity, entity_id, json.dumps(details, default=str)),
-        )
+        write_audit(self.db, at, actor, action, entity, entity_id, details)
 
     @staticmethod
     def _from_row(row: dict) -> Booking:

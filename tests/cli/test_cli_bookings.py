@@ -88,6 +88,7 @@ def test_refusal_exit_3_with_every_reason(lab_db, capsys) -> None:
     (["lab", "add", "--name", "X", "--spaces", "ten"], "--spaces"),
     (["lab", "add", "--name", "X", "--spaces", "10", "--opens", "08:00"], "--closes"),
     (["lab", "add", "--name", "Northampton", "--spaces", "10"], "--name"),
+    (["lab", "add", "--name", "X", "--spaces", "10", "--benches", "501"], "--benches"),
     (["person", "add", "--org", "Acme", "--name", "Z", "--email", "not-an-email"], "--email"),
     (["person", "induct", "--email", "ann@acme.example", "--lab", "Northampton", "--date", "1/11/2026"], "--date"),
     (["booking", "approve", "42"], "--id"),
