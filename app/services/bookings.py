@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -124,6 +125,14 @@ class BookingService:
                  clock: Clock, actor: str) -> None:
         self.labs, self.orgs, self.people, self.bookings = labs, orgs, people, bookings
         self.clock, self.actor = clock, actor
+
+    def write_transaction(self) -> AbstractContextManager[None]:
+        """Group several use cases into one all-or-nothing write (e.g. seeding the demo lab).
+
+        The use cases of this service and of :class:`LabService` nest inside it (they share the
+        lab store), so either all of their writes are committed or none is.
+        """
+        return self.bookings.write_transaction()
 
     # --- checking --------------------------------------------------------------------------
     def context_for(self, lab: Lab, req: BookingRequest, exclude_id: int | None = None) -> RuleContext:
