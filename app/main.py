@@ -52,6 +52,6 @@ def build_context(db_path: Path, clock: Clock, actor: str | None = None) -> AppC
     return AppContext(
         db_path=Path(db_path), db=db, clock=clock, actor=who, labs=labs, orgs=orgs, people=people,
         bookings_repo=bookings,
-        lab_service=LabService(labs, orgs, people, clock),
+        lab_service=LabService(labs, orgs, people, clock, who),
         booking_service=BookingService(labs, orgs, people, bookings, clock, who),
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from app.domain.clock import Clock, FixedClock, SystemClock
-from app.domain.errors import NotFoundError, ValidationError
+from app.domain.errors import NotFoundError, RuleRefusal, ValidationError
 from app.storage.db import DatabaseError, default_db_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_NO_ANSWER = 0, 1, 2, 3, 4
@@ -116,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc), EXIT_BAD_INPUT)
     except (ValidationError, NotFoundError) as exc:
         return fail(f"--{exc.field.replace('_', '-')}: {exc.message}", EXIT_BAD_INPUT)
+    except RuleRefusal as exc:
+        return fail(str(exc), EXIT_REFUSED)
     except DatabaseError as exc:
         return fail(f"--db: {exc}", EXIT_BAD_INPUT)
     except KeyboardInterrupt:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import Enum
 
-from app.domain.errors import ValidationError
+from app.domain.errors import RuleRefusal, ValidationError
 
 
 class BookingStatus(str, Enum):
@@ -50,15 +50,39 @@ TRANSITIONS: dict[str, tuple[tuple[BookingStatus, ...], BookingStatus]] = {
 }
 
 
+class TransitionRefused(RuleRefusal):
+    """A life-cycle move the booking's status does not allow (now, or any more).
+
+    Raised when the action never leads from the booking's status, and when another workstation
+    moved the booking between the moment it was read and the moment it was written. The two are
+    the same to the person asking ("it is no longer requested"), so both are refusals (CLI exit 3),
+    not bad input.
+
+    Attributes:
+        action: the life-cycle action that was refused.
+        current: the booking's status when it was refused.
+    """
+
+    def __init__(self, action: str, current: BookingStatus, message: str) -> None:
+        super().__init__([Reason("status", message)])
+        self.action = action
+        self.current = current
+
+
 def next_status(action: str, current: BookingStatus) -> BookingStatus:
-    """The status `action` leads to from `current`; refuses a move the life cycle does not allow."""
+    """The status `action` leads to from `current`.
+
+    Raises:
+        ValidationError: `action` is not a life-cycle action.
+        TransitionRefused: the life cycle does not allow `action` from `current`.
+    """
     if action not in TRANSITIONS:
         raise ValidationError("action", f"Action must be one of {', '.join(TRANSITIONS)}, not {action!r}.")
     sources, target = TRANSITIONS[action]
     if current not in sources:
         allowed = " or ".join(s.value for s in sources)
-        raise ValidationError(
-            "id",
+        raise TransitionRefused(
+            action, current,
             f"Cannot {action.replace('_', ' ')} a booking that is {current.value}; "
             f"it must be {allowed}.",
         )

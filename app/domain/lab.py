@@ -13,6 +13,22 @@ from app.domain.errors import ValidationError
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 E2E_ROLES = ("IS", "ES", "GS", "GT", "RSA", "ED", "OU")
+#: Most benches one lab may have. The largest GB test lab has 280 participant spaces; a bench
+#: count far beyond that is a typo, and an unbounded one would exhaust memory before any check.
+MAX_BENCHES = 500
+
+
+def check_bench_count(count: int) -> int:
+    """`count` when it is a number of benches a lab may have (0 to MAX_BENCHES).
+
+    Raises:
+        ValidationError: it is negative or more than MAX_BENCHES.
+    """
+    if not 0 <= count <= MAX_BENCHES:
+        raise ValidationError(
+            "benches", f"A lab has 0 to {MAX_BENCHES} benches, not {count}."
+        )
+    return count
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +134,28 @@ class Lab:
             raise ValidationError("name", "Lab name must not be empty.")
         if self.spaces < 1:
             raise ValidationError("spaces", f"Spaces must be a whole number of 1 or more, not {self.spaces}.")
+        check_bench_count(len(self.benches))
+        self._check_benches_distinct()
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValidationError(
                 "timezone", f"Time zone {self.timezone!r} is not an IANA zone such as Europe/London."
             ) from None
+
+    def _check_benches_distinct(self) -> None:
+        # The database refuses a second bench of the same name in a lab; saying so here names the
+        # bench instead of failing half-way through storing them.
+        names: set[str] = set()
+        numbers: set[int] = set()
+        for bench in self.benches:
+            key = bench.name.strip().casefold()
+            if key in names or bench.number in numbers:
+                raise ValidationError(
+                    "benches", f"Bench {bench.name!r} (number {bench.number}) appears twice."
+                )
+            names.add(key)
+            numbers.add(bench.number)
 
     @property
     def tz(self) -> ZoneInfo:

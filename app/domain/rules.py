@@ -18,7 +18,7 @@ from app.domain.bookings import (
     Segment,
     booking_days,
 )
-from app.domain.lab import Lab
+from app.domain.lab import Lab, OpeningHours
 
 
 def _fmt(moment: datetime) -> str:
@@ -73,23 +73,41 @@ def _check_days(lab: Lab, start_l: datetime, end_l: datetime) -> list[Reason]:
     return reasons
 
 
+def _hours_on(lab: Lab, moment: datetime) -> tuple[OpeningHours | None, str]:
+    """The opening hours a time on `moment`'s day is checked against, and how to name them.
+
+    A weekday the lab never opens has no hours of its own; a time on it is still outside opening
+    hours when it is outside the lab's hours on every day (from its earliest opening to its latest
+    closing), so such a request learns about the hours as well as the closed day.
+    """
+    hours = lab.hours.get(moment.weekday())
+    if hours is not None:
+        return hours, ""
+    if not lab.hours:
+        return None, ""
+    widest = OpeningHours(
+        min(h.opens for h in lab.hours.values()), max(h.closes for h in lab.hours.values())
+    )
+    return widest, " on any day"
+
+
 def _check_hours(lab: Lab, start_l: datetime, end_l: datetime) -> list[Reason]:
     reasons: list[Reason] = []
-    first_hours = lab.hours.get(start_l.weekday())
+    first_hours, first_when = _hours_on(lab, start_l)
     last_day_end = end_l - timedelta(microseconds=1) if end_l.time() == datetime.min.time() else end_l
-    last_hours = lab.hours.get(last_day_end.weekday())
+    last_hours, last_when = _hours_on(lab, last_day_end)
     if first_hours is not None:
         if start_l.time() < first_hours.opens:
             reasons.append(Reason(
                 "hours",
                 f"The booking starts at {_fmt(start_l)}, before the lab opens at "
-                f"{first_hours.opens:%H:%M}.",
+                f"{first_hours.opens:%H:%M}{first_when}.",
             ))
         elif start_l.time() >= first_hours.closes:
             reasons.append(Reason(
                 "hours",
                 f"The booking starts at {_fmt(start_l)}, after the lab closes at "
-                f"{first_hours.closes:%H:%M}.",
+                f"{first_hours.closes:%H:%M}{first_when}.",
             ))
     if last_hours is not None:
         end_time = end_l.time()
@@ -97,13 +115,13 @@ def _check_hours(lab: Lab, start_l: datetime, end_l: datetime) -> list[Reason]:
             reasons.append(Reason(
                 "hours",
                 f"The booking ends at {_fmt(end_l)}, after the lab closes at "
-                f"{last_hours.closes:%H:%M}.",
+                f"{last_hours.closes:%H:%M}{last_when}.",
             ))
         elif end_time <= last_hours.opens:
             reasons.append(Reason(
                 "hours",
                 f"The booking ends at {_fmt(end_l)}, before the lab opens at "
-                f"{last_hours.opens:%H:%M}.",
+                f"{last_hours.opens:%H:%M}{last_when}.",
             ))
     return reasons
 
@@ -151,6 +169,14 @@ def _check_roles(req: BookingRequest, ctx: RuleContext) -> list[Reason]:
 
 
 def _check_capacity(lab: Lab, req: BookingRequest, segs: list[Segment], ctx: RuleContext) -> list[Reason]:
+    # Checked before (and whatever) the segments say: a request on closed days has no segments,
+    # yet asking for more spaces than the lab has is a reason of its own on any day.
+    if req.spaces > lab.spaces:
+        return [Reason(
+            "capacity",
+            f"The lab has {lab.spaces} spaces, so {req.spaces} can never fit "
+            f"(at most {lab.spaces}).",
+        )]
     for seg in segs:
         peak, at = peak_use(ctx.occupancy, seg.start, seg.end)
         if peak + req.spaces > lab.spaces:

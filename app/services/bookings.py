@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from app.domain.bookings import (
 )
 from app.domain.clock import Clock
 from app.domain.errors import ValidationError
-from app.domain.lab import Bench, Lab, OpeningHours, default_opening_hours
+from app.domain.lab import Bench, Lab, OpeningHours, check_bench_count, default_opening_hours
 from app.domain.participants import (
     Induction,
     Organisation,
@@ -56,8 +57,10 @@ class RequestOutcome:
 class LabService:
     """Labs, organisations, people and inductions."""
 
-    def __init__(self, labs: LabRepo, orgs: OrgRepo, people: PersonRepo, clock: Clock) -> None:
+    def __init__(self, labs: LabRepo, orgs: OrgRepo, people: PersonRepo, clock: Clock,
+                 actor: str = "unknown") -> None:
         self.labs, self.orgs, self.people, self.clock = labs, orgs, people, clock
+        self.actor = actor  # who the audit trail names for what this service creates
 
     def add_lab(
         self,
@@ -75,24 +78,27 @@ class LabService:
         hours: dict[int, OpeningHours] = (
             default_opening_hours(opens, closes) if opens and closes else default_opening_hours()
         )
+        # Bounded before the list is built: an absurd count must not exhaust memory first.
         bench_list = (
-            [Bench(number=i, name=f"Bench {i}") for i in range(1, benches + 1)]
+            [Bench(number=i, name=f"Bench {i}") for i in range(1, check_bench_count(benches) + 1)]
             if isinstance(benches, int) else benches
         )
         lab = Lab(name=name.strip(), spaces=spaces, site=site, hours=hours,
                   benches=tuple(bench_list), **settings)
-        return self.labs.add(lab)
+        return self.labs.add(lab, self.actor)
 
     def add_org(self, name: str, roles: str | None = None, completed_roles: str | None = None) -> Organisation:
         held = parse_roles(roles, "roles")
         done = parse_roles(completed_roles, "completed_roles")
-        return self.orgs.add(Organisation(name=name.strip(), roles=held, completed_roles=done))
+        return self.orgs.add(
+            Organisation(name=name.strip(), roles=held, completed_roles=done), self.actor
+        )
 
     def add_person(self, org_ref: str, name: str, email: str) -> Person:
         org = self.orgs.resolve(org_ref)
         address = validate_email(email)
         assert org.id is not None
-        return self.people.add(Person(name=name.strip(), email=address, org_id=org.id))
+        return self.people.add(Person(name=name.strip(), email=address, org_id=org.id), self.actor)
 
     def induct(self, email: str, lab_ref: str, held_on: date, delivered_by: str = "") -> Person:
         """Record that a person attended a lab's induction on `held_on`."""
@@ -109,7 +115,7 @@ class LabService:
             valid_until=induction_valid_until(held_on, lab.induction_validity_months),
             delivered_by=delivered_by,
         )
-        return self.people.add_induction(person.id, induction)
+        return self.people.add_induction(person.id, induction, self.actor)
 
 
 class BookingService:
@@ -119,6 +125,14 @@ class BookingService:
                  clock: Clock, actor: str) -> None:
         self.labs, self.orgs, self.people, self.bookings = labs, orgs, people, bookings
         self.clock, self.actor = clock, actor
+
+    def write_transaction(self) -> AbstractContextManager[None]:
+        """Group several use cases into one all-or-nothing write (e.g. seeding the demo lab).
+
+        The use cases of this service and of :class:`LabService` nest inside it (they share the
+        lab store), so either all of their writes are committed or none is.
+        """
+        return self.bookings.write_transaction()
 
     # --- checking --------------------------------------------------------------------------
     def context_for(self, lab: Lab, req: BookingRequest, exclude_id: int | None = None) -> RuleContext:
@@ -190,28 +204,47 @@ class BookingService:
         With a written `override` justification, lab staff book despite the refusal; the reasons
         and the justification are kept on the booking and in the audit trail.
         """
-        reasons = self.check(lab, req)
-        if reasons and not override.strip():
-            self.bookings.record_refusal(self.actor, _request_dict(lab, req), reasons)
-            return RequestOutcome("refused", None, reasons)
-        booking = Booking(
-            id=0, lab_id=req.lab_id, org_id=req.org_id,
-            start=req.start.astimezone(UTC), end=req.end.astimezone(UTC),
-            spaces=req.spaces, phase=req.phase, status=BookingStatus.REQUESTED, roles=req.roles,
-            attendees=req.attendees, benches=req.benches, devices=req.devices, notes=req.notes,
-            override=override.strip() if reasons else "", override_reasons=tuple(reasons) if reasons else (),
-        )
-        stored = self.bookings.add(
-            booking, segments(lab, req.start, req.end), self.actor,
-            action="overridden" if reasons else "requested",
-        )
+        # The rule check reads what other bookings hold; only inside the write transaction can
+        # nobody else book those spaces between the check and our insert.
+        with self.bookings.write_transaction():
+            reasons = self.check(lab, req)
+            if reasons and not override.strip():
+                self.bookings.record_refusal(self.actor, _request_dict(lab, req), reasons)
+                return RequestOutcome("refused", None, reasons)
+            booking = Booking(
+                id=0, lab_id=req.lab_id, org_id=req.org_id,
+                start=req.start.astimezone(UTC), end=req.end.astimezone(UTC),
+                spaces=req.spaces, phase=req.phase, status=BookingStatus.REQUESTED,
+                roles=req.roles, attendees=req.attendees, benches=req.benches,
+                devices=req.devices, notes=req.notes,
+                override=override.strip() if reasons else "",
+                override_reasons=tuple(reasons) if reasons else (),
+            )
+            stored = self.bookings.add(
+                booking, segments(lab, req.start, req.end), self.actor,
+                action="overridden" if reasons else "requested",
+            )
         return RequestOutcome("overridden" if reasons else "requested", stored, reasons)
 
     # --- life cycle ------------------------------------------------------------------------
     def transition(self, booking_id: int, action: str, why: str = "") -> Booking:
-        booking = self.bookings.get(booking_id)
-        target = next_status(action, booking.status)
-        return self.bookings.set_status(booking_id, target, self.actor, action, why)
+        """Apply a life-cycle `action` (approve, reject, cancel, checkin, complete, no_show).
+
+        Raises:
+            ValidationError: `action` is not a life-cycle action.
+            NotFoundError: there is no such booking.
+            TransitionRefused: the booking's status does not allow `action`, including when
+                another workstation moved it first (only one of two simultaneous moves wins).
+        """
+        with self.bookings.write_transaction():
+            booking = self.bookings.get(booking_id)
+            target = next_status(action, booking.status)
+            # No move out of or between the active statuses takes more space or benches than
+            # the request already held, so no rule is re-checked here; the compare-and-set in
+            # set_status is what keeps two workstations from both moving the booking.
+            return self.bookings.set_status(
+                booking_id, booking.status, target, self.actor, action, why
+            )
 
     # --- finding and listing ---------------------------------------------------------------
     def find_slot(self, lab_ref: str, spaces: int, hours: float, phase: Phase,

@@ -12,7 +12,16 @@ DEMO_LAB = "Demo Lab"
 
 
 def create_demo_lab(labs: LabService, bookings: BookingService) -> str:
-    """Fill an empty database with a working demo lab. Returns the lab's name."""
+    """Fill an empty database with a working demo lab. Returns the lab's name.
+
+    All of it is one transaction: a failure (or a closed window) half-way leaves no partial demo
+    lab that a later start would not recognise as empty.
+    """
+    with bookings.write_transaction():
+        return _create_demo_lab(labs, bookings)
+
+
+def _create_demo_lab(labs: LabService, bookings: BookingService) -> str:
     now = labs.clock.now()
     benches = [
         Bench(number=i, name=f"Bench {i}", equipment=equip)

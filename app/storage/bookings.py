@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -16,12 +18,20 @@ from app.domain.bookings import (
     Phase,
     Reason,
     Segment,
+    TransitionRefused,
 )
 from app.domain.clock import Clock
 from app.domain.errors import NotFoundError
+from app.storage.audit import write_audit
 from app.storage.timefmt import from_db, to_db
+from app.storage.transactions import write_transaction
 
 _ACTIVE = tuple(s.value for s in ACTIVE_STATUSES)
+#: Life-cycle actions as past participles, for refusal sentences.
+_PAST = {
+    "approve": "approved", "reject": "rejected", "cancel": "cancelled", "checkin": "checked in",
+    "complete": "completed", "no_show": "marked a no-show",
+}
 _SELECT = """
 SELECT b.*, l.name AS lab_name, o.name AS org_name
 FROM bookings b JOIN labs l ON l.id = b.lab_id JOIN organisations o ON o.id = b.org_id
@@ -35,10 +45,22 @@ class BookingRepo:
         self.db = db
         self.clock = clock
 
-    def add(self, booking: Booking, segments: list[Segment], actor: str, action: str = "requested") -> Booking:
+    @contextmanager
+    def write_transaction(self) -> Iterator[None]:
+        """One write transaction holding the lab store's write lock (see `write_transaction`).
+
+        Services run a rule check and the writes it allows inside one such block, so no other
+        workstation can change what the check read before the writes are committed.
+        """
+        with write_transaction(self.db):
+            yield
+
+    def add(
+        self, booking: Booking, segments: list[Segment], actor: str, action: str = "requested"
+    ) -> Booking:
         """Insert a booking, its day rows and an audit entry in one transaction."""
         now = to_db(self.clock.now())
-        with self.db.conn:
+        with write_transaction(self.db):
             cur = self.db.conn.execute(
                 "INSERT INTO bookings (lab_id, org_id, start_utc, end_utc, spaces, phase, status, "
                 "roles, attendees_json, benches_json, devices, notes, override, "
@@ -69,23 +91,47 @@ class BookingRepo:
             self._audit(actor, action, "booking", booking_id, details, now)
         return self.get(booking_id)
 
-    def set_status(self, booking_id: int, status: BookingStatus, actor: str, action: str, why: str) -> Booking:
+    def set_status(
+        self,
+        booking_id: int,
+        expected: BookingStatus,
+        status: BookingStatus,
+        actor: str,
+        action: str,
+        why: str,
+    ) -> Booking:
+        """Move a booking from `expected` to `status`, with its audit entry, or refuse.
+
+        Compare-and-set: the row changes only if its status is still `expected`, so of two
+        workstations moving the same booking from the same status, exactly one succeeds.
+
+        Raises:
+            NotFoundError: there is no such booking.
+            TransitionRefused: the booking is no longer `expected` (someone else moved it).
+        """
         now = to_db(self.clock.now())
-        before = self.get(booking_id)
-        with self.db.conn:
-            self.db.conn.execute(
-                "UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?",
-                (status.value, now, booking_id),
+        with write_transaction(self.db):
+            cur = self.db.conn.execute(
+                "UPDATE bookings SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                (status.value, now, booking_id, expected.value),
             )
+            if cur.rowcount != 1:
+                current = self.get(booking_id).status
+                raise TransitionRefused(
+                    action, current,
+                    f"Booking #{booking_id} was {expected.value} but is now {current.value} "
+                    f"(moved from another workstation), so it cannot be "
+                    f"{_PAST.get(action, action)} any more.",
+                )
             self._audit(
                 actor, action, "booking", booking_id,
-                {"from": before.status.value, "to": status.value, "reason": why}, now,
+                {"from": expected.value, "to": status.value, "reason": why}, now,
             )
         return self.get(booking_id)
 
     def record_refusal(self, actor: str, request: dict[str, Any], reasons: list[Reason]) -> None:
         """Keep a refused request in the audit trail (it is not a booking)."""
-        with self.db.conn:
+        with write_transaction(self.db):
             self._audit(
                 actor, "refused", "booking", None,
                 {"request": request, "reasons": [r.to_dict() for r in reasons]},
@@ -94,10 +140,7 @@ class BookingRepo:
 
     def _audit(self, actor: str, action: str, entity: str, entity_id: int | None,
                details: dict[str, Any], at: str) -> None:
-        self.db.conn.execute(
-            "INSERT INTO audit (at, actor, action, entity, entity_id, details_json) VALUES (?,?,?,?,?,?)",
-            (at, actor, action, entity, entity_id, json.dumps(details, default=str)),
-        )
+        write_audit(self.db, at, actor, action, entity, entity_id, details)
 
     @staticmethod
     def _from_row(row: dict) -> Booking:

@@ -10,7 +10,9 @@ from sqlite_utils import Database
 from app.domain.clock import Clock
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.lab import Bench, HolidayCalendar, Lab, OpeningHours
+from app.storage.audit import write_audit
 from app.storage.timefmt import to_db
+from app.storage.transactions import write_transaction
 
 
 def _hours_to_json(hours: dict[int, OpeningHours]) -> str:
@@ -31,29 +33,42 @@ class LabRepo:
         self.db = db
         self.clock = clock
 
-    def add(self, lab: Lab) -> Lab:
-        """Insert a lab and its benches; refuses a name already taken."""
-        if self.find(lab.name) is not None:
-            raise ValidationError("name", f"A lab named {lab.name!r} already exists.")
-        with self.db.conn:
-            lab_id = self.db["labs"].insert({
+    def add(self, lab: Lab, actor: str = "unknown") -> Lab:
+        """Insert a lab, its benches and an audit entry in one transaction.
+
+        Either everything is stored or nothing is: a failure half-way (a bench the database
+        refuses, a full disk, a killed process) leaves no lab behind.
+
+        Raises:
+            ValidationError: a lab of that name (ignoring case) already exists.
+        """
+        now = to_db(self.clock.now())
+        with write_transaction(self.db):
+            # Checked inside the transaction, so two workstations cannot both add the name.
+            if self.find(lab.name) is not None:
+                raise ValidationError("name", f"A lab named {lab.name!r} already exists.")
+            lab_id = int(self.db["labs"].insert({
                 "name": lab.name.strip(), "site": lab.site, "spaces": lab.spaces,
                 "timezone": lab.timezone, "hours_json": _hours_to_json(lab.hours),
                 "holiday_country": lab.calendar.country, "holiday_subdiv": lab.calendar.subdiv,
-                "extra_closed_json": json.dumps(sorted(d.isoformat() for d in lab.calendar.extra_closed)),
+                "extra_closed_json": json.dumps(
+                    sorted(d.isoformat() for d in lab.calendar.extra_closed)
+                ),
                 "attendance_notice_h": lab.attendance_notice_h,
                 "e2e_notice_working_days": lab.e2e_notice_working_days,
                 "induction_validity_months": lab.induction_validity_months,
                 "comms_hub_types_json": json.dumps(list(lab.comms_hub_types)),
                 "phantom_load": int(lab.phantom_load), "log_capture": int(lab.log_capture),
-                "created_at": to_db(self.clock.now()),
-            }).last_pk
-            for bench in lab.benches:
-                self.db["benches"].insert(
-                    {"lab_id": lab_id, "number": bench.number, "name": bench.name,
-                     "equipment": bench.equipment}
-                )
-        return self.get(int(lab_id))
+                "created_at": now,
+            }).last_pk)
+            self.db.conn.executemany(
+                "INSERT INTO benches (lab_id, number, name, equipment) VALUES (?,?,?,?)",
+                [(lab_id, b.number, b.name, b.equipment) for b in lab.benches],
+            )
+            write_audit(self.db, now, actor, "created", "lab", lab_id,
+                        {"name": lab.name.strip(), "spaces": lab.spaces,
+                         "benches": len(lab.benches)})
+        return self.get(lab_id)
 
     def _from_row(self, row: dict) -> Lab:
         benches = tuple(

@@ -9,7 +9,9 @@ from sqlite_utils import Database
 from app.domain.clock import Clock
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.participants import Induction, Organisation, Person
+from app.storage.audit import write_audit
 from app.storage.timefmt import to_db
+from app.storage.transactions import write_transaction
 
 
 def _roles(text: str | None) -> tuple[str, ...]:
@@ -23,23 +25,37 @@ class OrgRepo:
         self.db = db
         self.clock = clock
 
-    def add(self, org: Organisation) -> Organisation:
-        if self.find(org.name) is not None:
-            raise ValidationError("name", f"An organisation named {org.name!r} already exists.")
-        org_id = self.db["organisations"].insert({
-            "name": org.name.strip(), "roles": ",".join(org.roles),
-            "completed_roles": ",".join(org.completed_roles),
-            "created_at": to_db(self.clock.now()),
-        }).last_pk
-        return self.get(int(org_id))
+    def add(self, org: Organisation, actor: str = "unknown") -> Organisation:
+        """Insert an organisation and its audit entry in one transaction.
 
-    def update(self, org: Organisation) -> Organisation:
+        Raises:
+            ValidationError: an organisation of that name (ignoring case) already exists.
+        """
+        now = to_db(self.clock.now())
+        with write_transaction(self.db):
+            if self.find(org.name) is not None:
+                raise ValidationError("name", f"An organisation named {org.name!r} already exists.")
+            org_id = int(self.db["organisations"].insert({
+                "name": org.name.strip(), "roles": ",".join(org.roles),
+                "completed_roles": ",".join(org.completed_roles), "created_at": now,
+            }).last_pk)
+            write_audit(self.db, now, actor, "created", "organisation", org_id,
+                        {"name": org.name.strip(), "roles": list(org.roles),
+                         "completed_roles": list(org.completed_roles)})
+        return self.get(org_id)
+
+    def update(self, org: Organisation, actor: str = "unknown") -> Organisation:
+        """Store changed names and roles of an organisation, with an audit entry."""
         if org.id is None:
             raise ValueError("organisation has no id")
-        self.db["organisations"].update(org.id, {
-            "name": org.name.strip(), "roles": ",".join(org.roles),
-            "completed_roles": ",".join(org.completed_roles),
-        })
+        with write_transaction(self.db):
+            self.db["organisations"].update(org.id, {
+                "name": org.name.strip(), "roles": ",".join(org.roles),
+                "completed_roles": ",".join(org.completed_roles),
+            })
+            write_audit(self.db, to_db(self.clock.now()), actor, "updated", "organisation", org.id,
+                        {"name": org.name.strip(), "roles": list(org.roles),
+                         "completed_roles": list(org.completed_roles)})
         return self.get(org.id)
 
     @staticmethod
@@ -82,14 +98,24 @@ class PersonRepo:
         self.db = db
         self.clock = clock
 
-    def add(self, person: Person) -> Person:
-        if self.find_by_email(person.email) is not None:
-            raise ValidationError("email", f"A person with email {person.email} already exists.")
-        pid = self.db["people"].insert({
-            "org_id": person.org_id, "name": person.name.strip(), "email": person.email,
-            "created_at": to_db(self.clock.now()),
-        }).last_pk
-        return self.get(int(pid))
+    def add(self, person: Person, actor: str = "unknown") -> Person:
+        """Insert a person and their audit entry in one transaction.
+
+        Raises:
+            ValidationError: a person with that email already exists.
+        """
+        now = to_db(self.clock.now())
+        with write_transaction(self.db):
+            if self.find_by_email(person.email) is not None:
+                raise ValidationError("email", f"A person with email {person.email} already exists.")
+            pid = int(self.db["people"].insert({
+                "org_id": person.org_id, "name": person.name.strip(), "email": person.email,
+                "created_at": now,
+            }).last_pk)
+            write_audit(self.db, now, actor, "created", "person", pid,
+                        {"name": person.name.strip(), "email": person.email,
+                         "org_id": person.org_id})
+        return self.get(pid)
 
     def _inductions(self, person_id: int) -> tuple[Induction, ...]:
         return tuple(
@@ -126,10 +152,17 @@ class PersonRepo:
         where, args = ("org_id = ?", [org_id]) if org_id is not None else (None, [])
         return [self._from_row(r) for r in self.db["people"].rows_where(where, args, order_by="name")]
 
-    def add_induction(self, person_id: int, induction: Induction) -> Person:
-        self.db["inductions"].insert({
-            "person_id": person_id, "lab_id": induction.lab_id, "date": induction.date.isoformat(),
-            "valid_until": induction.valid_until.isoformat(), "delivered_by": induction.delivered_by,
-            "created_at": to_db(self.clock.now()),
-        })
+    def add_induction(self, person_id: int, induction: Induction, actor: str = "unknown") -> Person:
+        """Record an induction and its audit entry in one transaction."""
+        now = to_db(self.clock.now())
+        with write_transaction(self.db):
+            induction_id = int(self.db["inductions"].insert({
+                "person_id": person_id, "lab_id": induction.lab_id,
+                "date": induction.date.isoformat(), "valid_until": induction.valid_until.isoformat(),
+                "delivered_by": induction.delivered_by, "created_at": now,
+            }).last_pk)
+            write_audit(self.db, now, actor, "created", "induction", induction_id,
+                        {"person_id": person_id, "lab_id": induction.lab_id,
+                         "date": induction.date.isoformat(),
+                         "valid_until": induction.valid_until.isoformat()})
         return self.get(person_id)

@@ -88,6 +88,7 @@ def test_refusal_exit_3_with_every_reason(lab_db, capsys) -> None:
     (["lab", "add", "--name", "X", "--spaces", "ten"], "--spaces"),
     (["lab", "add", "--name", "X", "--spaces", "10", "--opens", "08:00"], "--closes"),
     (["lab", "add", "--name", "Northampton", "--spaces", "10"], "--name"),
+    (["lab", "add", "--name", "X", "--spaces", "10", "--benches", "501"], "--benches"),
     (["person", "add", "--org", "Acme", "--name", "Z", "--email", "not-an-email"], "--email"),
     (["person", "induct", "--email", "ann@acme.example", "--lab", "Northampton", "--date", "1/11/2026"], "--date"),
     (["booking", "approve", "42"], "--id"),
@@ -100,6 +101,20 @@ def test_bad_input_exit_2_one_sentence_nothing_written(lab_db, capsys, args, fie
     code, out, err = run(capsys, lab_db, *args)
     assert code == 2 and out is None
     assert field in err and err.count("\n") == 1 and err.startswith("meterlab: ")
+    assert dump(lab_db) == before
+
+
+def test_moving_a_booking_its_status_no_longer_allows_is_refused_exit_3(lab_db, capsys) -> None:
+    code, out, _ = run(capsys, lab_db, "booking", "request", "--lab", "Northampton", "--org", "Acme",
+                       "--start", "2026-11-30T09:00", "--end", "2026-11-30T17:00", "--spaces", "2",
+                       "--phase", "device")
+    assert code == 0
+    assert run(capsys, lab_db, "booking", "approve", str(out["id"]))[0] == 0
+    before = dump(lab_db)
+    # A second workstation approving the same booking (or cancelling what was checked in) loses.
+    code, out, err = run(capsys, lab_db, "booking", "approve", "1")
+    assert code == 3 and out is None
+    assert err == "meterlab: Cannot approve a booking that is scheduled; it must be requested.\n"
     assert dump(lab_db) == before
 
 

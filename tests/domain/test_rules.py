@@ -1,6 +1,6 @@
 """Booking rules with a fixed clock: each rule, boundaries, and several reasons at once."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -10,10 +10,11 @@ from app.domain.bookings import (
     Occupancy,
     Phase,
     RuleContext,
+    TransitionRefused,
     next_status,
 )
 from app.domain.errors import ValidationError
-from app.domain.lab import Lab
+from app.domain.lab import Lab, OpeningHours
 from app.domain.rules import check_request, find_slot, peak_use
 
 LAB = Lab(name="Winchester", spaces=100, id=1)
@@ -151,8 +152,54 @@ def test_several_reasons_at_once() -> None:
     r = req(local(2026, 11, 26, 7), local(2026, 11, 28, 19), spaces=10, phase=Phase.E2E,
             roles=("GS",), attendees=("z@x.example",), benches=("Bench 1",))
     assert codes(check(r, ctx)) == [
-        "working_day", "hours", "notice", "e2e_notice", "role", "capacity", "bench_conflict", "induction",
+        "working_day", "hours", "hours", "notice", "e2e_notice", "role", "capacity", "bench_conflict",
+        "induction",
     ]
+
+
+SAT, SUN, BOXING = (2026, 12, 5), (2026, 12, 6), (2026, 12, 28)  # Boxing Day substitute: a Monday
+
+
+@pytest.mark.parametrize("day", [SAT, SUN, BOXING], ids=["saturday", "sunday", "bank_holiday"])
+@pytest.mark.parametrize(
+    ("hours", "spaces", "expected"),
+    [
+        ((9, 17), 1, ["working_day"]),
+        ((9, 17), 101, ["working_day", "capacity"]),
+        ((7, 17), 1, ["working_day", "hours"]),
+        ((9, 19), 1, ["working_day", "hours"]),
+        ((6, 20), 1, ["working_day", "hours", "hours"]),
+        ((7, 19), 101, ["working_day", "hours", "hours", "capacity"]),
+    ],
+)
+def test_closed_day_reports_capacity_and_hours_too(day, hours, spaces, expected) -> None:
+    r = req(local(*day, hours[0]), local(*day, hours[1]), spaces=spaces)
+    assert codes(check(r)) == expected
+
+
+def test_closed_day_reasons_say_what_is_wrong() -> None:
+    reasons = check(req(local(*SAT, 7), local(*SAT, 19), spaces=101))
+    messages = {r.code: r.message for r in reversed(reasons)}
+    assert "before the lab opens at 08:00 on any day" in messages["hours"]
+    assert "The lab has 100 spaces, so 101 can never fit" in messages["capacity"]
+
+
+def test_more_spaces_than_the_lab_has_is_capacity_on_any_day() -> None:
+    open_day = check(req(local(2026, 11, 30, 9), local(2026, 11, 30, 17), spaces=150))
+    assert codes(open_day) == ["capacity"] and "can never fit" in open_day[0].message
+    # Over a weekend and outside hours: every failing rule at once.
+    r = req(local(2026, 12, 4, 7), local(2026, 12, 7, 19), spaces=150)
+    assert codes(check(r)) == ["working_day", "hours", "hours", "capacity"]
+
+
+def test_closed_day_hours_use_the_lab_widest_hours() -> None:
+    lab = Lab(name="Odd", spaces=5, id=2, hours={
+        0: OpeningHours(time(10, 0), time(16, 0)), 4: OpeningHours(time(7, 0), time(20, 0)),
+    })
+    sat = req(local(*SAT, 7), local(*SAT, 20))
+    assert codes(check_request(lab, sat, NOW, RuleContext())) == ["working_day"]
+    early = req(local(*SAT, 6, 30), local(*SAT, 20, 30))
+    assert codes(check_request(lab, early, NOW, RuleContext())) == ["working_day", "hours", "hours"]
 
 
 def test_request_validation() -> None:
@@ -166,8 +213,11 @@ def test_request_validation() -> None:
 def test_status_life_cycle() -> None:
     assert next_status("approve", BookingStatus.REQUESTED) is BookingStatus.SCHEDULED
     assert next_status("checkin", BookingStatus.SCHEDULED) is BookingStatus.CHECKED_IN
-    with pytest.raises(ValidationError, match="Cannot complete a booking that is requested"):
+    # A move the life cycle does not allow is a refusal (CLI exit 3), not bad input.
+    with pytest.raises(TransitionRefused, match="Cannot complete a booking that is requested"):
         next_status("complete", BookingStatus.REQUESTED)
+    with pytest.raises(ValidationError, match="Action must be one of"):
+        next_status("finish", BookingStatus.REQUESTED)
 
 
 def test_find_slot_skips_full_days_and_respects_notice() -> None:

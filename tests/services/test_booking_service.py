@@ -1,10 +1,11 @@
 """Booking use cases against a real SQLite file."""
 
+import sqlite3
 from datetime import date, datetime
 
 import pytest
 
-from app.domain.bookings import BookingStatus, Phase
+from app.domain.bookings import BookingStatus, Phase, TransitionRefused
 from app.domain.errors import NotFoundError, ValidationError
 from app.main import build_context
 
@@ -71,8 +72,11 @@ def test_transitions_are_audited(lab_ctx) -> None:
     assert svc.transition(b.id, "complete").status is BookingStatus.COMPLETED
     trail = [a["action"] for a in lab_ctx.bookings_repo.audit_for(b.id)]
     assert trail == ["requested", "approve", "checkin", "complete"]
-    with pytest.raises(ValidationError):
+    with pytest.raises(TransitionRefused, match="Cannot cancel a booking that is completed"):
         svc.transition(b.id, "cancel")
+    with pytest.raises(ValidationError):
+        svc.transition(b.id, "explode")
+    assert len(lab_ctx.bookings_repo.audit_for(b.id)) == 4  # refusals leave the trail alone
 
 
 def test_unknown_attendee_bench_lab_are_bad_input(lab_ctx) -> None:
@@ -119,3 +123,28 @@ def test_data_survives_reopening(lab_ctx, db_path, clock) -> None:
         assert again.people.find_by_email("ANN@acme.example").inductions[0].valid_until == date(2027, 11, 1)
     finally:
         again.close()
+
+
+def test_demo_lab_is_created_whole_or_not_at_all(ctx) -> None:
+    from app.services.demo import create_demo_lab
+
+    # The fourth demo booking fails in the database, as a full disk would.
+    ctx.db.execute("CREATE TRIGGER fail_fourth BEFORE INSERT ON bookings "
+                   "WHEN (SELECT count(*) FROM bookings) = 3 "
+                   "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+        create_demo_lab(ctx.lab_service, ctx.booking_service)
+    tables = ("labs", "benches", "organisations", "people", "inductions", "bookings", "audit")
+    assert {t: ctx.db[t].count for t in tables} == dict.fromkeys(tables, 0)
+    ctx.db.execute("DROP TRIGGER fail_fourth")
+    assert create_demo_lab(ctx.lab_service, ctx.booking_service) == "Demo Lab"
+    assert ctx.bookings_repo.count() > 3
+
+
+def test_request_and_its_refusal_audit_share_the_check_transaction(lab_ctx) -> None:
+    # A refusal is written inside the same transaction as the check, and nothing stays open.
+    out = request(lab_ctx, local(lab_ctx, 2026, 12, 5, 7), local(lab_ctx, 2026, 12, 5, 19),
+                  spaces=101)
+    assert [r.code for r in out.reasons] == ["working_day", "hours", "hours", "capacity"]
+    assert not lab_ctx.db.conn.in_transaction
+    assert len(lab_ctx.bookings_repo.refusals()) == 1
