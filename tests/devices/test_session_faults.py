@@ -25,6 +25,7 @@ from devices.io_loop import IoLoop
 from devices.sessions import DeviceSession, ReconnectPolicy, SessionState
 from devices.transports.base import SerialSettings
 from devices.transports.serial import SerialTransport
+from tests.devices.small_disk import SMALL_DISK_BYTES, small_disk
 
 pytestmark = [
     pytest.mark.timeout(30),
@@ -215,3 +216,28 @@ def test_bytes_the_receive_buffer_dropped_are_in_the_session_health(
     # The file holds what was read, and the health says it is not every byte sent.
     assert capture.bytes_written == len(hub_line(0)) + 64
     assert not session.health.capture_complete
+
+
+def test_a_full_capture_disk_ends_the_session_failed_with_honest_counts(
+        io: IoLoop, pty: tuple[int, str], tmp_path: Path) -> None:
+    master, port = pty
+    with small_disk(tmp_path / "small") as disk:
+        capture = CaptureFile(disk / "hub.bin")
+        session = make_session(port, make_codec("profile:emulator"), lambda ev: None, capture)
+        task = io.submit(session.run())
+        wait_for(lambda: session.health.state is SessionState.CONNECTED)
+        line = hub_line(7)
+        sent = 0
+        while not task.done() and sent < 4 * SMALL_DISK_BYTES:
+            os.write(master, line * 20)
+            sent += 20 * len(line)
+            time.sleep(0.005)
+        task.result(timeout=10)  # ended by itself, without raising
+        digest = capture.close()
+        health = session.health
+        assert health.state is SessionState.FAILED
+        assert health.reason == f"capture disk full: {capture.path}"
+        assert session.states[-1] == (SessionState.FAILED, health.reason)  # type: ignore[attr-defined]
+        assert health.capture_bytes == capture.bytes_written == capture.path.stat().st_size
+        assert health.capture_lost_bytes > 0
+        assert digest == sha256_of(capture.path)
