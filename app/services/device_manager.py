@@ -14,13 +14,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from app.domain.clock import Clock
-from app.domain.devices import Device
+from app.domain.devices import IEC_62056_21, Device
 from app.domain.events import DeviceEvent
 from app.services.capture import capture_path_for
 from app.services.ingest import EventQueue
@@ -161,24 +161,27 @@ class DeviceManager:
     # --- connect / disconnect ------------------------------------------------------------------
     def _transport(self, device: Device) -> tuple[Transport, str]:
         conn = device.connection
-        kind = conn.get("transport", "serial")
-        needed = {"emulator": "endpoint", "ble": "address"}.get(kind, "port")
-        if not str(conn.get(needed, "")).strip():
+        kind = conn.transport or "serial"
+        if conn.transport and not conn.is_direct:
+            raise ValueError(f"{device.label} is not connected to the workstation directly.")
+        needed = replace(conn, transport=kind).missing()
+        if needed:
             raise ValueError(f"{device.label} has no {needed} in its connection settings.")
-        protocol = conn.get("protocol", "profile:emulator")
-        iec = protocol == "iec62056-21"
-        baud = int(conn.get("baud", 300 if iec else 115200))
+        protocol = conn.protocol_or_default
+        baud = conn.line_baud
         if kind == "emulator":
             if self.emulator is None:
                 raise ValueError(f"{device.label} is wired to the emulator, which is not running.")
-            return self.emulator.transport(conn["endpoint"], baud), protocol
+            return self.emulator.transport(conn.endpoint, baud), protocol
         if kind == "ble":
             from devices.transports.ble import BleNusTransport
 
-            return BleNusTransport(conn["address"]), protocol
+            return BleNusTransport(conn.address), protocol
+        # IEC 62056-21 optical ports always use 7E1 (clause 6.3.3), whatever else is stored.
+        iec = protocol == IEC_62056_21
         settings = SerialSettings(
-            conn["port"], baud=baud, bytesize=7 if iec else int(conn.get("bytesize", 8)),
-            parity="E" if iec else conn.get("parity", "N"), stopbits=conn.get("stopbits", 1),
+            conn.port, baud=baud, bytesize=7 if iec else conn.bytesize,
+            parity="E" if iec else conn.parity, stopbits=1 if iec else conn.stopbits,
         )
         return SerialTransport(settings), protocol
 
@@ -215,7 +218,7 @@ class DeviceManager:
             session_id=session_id, tap=tap, batch_sink=deliver, device_ref=device.id,
         )
         self._sessions[label] = session
-        poll_s = float(device.connection.get("poll_s", 30))
+        poll_s = device.connection.poll_s
         coro = session.poll_readouts(poll_s) if isinstance(codec, IecReadoutClient) else session.run()
         task = self.io.submit(coro)
         self._tasks[label] = task

@@ -62,7 +62,7 @@ def test_closing_while_another_thread_writes_never_writes_to_a_closed_file(
                 capture.write(CHUNK[: 1 + n % 64])
                 offered += 1 + n % 64
                 started.set()
-        except BaseException as exc:  # noqa: BLE001 - the test reports whatever escaped
+        except BaseException as exc:
             errors.append(exc)
             started.set()
 

@@ -113,3 +113,28 @@ def test_a_session_that_ends_by_itself_is_recorded_at_once(runtime, tmp_path) ->
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_manager_dialog_and_table_open_a_line_at_the_same_default_baud(runtime) -> None:
+    """A relay board stored without a baud rate: every reader of the settings says 9600."""
+    from ui.dialogs.device_form import DeviceForm
+    from ui.widgets.device_table import describe_connection
+
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    relay = Device(label="Relay on a pty", kind=DeviceKind.RELAY,
+                   connection={"transport": "serial", "port": path,
+                               "protocol": "profile:relay"})
+    try:
+        runtime.manager.connect(relay)
+        runtime.manager.disconnect(relay.label)
+    finally:
+        os.close(master)
+        os.close(slave)
+    conn = sqlite3.connect(runtime.db)
+    (port,) = conn.execute("SELECT port FROM capture_sessions WHERE device = ?",
+                           (relay.label,)).fetchone()
+    conn.close()
+    assert port == f"serial {path} 9600 8N1"
+    assert DeviceForm.from_device(relay).baud == "9600"
+    assert describe_connection(relay.connection) == f"serial {path} 9600 · profile:relay"

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from app.domain.devices import Device, DeviceKind
+from app.domain.devices import ConnectionSettings, Device, DeviceKind
 from app.services.device_manager import RawChunk
 from app.services.runtime import DEMO_DEVICES, register_demo_devices
 from app.storage.devices import DeviceRepo
@@ -92,8 +92,8 @@ def test_add_dialog_rejects_bad_ids_and_stores_good_ones(qtbot, devices_page, ct
     stored = DeviceRepo(ctx.db, ctx.clock).find("Bench 2 ESME")
     assert stored is not None
     assert stored.device_id == "00-DB-12-34-56-78-90-B0" and stored.mpxn == "1312345678907"
-    assert stored.connection == {"transport": "serial", "port": "/dev/ttyUSB0",
-                                 "protocol": "iec62056-21", "baud": 300}
+    assert stored.connection == ConnectionSettings(transport="serial", port="/dev/ttyUSB0",
+                                                   protocol="iec62056-21", baud=300)
     assert devices_page.selected_label() == "Bench 2 ESME"
 
 

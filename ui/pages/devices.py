@@ -362,7 +362,7 @@ class DevicesPage(QWidget):
         self.health.show_health(None)
         self.send_status.clear()
         self.selected_title.setText(device.label if device else "No device selected")
-        hub = device.connection.get("via") if device and not is_direct(device) else None
+        hub = device.connection.via if device and not is_direct(device) else None
         self.console.view.setPlaceholderText(
             f"{device.label} is reached through {hub}: select the hub to see its bytes."
             if device and hub else "Select a connected device to see the bytes on its link.")

@@ -8,7 +8,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from app.domain.devices import Device
+from app.domain.devices import ConnectionSettings, Device
 from ui.widgets.table_model import ColumnsTableModel
 
 #: state value -> (text colour, label). Amber while trying, red when failed, grey when idle.
@@ -19,9 +19,6 @@ STATE_STYLE: dict[str, tuple[str, str]] = {
     "failed": ("#c62828", "failed"),
     "disconnected": ("#7a7a7a", "disconnected"),
 }
-
-#: Transports the device manager can open directly; others are reached through a hub.
-DIRECT_TRANSPORTS = ("serial", "ble", "emulator")
 
 
 def state_colour(state: str) -> QColor:
@@ -35,21 +32,21 @@ def state_text(state: str, reason: str) -> str:
 
 
 def is_direct(device: Device) -> bool:
-    return device.connection.get("transport") in DIRECT_TRANSPORTS
+    return device.connection.is_direct
 
 
-def describe_connection(connection: dict[str, object]) -> str:
-    """One line such as ``serial /dev/ttyUSB0 9600 · iec62056-21``."""
-    transport = str(connection.get("transport", "") or "")
-    protocol = str(connection.get("protocol", "") or "")
+def describe_connection(connection: ConnectionSettings) -> str:
+    """One line such as ``serial /dev/ttyUSB0 300 · iec62056-21`` (the baud the line opens at)."""
+    transport = connection.transport
+    protocol = connection.protocol
     if transport == "serial":
-        where = f"serial {connection.get('port', '?')} {connection.get('baud', '')}".rstrip()
+        where = f"serial {connection.port or '?'} {connection.line_baud}"
     elif transport == "ble":
-        where = f"BLE {connection.get('address', '?')}"
+        where = f"BLE {connection.address or '?'}"
     elif transport == "emulator":
-        where = f"emulator {connection.get('endpoint', '?')}"
+        where = f"emulator {connection.endpoint or '?'}"
     elif transport == "han":
-        where = f"HAN via {connection.get('via', 'its hub')}"
+        where = f"HAN via {connection.via or 'its hub'}"
     elif not transport:
         return "not connected to the workstation"
     else:
@@ -110,8 +107,8 @@ class DeviceTableModel(ColumnsTableModel):
     def _cell(self, device: Device, column: int) -> str:
         if column == STATE_COLUMN:
             if not is_direct(device):
-                hub = device.connection.get("via")
-                if device.connection.get("transport") == "han" and hub:
+                hub = device.connection.via
+                if device.connection.transport == "han" and hub:
                     return f"via hub: {self.state_of(str(hub)).state}"
                 return "—"
             s = self.state_of(device.label)
