@@ -81,9 +81,14 @@ class SessionHealth:
         self.resyncs, self.dropped_bytes = stats.resyncs, stats.dropped_bytes
 
     @property
+    def not_captured_bytes(self) -> int:
+        """Bytes the device sent that the capture file does not hold (as far as is known)."""
+        return self.rx_dropped_bytes + self.capture_lost_bytes
+
+    @property
     def capture_complete(self) -> bool:
         """True when the capture file holds every byte the device sent as far as is known."""
-        return self.rx_dropped_bytes == 0 and self.capture_lost_bytes == 0
+        return self.not_captured_bytes == 0
 
     def as_dict(self) -> dict[str, object]:
         return {

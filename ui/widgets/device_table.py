@@ -74,6 +74,8 @@ class DeviceTableModel(ColumnsTableModel):
         super().__init__(parent)
         self.devices: list[Device] = []
         self.states: dict[str, DeviceState] = {}
+        #: label -> (bytes dropped before the capture file, bytes read but not written to it)
+        self.missing: dict[str, tuple[int, int]] = {}
 
     # --- data ----------------------------------------------------------------------------------
     def set_devices(self, devices: list[Device]) -> None:
@@ -87,6 +89,17 @@ class DeviceTableModel(ColumnsTableModel):
             # Whole column: devices reached through a hub show the hub's state too.
             self.dataChanged.emit(self.index(0, STATE_COLUMN),
                                   self.index(len(self.devices) - 1, STATE_COLUMN))
+
+    def set_missing(self, label: str, rx_dropped: int, capture_lost: int) -> None:
+        """Bytes of `label`'s session that its capture file does not hold (shown with its state)."""
+        value = (rx_dropped, capture_lost)
+        if self.missing.get(label, (0, 0)) == value:
+            return
+        self.missing[label] = value
+        row = self.row_of(label)
+        if row is not None:
+            index = self.index(row, STATE_COLUMN)
+            self.dataChanged.emit(index, index)
 
     def state_of(self, label: str) -> DeviceState:
         return self.states.get(label, DeviceState())
@@ -112,11 +125,23 @@ class DeviceTableModel(ColumnsTableModel):
                     return f"via hub: {self.state_of(str(hub)).state}"
                 return "—"
             s = self.state_of(device.label)
-            return state_text(s.state, s.reason)
+            text = state_text(s.state, s.reason)
+            rx_dropped, capture_lost = self.missing.get(device.label, (0, 0))
+            if rx_dropped or capture_lost:
+                text += f" · {rx_dropped + capture_lost:,} B not captured"
+            return text
         values = (device.label, device.kind.value, device.device_id, device.mpxn,
                   device.manufacturer, device.model, device.firmware, device.owner, device.bench,
                   describe_connection(device.connection))
         return values[column]
+
+    def _state_tooltip(self, device: Device) -> str:
+        text = self._cell(device, STATE_COLUMN)
+        rx_dropped, capture_lost = self.missing.get(device.label, (0, 0))
+        if rx_dropped or capture_lost:
+            text += (f"\n{rx_dropped:,} bytes dropped by the port's receive buffer (never read); "
+                     f"{capture_lost:,} bytes read but not written to the capture file.")
+        return text
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> object:
@@ -124,6 +149,8 @@ class DeviceTableModel(ColumnsTableModel):
         if device is None:
             return None
         column = index.column()
+        if role == Qt.ItemDataRole.ToolTipRole and column == STATE_COLUMN:
+            return self._state_tooltip(device)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return self._cell(device, column)
         if column != STATE_COLUMN:
