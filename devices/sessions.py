@@ -17,7 +17,7 @@ from enum import Enum
 
 from app.domain.clock import Clock
 from app.domain.events import CodecEvent, DeviceEvent, EventKind
-from devices.capture_file import CaptureFile
+from devices.capture_file import CaptureFile, CaptureWriteError
 from devices.codecs.base import Codec, CodecError, CodecStats
 from devices.codecs.iec62056_21 import Done, IecReadoutClient, Send, SetBaud
 from devices.transports.base import Transport, TransportError, TransportErrorReason
@@ -44,7 +44,22 @@ class SessionState(str, Enum):
 
 @dataclass
 class SessionHealth:
-    """Counters shown beside a device; read from any thread (plain ints, written on one)."""
+    """Counters shown beside a device; read from any thread (plain ints, written on one).
+
+    Attributes:
+        state, reason: the connection state and why (empty when there is nothing to say).
+        bytes_in, bytes_out: bytes read from and written to the transport.
+        frames, errors, resyncs, dropped_bytes: the codec's counters (``dropped_bytes`` are
+            bytes the codec discarded while resynchronising, not bytes lost before it).
+        events: decoded events delivered.
+        reconnects: reopen attempts.
+        rx_dropped_bytes: bytes the transport received but dropped because its receive buffer
+            was full; they never reached the codec or the capture file.
+        capture_bytes: bytes in the capture file.
+        capture_lost_bytes: bytes read that are not in the capture file (a failed write, or a
+            chunk that arrived after the file was closed).
+        last_seen: host time of the last bytes read.
+    """
 
     state: SessionState = SessionState.DISCONNECTED
     reason: str = ""
@@ -56,18 +71,32 @@ class SessionHealth:
     dropped_bytes: int = 0
     events: int = 0
     reconnects: int = 0
+    rx_dropped_bytes: int = 0
+    capture_bytes: int = 0
+    capture_lost_bytes: int = 0
     last_seen: datetime | None = None
 
     def absorb(self, stats: CodecStats) -> None:
         self.frames, self.errors = stats.frames, stats.errors
         self.resyncs, self.dropped_bytes = stats.resyncs, stats.dropped_bytes
 
+    @property
+    def not_captured_bytes(self) -> int:
+        """Bytes the device sent that the capture file does not hold (as far as is known)."""
+        return self.rx_dropped_bytes + self.capture_lost_bytes
+
+    @property
+    def capture_complete(self) -> bool:
+        """True when the capture file holds every byte the device sent as far as is known."""
+        return self.not_captured_bytes == 0
+
     def as_dict(self) -> dict[str, object]:
         return {
             "state": self.state.value, "reason": self.reason, "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out, "frames": self.frames, "errors": self.errors,
             "resyncs": self.resyncs, "dropped_bytes": self.dropped_bytes, "events": self.events,
-            "reconnects": self.reconnects,
+            "reconnects": self.reconnects, "rx_dropped_bytes": self.rx_dropped_bytes,
+            "capture_bytes": self.capture_bytes, "capture_lost_bytes": self.capture_lost_bytes,
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
         }
 
@@ -166,13 +195,25 @@ class DeviceSession:
         self._stop = asyncio.Event()
 
     # --- state ---------------------------------------------------------------------------------
-    def _set_state(self, state: SessionState, reason: str = "") -> None:
+    def _set_state(self, state: SessionState, reason: str = "", *, quiet: bool = False) -> None:
+        """Record and report a state change.
+
+        Args:
+            quiet: a failing listener is logged instead of raised (used while the session is
+                already ending, so that reporting the end cannot stop it from being recorded).
+        """
         if state == self.health.state and reason == self.health.reason:
             return
         self.health.state, self.health.reason = state, reason
-        logger.info("%s: %s %s", self.label, state.value, reason)
+        log = logger.warning if state is SessionState.FAILED else logger.info
+        log("%s: %s %s", self.label, state.value, reason)
         if self.on_state is not None:
-            self.on_state(state, reason)
+            try:
+                self.on_state(state, reason)
+            except Exception:
+                if not quiet:
+                    raise
+                logger.exception("%s: state listener failed", self.label)
 
     def stop(self) -> None:
         """Ask the session to end (call on the I/O thread)."""
@@ -185,17 +226,19 @@ class DeviceSession:
     # --- bytes in ------------------------------------------------------------------------------
     def _received(self, data: bytes) -> list[DeviceEvent]:
         now = self.clock.now()
-        if self.capture is not None:
-            self.capture.write(data)
-        if self.tap is not None:
-            self.tap("rx", data)
         health = self.health
         health.bytes_in += len(data)
         health.last_seen = now
-        try:
-            decoded = self.codec.feed(data)
-        except CodecError as exc:  # codecs report bad frames as events; this is a safety net
-            decoded = [CodecEvent(EventKind.ERROR, {"message": str(exc), "offset": exc.offset})]
+        self._count_rx_drops()
+        if self.capture is not None:
+            try:
+                self.capture.write(data)
+            finally:
+                health.capture_bytes = self.capture.bytes_written
+                health.capture_lost_bytes = self.capture.lost_bytes
+        if self.tap is not None:
+            self.tap("rx", data)
+        decoded = self._decode(data)
         health.absorb(self.codec.stats)
         if not decoded:
             return []
@@ -204,6 +247,33 @@ class DeviceSession:
                for ev in decoded]
         self._deliver(out)
         return out
+
+    def _decode(self, data: bytes) -> list[CodecEvent]:
+        """Feed the codec; an exception from it becomes an error event for this chunk.
+
+        Codecs report bad input as events and raise only :class:`CodecError`; anything else is a
+        codec bug. Either way one bad chunk must not end the session: the codec is reset so that
+        it resynchronises on the next chunk, and the fault is logged with its traceback.
+        """
+        try:
+            return self.codec.feed(data)
+        except CodecError as exc:
+            return [CodecEvent(EventKind.ERROR, {"message": str(exc), "offset": exc.offset})]
+        except Exception as exc:
+            logger.exception("%s: codec failed on a chunk of %d bytes", self.label, len(data))
+            try:
+                self.codec.reset()
+            except Exception:
+                logger.exception("%s: codec reset failed", self.label)
+            return [CodecEvent(EventKind.ERROR, {
+                "message": f"decoder fault: {type(exc).__name__}: {exc}", "bytes": len(data),
+            })]
+
+    def _count_rx_drops(self) -> None:
+        # Transports with a bounded receive buffer count what it dropped (cumulative).
+        dropped = getattr(self.transport, "rx_overflow_bytes", 0)
+        if isinstance(dropped, int):
+            self.health.rx_dropped_bytes = dropped
 
     def _deliver(self, events: list[DeviceEvent]) -> None:
         if self.batch_sink is not None:
@@ -292,10 +362,20 @@ class DeviceSession:
                     self._set_state(SessionState.RECONNECTING, exc.message)
                     self.health.reconnects += 1
                     await self._sleep_or_stop(backoff.next())
+        except CaptureWriteError as exc:
+            # Reading on without a capture would leave evidence with a hole nobody sees.
+            logger.error("%s: capture failed: %s", self.label, exc)
+            self._set_state(SessionState.FAILED, str(exc), quiet=True)
+        except Exception as exc:
+            # Not a hardware fault: a faulty sink, listener or tap. The session cannot go on
+            # safely, but the user must see why it stopped (and the log keeps the traceback).
+            logger.exception("%s: session ended by an unexpected error", self.label)
+            self._set_state(SessionState.FAILED, failure_reason(exc), quiet=True)
         finally:
             await self.transport.close()
+            self._count_rx_drops()
             if self.health.state is not SessionState.FAILED:
-                self._set_state(SessionState.DISCONNECTED)
+                self._set_state(SessionState.DISCONNECTED, quiet=True)
 
     # --- streaming protocols -------------------------------------------------------------------
     async def run(self, max_events: int | None = None) -> None:
@@ -383,6 +463,13 @@ class DeviceSession:
             return True
 
         await self._keep_connected(poll)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line for the user saying why a session ended on an unexpected error."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"internal error: {type(exc).__name__}" + (f": {text}" if text else "")
+
 
 def _release(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():

@@ -77,7 +77,7 @@ def start_device_runtime(ctx: AppContext, pages: dict[str, QWidget], errors: Err
                                 devices=devices, on_state=bridge.on_state,
                                 on_write_error=bridge.on_write_error)
         runtime.start(with_emulator=any(
-            d.connection.get("transport") == "emulator" for d in devices))
+            d.connection.transport == "emulator" for d in devices))
     except Exception as exc:  # the GUI still works without live devices
         log.exception("device I/O did not start")
         errors.report(f"Device I/O could not start, so devices cannot be connected ({exc}).",

@@ -147,7 +147,7 @@ def _device_dict(d: Device) -> dict:
     return {
         "id": d.id, "label": d.label, "kind": d.kind.value, "device_id": d.device_id,
         "mpxn": d.mpxn, "manufacturer": d.manufacturer, "model": d.model, "firmware": d.firmware,
-        "owner": d.owner, "bench": d.bench, "connection": d.connection,
+        "owner": d.owner, "bench": d.bench, "connection": d.connection.to_dict(),
     }
 
 

@@ -11,15 +11,16 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from app.domain.clock import Clock
-from app.domain.devices import Device
+from app.domain.devices import IEC_62056_21, Device
 from app.domain.events import DeviceEvent
 from app.services.capture import capture_path_for
 from app.services.ingest import EventQueue
@@ -32,7 +33,13 @@ from devices.codecs.iec62056_21 import IecReadoutClient
 from devices.emulator.bench import BenchConfig, EmulatedBench
 from devices.emulator.runner import EmulatorHost
 from devices.io_loop import IoLoop
-from devices.sessions import DeviceSession, ReconnectPolicy, SessionHealth, SessionState
+from devices.sessions import (
+    DeviceSession,
+    ReconnectPolicy,
+    SessionHealth,
+    SessionState,
+    failure_reason,
+)
 from devices.transports.base import SerialSettings, Transport
 from devices.transports.serial import SerialTransport
 from devices.transports.sim import SimTransport
@@ -136,6 +143,7 @@ class DeviceManager:
         self._ended: dict[str, SessionHealth] = {}
         self._lock = threading.Lock()
         self._waiters: dict[str, list[asyncio.Future[DeviceEvent]]] = {}
+        self._finishers: list[threading.Thread] = []
 
     # --- queries (any thread) ------------------------------------------------------------------
     def health(self, label: str) -> SessionHealth | None:
@@ -153,24 +161,27 @@ class DeviceManager:
     # --- connect / disconnect ------------------------------------------------------------------
     def _transport(self, device: Device) -> tuple[Transport, str]:
         conn = device.connection
-        kind = conn.get("transport", "serial")
-        needed = {"emulator": "endpoint", "ble": "address"}.get(kind, "port")
-        if not str(conn.get(needed, "")).strip():
+        kind = conn.transport or "serial"
+        if conn.transport and not conn.is_direct:
+            raise ValueError(f"{device.label} is not connected to the workstation directly.")
+        needed = replace(conn, transport=kind).missing()
+        if needed:
             raise ValueError(f"{device.label} has no {needed} in its connection settings.")
-        protocol = conn.get("protocol", "profile:emulator")
-        iec = protocol == "iec62056-21"
-        baud = int(conn.get("baud", 300 if iec else 115200))
+        protocol = conn.protocol_or_default
+        baud = conn.line_baud
         if kind == "emulator":
             if self.emulator is None:
                 raise ValueError(f"{device.label} is wired to the emulator, which is not running.")
-            return self.emulator.transport(conn["endpoint"], baud), protocol
+            return self.emulator.transport(conn.endpoint, baud), protocol
         if kind == "ble":
             from devices.transports.ble import BleNusTransport
 
-            return BleNusTransport(conn["address"]), protocol
+            return BleNusTransport(conn.address), protocol
+        # IEC 62056-21 optical ports always use 7E1 (clause 6.3.3), whatever else is stored.
+        iec = protocol == IEC_62056_21
         settings = SerialSettings(
-            conn["port"], baud=baud, bytesize=7 if iec else int(conn.get("bytesize", 8)),
-            parity="E" if iec else conn.get("parity", "N"), stopbits=conn.get("stopbits", 1),
+            conn.port, baud=baud, bytesize=7 if iec else conn.bytesize,
+            parity="E" if iec else conn.parity, stopbits=1 if iec else conn.stopbits,
         )
         return SerialTransport(settings), protocol
 
@@ -207,9 +218,13 @@ class DeviceManager:
             session_id=session_id, tap=tap, batch_sink=deliver, device_ref=device.id,
         )
         self._sessions[label] = session
-        poll_s = float(device.connection.get("poll_s", 30))
+        poll_s = device.connection.poll_s
         coro = session.poll_readouts(poll_s) if isinstance(codec, IecReadoutClient) else session.run()
-        self._tasks[label] = self.io.submit(coro)
+        task = self.io.submit(coro)
+        self._tasks[label] = task
+        # A session can end by itself (a port that is gone for good, a full capture disk, a
+        # fault): notice it at once, not at the next manual disconnect.
+        task.add_done_callback(lambda fut: self._session_ended(label, session, fut))
         logger.info("connecting %s via %s (%s), capture %s", label, transport.description, protocol, capture_path)
 
     def _open_capture(self, label: str, port: str, protocol: str) -> tuple[Path, int]:
@@ -225,30 +240,96 @@ class DeviceManager:
         self._captures[label] = (session_id, CaptureFile(path))
         return path, session_id
 
+    def _take(self, label: str, session: DeviceSession | None = None
+              ) -> tuple[DeviceSession, concurrent.futures.Future[Any] | None, int, CaptureFile] | None:
+        """Remove a running session from the books, once: the caller then finishes it.
+
+        With `session`, only that session is taken (a new one for the same label is left alone).
+        """
+        with self._lock:
+            current = self._sessions.get(label)
+            if current is None or (session is not None and current is not session):
+                return None
+            del self._sessions[label]
+            task = self._tasks.pop(label, None)
+            session_id, capture = self._captures.pop(label)
+            self._ended[label] = current.health
+            return current, task, session_id, capture
+
+    def _session_ended(self, label: str, session: DeviceSession,
+                       task: concurrent.futures.Future[Any]) -> None:
+        """Done-callback of a session's task (runs on the I/O thread, or wherever it ended)."""
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            # The session catches its own faults; this is the last net, so the state is honest.
+            logger.error("session %s ended with an error", label, exc_info=exc)
+            session.health.state = SessionState.FAILED
+            session.health.reason = failure_reason(exc)  # type: ignore[arg-type]
+        taken = self._take(label, session)
+        if taken is None:  # disconnect() took it and finishes it itself
+            return
+        _, _, session_id, capture = taken
+        # Closing the file and writing the record wait on the disk and the database: not on the
+        # I/O thread, which serves every other device.
+        worker = threading.Thread(
+            target=self._finish, args=(label, session, session_id, capture, True),
+            name=f"finish {label}", daemon=True)
+        with self._lock:
+            self._finishers = [t for t in self._finishers if t.is_alive()] + [worker]
+        worker.start()
+
+    def _finish(self, label: str, session: DeviceSession, session_id: int, capture: CaptureFile,
+                report: bool) -> None:
+        """Close the capture file, record the session's final health and report its state."""
+        health = session.health
+        try:
+            digest = capture.close()
+            # Counted after the close: a chunk that arrives later is counted as lost, not written.
+            health.capture_bytes = capture.bytes_written
+            health.capture_lost_bytes = capture.lost_bytes
+            conn = connect(self.db_path)
+            try:
+                CaptureSessionRepo(conn).close(session_id, self.clock.now(), digest,
+                                               health.as_dict(), health.state.value)  # type: ignore[arg-type]
+            finally:
+                conn.close()
+        except Exception:  # recording must not take the application down; the log keeps it
+            logger.exception("could not record the end of %s's capture session %s", label,
+                             session_id)
+        if report and self.on_state is not None:
+            try:
+                self.on_state(label, health.state, health.reason)
+            except Exception:
+                logger.exception("state listener failed for %s", label)
+
     def disconnect(self, label: str, timeout_s: float = 5.0) -> None:
         """Stop a device's session, close its capture file and record its SHA-256."""
-        session = self._sessions.pop(label, None)
-        task = self._tasks.pop(label, None)
-        if session is None:
+        taken = self._take(label)
+        if taken is None:
             return
-        # Taken now, not after the wait: a new session for the same label may open its own.
-        session_id, capture = self._captures.pop(label)
-        self._ended[label] = session.health
+        session, task, session_id, capture = taken
         self.io.call_soon_threadsafe(session.stop)
         if task is not None:
             try:
                 task.result(timeout=timeout_s)
             except (concurrent.futures.TimeoutError, asyncio.CancelledError):
+                logger.warning("session %s did not stop within %s s; cancelling it", label,
+                               timeout_s)
                 task.cancel()
             except Exception:  # a session must never take the application down
                 logger.exception("session %s ended with an error", label)
-        digest = capture.close()
-        conn = connect(self.db_path)
-        try:
-            CaptureSessionRepo(conn).close(session_id, self.clock.now(), digest,
-                                           session.health.as_dict(), session.health.state.value)  # type: ignore[arg-type]
-        finally:
-            conn.close()
+        # The session has ended (or was cancelled): bytes it still delivers are counted by the
+        # closed capture file as lost, never written into a closed file.
+        self._finish(label, session, session_id, capture, report=False)
+
+    def wait_finished(self, timeout_s: float = 5.0) -> bool:
+        """Wait until sessions that ended by themselves are recorded; False if some are not."""
+        with self._lock:
+            workers = list(self._finishers)
+        deadline = time.monotonic() + timeout_s
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        return not any(w.is_alive() for w in workers)
 
     def send(self, label: str, data: bytes) -> concurrent.futures.Future[None]:
         session = self._sessions[label]
@@ -288,3 +369,5 @@ class DeviceManager:
     def shutdown(self) -> None:
         for label in list(self._sessions):
             self.disconnect(label)
+        if not self.wait_finished():
+            logger.warning("some capture sessions could not be recorded before shutdown")

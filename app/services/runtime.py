@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.domain.clock import Clock
-from app.domain.devices import Device, DeviceKind
+from app.domain.devices import ConnectionSettings, Device, DeviceKind
 from app.domain.outages import TrackerConfig
 from app.services.device_manager import (
     DemoEmulator,
@@ -32,22 +32,22 @@ DEMO_DEVICES = (
     Device(label="Bench 1 ESME", kind=DeviceKind.ESME, device_id="00-DB-12-34-56-78-90-A0",
            mpxn="1312345678907", manufacturer="Emulated", model="EML ESME", firmware="2.1.0",
            bench="Bench 1",
-           connection={"transport": "emulator", "endpoint": "esme_optical", "protocol": "iec62056-21",
-                       "baud": 300, "poll_s": 30}),
+           connection=ConnectionSettings(transport="emulator", endpoint="esme_optical",
+                                         protocol="iec62056-21", baud=300, poll_s=30)),
     Device(label="Bench 1 Comms Hub", kind=DeviceKind.CHF, device_id="00-DB-12-34-56-78-90-A2",
            manufacturer="Emulated", model="CH-EMU", firmware="1.4.2", bench="Bench 1",
-           connection={"transport": "emulator", "endpoint": "ch_debug", "protocol": "profile:emulator",
-                       "baud": 115200}),
+           connection=ConnectionSettings(transport="emulator", endpoint="ch_debug",
+                                         protocol="profile:emulator", baud=115200)),
     Device(label="Bench 1 relay", kind=DeviceKind.RELAY, manufacturer="Emulated", model="4-channel relay",
            bench="Bench 1",
-           connection={"transport": "emulator", "endpoint": "relay", "protocol": "profile:relay",
-                       "baud": 9600}),
+           connection=ConnectionSettings(transport="emulator", endpoint="relay",
+                                         protocol="profile:relay", baud=9600)),
     Device(label="Bench 1 GSME", kind=DeviceKind.GSME, device_id="00-DB-12-34-56-78-90-A1",
            mpxn="1234567890", manufacturer="Emulated", model="EML GSME", firmware="1.0.3",
-           bench="Bench 1", connection={"transport": "han", "via": "Bench 1 Comms Hub"}),
+           bench="Bench 1", connection=ConnectionSettings(transport="han", via="Bench 1 Comms Hub")),
     Device(label="Bench 1 IHD", kind=DeviceKind.IHD, device_id="00-DB-12-34-56-78-90-A3",
            manufacturer="Emulated", model="EML IHD", bench="Bench 1",
-           connection={"transport": "han", "via": "Bench 1 Comms Hub"}),
+           connection=ConnectionSettings(transport="han", via="Bench 1 Comms Hub")),
 )
 
 
@@ -134,7 +134,7 @@ class DeviceRuntime:
     def connect_all(self, devices: list[Device]) -> None:
         """Connect every device that has a direct link (HAN devices are reached via their hub)."""
         for device in devices:
-            if device.connection.get("transport") in ("serial", "emulator", "ble"):
+            if device.connection.is_direct:
                 try:
                     self.manager.connect(device)
                 except (ValueError, OSError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -11,10 +12,22 @@ from typing import Any
 from sqlite_utils import Database
 
 from app.domain.clock import Clock
-from app.domain.devices import Device, DeviceKind
+from app.domain.devices import ConnectionSettings, Device, DeviceKind
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.events import DeviceEvent, EventKind
 from app.storage.timefmt import from_db, to_db
+
+logger = logging.getLogger(__name__)
+
+
+def _connection(row: dict[str, Any]) -> ConnectionSettings:
+    """A stored ``connection_json``; a value that no longer validates is kept, not fatal."""
+    raw = json.loads(row["connection_json"] or "{}")
+    try:
+        return ConnectionSettings.from_dict(raw)
+    except ValidationError as exc:
+        logger.warning("device %s: connection setting kept as stored: %s", row["label"], exc)
+        return ConnectionSettings.from_dict(raw, lenient=True)
 
 
 class DeviceRepo:
@@ -28,7 +41,7 @@ class DeviceRepo:
         return {
             "label": d.label, "kind": d.kind.value, "device_id": d.device_id, "mpxn": d.mpxn,
             "manufacturer": d.manufacturer, "model": d.model, "firmware": d.firmware,
-            "owner": d.owner, "bench": d.bench, "connection_json": json.dumps(d.connection),
+            "owner": d.owner, "bench": d.bench, "connection_json": json.dumps(d.connection.to_dict()),
             "updated_at": to_db(self.clock.now()),
         }
 
@@ -57,7 +70,7 @@ class DeviceRepo:
             device_id=row["device_id"] or "", mpxn=row["mpxn"] or "",
             manufacturer=row["manufacturer"] or "", model=row["model"] or "",
             firmware=row["firmware"] or "", owner=row["owner"] or "lab", bench=row["bench"] or "",
-            connection=json.loads(row["connection_json"] or "{}"),
+            connection=_connection(row),
         )
 
     def get(self, device_id: int) -> Device:

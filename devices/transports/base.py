@@ -11,18 +11,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
+# One definition of what a UART accepts, shared with the registry's connection settings.
+from app.domain.devices import MAX_BAUD, VALID_BYTESIZES, VALID_PARITIES, VALID_STOPBITS
+
 #: How long a read waits for bytes by default before returning b"".
 DEFAULT_READ_TIMEOUT_S = 0.1
-
-#: Data bits per character a UART supports.
-VALID_BYTESIZES: tuple[int, ...] = (5, 6, 7, 8)
-#: Parity letters: none, even, odd, mark, space.
-VALID_PARITIES: tuple[str, ...] = ("N", "E", "O", "M", "S")
-#: Stop bits.
-VALID_STOPBITS: tuple[float, ...] = (1, 1.5, 2)
-#: Highest baud accepted; above this no lab adapter is plausible and a typo is likelier.
-MAX_BAUD = 4_000_000
-
 
 class TransportErrorReason(str, Enum):
     """Why a transport failed, as a device state reason."""

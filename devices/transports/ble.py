@@ -108,6 +108,8 @@ class BleNusTransport:
         self._client: BleakClient | None = None
         self._rx_char: BleakGATTCharacteristic | None = None
         self._rx: RxBuffer | None = None
+        # Overflow of receive buffers of earlier connections: the count covers the transport's life.
+        self._overflow_before = 0
         self._closing = False
         self._write_lock: asyncio.Lock | None = None
         self._connect_count = 0
@@ -146,8 +148,8 @@ class BleNusTransport:
 
     @property
     def rx_overflow_bytes(self) -> int:
-        """Received bytes dropped because nobody read them in time."""
-        return self._rx.overflow_bytes if self._rx is not None else 0
+        """Received bytes dropped because nobody read them in time, over every connection."""
+        return self._overflow_before + (self._rx.overflow_bytes if self._rx is not None else 0)
 
     def _on_disconnected(self, client: BleakClient) -> None:
         if client is not self._client or self._closing or self._rx is None:
@@ -174,6 +176,8 @@ class BleNusTransport:
             return
         await self.close()
         loop = asyncio.get_running_loop()
+        if self._rx is not None:
+            self._overflow_before += self._rx.overflow_bytes
         rx = RxBuffer(loop, self._max_buffer_bytes)
         client = BleakClient(
             self._address,

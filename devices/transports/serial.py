@@ -132,6 +132,8 @@ class SerialTransport:
         self._selector_reads = selector_reads
         self._port: serial.Serial | None = None
         self._rx: RxBuffer | None = None
+        # Overflow of receive buffers of earlier opens: the count covers the transport's life.
+        self._overflow_before = 0
         self._reader: PortReader | None = None
         self._io_lock: asyncio.Lock | None = None
         self._framing_applied = True
@@ -164,8 +166,8 @@ class SerialTransport:
 
     @property
     def rx_overflow_bytes(self) -> int:
-        """Received bytes dropped because nobody read them in time."""
-        return self._rx.overflow_bytes if self._rx is not None else 0
+        """Received bytes dropped because nobody read them in time, over every open so far."""
+        return self._overflow_before + (self._rx.overflow_bytes if self._rx is not None else 0)
 
     def _make_port(self) -> serial.Serial:
         # Opened at 8N1 and reframed once open, because only then can a pty be recognised.
@@ -209,6 +211,8 @@ class SerialTransport:
             raise map_serial_error(exc, self.port, SerialPhase.OPEN) from exc
         self._port = port
         self._io_lock = asyncio.Lock()
+        if self._rx is not None:
+            self._overflow_before += self._rx.overflow_bytes
         self._rx = RxBuffer(loop, self._max_buffer_bytes)
         self._reader = self._start_reader(loop, port, self._rx)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 
@@ -13,6 +14,7 @@ from app.services.runtime import DEMO_DEVICES, DeviceRuntime
 from app.storage.db import open_database
 from devices.capture_file import sha256_of
 from devices.sessions import SessionState
+from tests.devices.small_disk import small_disk
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -75,3 +77,64 @@ def test_missing_port_is_a_failed_state_not_a_crash(runtime) -> None:
     reason = next(r for l, s, r in runtime.states if l == "Ghost" and s == "failed")
     assert "/dev/ttyUSB-nope" in reason
     runtime.manager.disconnect("Ghost")
+
+
+def test_a_session_that_ends_by_itself_is_recorded_at_once(runtime, tmp_path) -> None:
+    """A full capture disk ends the session; the manager closes and records it unasked."""
+    master, slave = os.openpty()
+    mgr = runtime.manager
+    try:
+        with small_disk(tmp_path / "small") as disk:
+            mgr.capture_dir = disk
+            hub = Device(label="Hub on a pty", kind=DeviceKind.CHF, id=None,
+                         connection={"transport": "serial", "port": os.ttyname(slave),
+                                     "protocol": "profile:emulator", "baud": 115200})
+            mgr.connect(hub)
+            wait_for(lambda: mgr.health(hub.label).state is SessionState.CONNECTED)
+            line = b"2026-03-01T12:00:00Z INFO SYS heartbeat\r\n" * 20
+            deadline = time.monotonic() + 20
+            while hub.label in mgr.connected_labels() and time.monotonic() < deadline:
+                os.write(master, line)
+                time.sleep(0.005)
+            assert hub.label not in mgr.connected_labels()  # noticed without a disconnect
+            assert mgr.wait_finished(10)
+            health = mgr.health(hub.label)
+            assert health.state is SessionState.FAILED
+            assert health.reason.startswith("capture disk full: ")
+            assert (hub.label, "failed", health.reason) in runtime.states
+            conn = sqlite3.connect(runtime.db)
+            path, sha, end_state, ended = conn.execute(
+                "SELECT capture_path, sha256, end_state, ended_at FROM capture_sessions "
+                "WHERE device = ?", (hub.label,)).fetchone()
+            conn.close()
+            assert (end_state, bool(ended)) == ("failed", True)
+            assert sha == sha256_of(path)
+            assert health.capture_bytes == os.path.getsize(path)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_manager_dialog_and_table_open_a_line_at_the_same_default_baud(runtime) -> None:
+    """A relay board stored without a baud rate: every reader of the settings says 9600."""
+    from ui.dialogs.device_form import DeviceForm
+    from ui.widgets.device_table import describe_connection
+
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    relay = Device(label="Relay on a pty", kind=DeviceKind.RELAY,
+                   connection={"transport": "serial", "port": path,
+                               "protocol": "profile:relay"})
+    try:
+        runtime.manager.connect(relay)
+        runtime.manager.disconnect(relay.label)
+    finally:
+        os.close(master)
+        os.close(slave)
+    conn = sqlite3.connect(runtime.db)
+    (port,) = conn.execute("SELECT port FROM capture_sessions WHERE device = ?",
+                           (relay.label,)).fetchone()
+    conn.close()
+    assert port == f"serial {path} 9600 8N1"
+    assert DeviceForm.from_device(relay).baud == "9600"
+    assert describe_connection(relay.connection) == f"serial {path} 9600 · profile:relay"

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from app.domain.devices import Device, DeviceKind
+from app.domain.devices import ConnectionSettings, Device, DeviceKind
 from app.services.device_manager import RawChunk
 from app.services.runtime import DEMO_DEVICES, register_demo_devices
 from app.storage.devices import DeviceRepo
@@ -92,8 +92,8 @@ def test_add_dialog_rejects_bad_ids_and_stores_good_ones(qtbot, devices_page, ct
     stored = DeviceRepo(ctx.db, ctx.clock).find("Bench 2 ESME")
     assert stored is not None
     assert stored.device_id == "00-DB-12-34-56-78-90-B0" and stored.mpxn == "1312345678907"
-    assert stored.connection == {"transport": "serial", "port": "/dev/ttyUSB0",
-                                 "protocol": "iec62056-21", "baud": 300}
+    assert stored.connection == ConnectionSettings(transport="serial", port="/dev/ttyUSB0",
+                                                   protocol="iec62056-21", baud=300)
     assert devices_page.selected_label() == "Bench 2 ESME"
 
 
@@ -135,6 +135,30 @@ def test_comms_hub_connects_and_its_console_fills(qtbot, devices_page, live) -> 
     assert page.disconnect_button.isEnabled() and not page.connect_button.isEnabled()
     # The Comms Hub is emulated on a pty: captures go beside the database given with --db.
     assert capture_dir_for(page.ctx.db_path, True).is_dir()
+
+
+def test_bytes_missing_from_the_capture_are_shown_beside_the_device(qtbot, devices_page,
+                                                                    live) -> None:
+    page = devices_page
+    # The relay board speaks only when spoken to, so nothing read overwrites the counter below.
+    qtbot.waitUntil(lambda: state_of(page, RELAY_BOARD) == "connected", timeout=5000)
+    page.select(RELAY_BOARD)
+    missing = page.health.values["not_captured_bytes"]
+    qtbot.waitUntil(lambda: missing.text() == "0 B", timeout=5000)
+    assert page.health.values["rx_dropped_bytes"].text() == "0 B"
+    assert page.model.data(state_cell(page, RELAY_BOARD)) == "connected"
+    # The port's receive buffer overflows: the session counts it in its health (a plain int the
+    # session writes; written here as an overflow would).
+    live.runtime.manager.health(RELAY_BOARD).rx_dropped_bytes = 136
+    qtbot.waitUntil(lambda: missing.text() == "136 B", timeout=3000)
+    assert page.health.values["rx_dropped_bytes"].text() == "136 B"
+    assert "c62828" in missing.styleSheet()
+    assert "136 bytes dropped by the port's receive buffer" in missing.toolTip()
+    cell = state_cell(page, RELAY_BOARD)
+    qtbot.waitUntil(lambda: page.model.data(cell) == "connected · 136 B not captured",
+                    timeout=3000)
+    tip = page.model.data(cell, Qt.ItemDataRole.ToolTipRole)
+    assert "136 bytes dropped by the port's receive buffer" in tip
 
 
 def test_relay_send_line_goes_out_with_crlf(qtbot, devices_page, live) -> None:

@@ -10,7 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.domain.devices import Device, DeviceKind, normalise_eui64
+from app.domain.devices import (
+    DIRECT_TRANSPORTS,
+    WHERE_KEY,
+    ConnectionSettings,
+    Device,
+    DeviceKind,
+    default_baud,
+    normalise_eui64,
+)
 from app.domain.errors import ValidationError
 from devices.codecs.profiles import available_profiles
 from devices.emulator.bench import CH_DEBUG, ESME_OPTICAL, RELAY
@@ -29,23 +37,17 @@ EMULATOR_ENDPOINTS = (ESME_OPTICAL, CH_DEBUG, RELAY)
 
 #: What the "where" field means for each transport, and the connection key it is stored under.
 WHERE_FIELD: dict[str, tuple[str, str]] = {
-    "serial": ("Port", "port"),
-    "ble": ("Address", "address"),
-    "emulator": ("Endpoint", "endpoint"),
-    "han": ("Via hub", "via"),
+    kind: (title, WHERE_KEY[kind])
+    for kind, title in (("serial", "Port"), ("ble", "Address"), ("emulator", "Endpoint"),
+                        ("han", "Via hub"))
 }
 #: Transports that have a line speed and a protocol.
-STREAM_TRANSPORTS = ("serial", "ble", "emulator")
+STREAM_TRANSPORTS = DIRECT_TRANSPORTS
 
 
 def protocols() -> list[str]:
     """Protocol names the codecs accept: IEC 62056-21, GBCS hex and every line profile."""
     return ["iec62056-21", "gbcs-hex", *(f"profile:{n}" for n in sorted(available_profiles()))]
-
-
-def default_baud(protocol: str) -> int:
-    # IEC 62056-21 mode C always starts at 300 baud (clause 6.3.2); relay boards mostly use 9600.
-    return 300 if protocol == "iec62056-21" else 9600
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,14 @@ class DeviceForm:
 
     @staticmethod
     def from_device(device: Device) -> DeviceForm:
-        conn = dict(device.connection)
-        transport = str(conn.pop("transport", "") or "")
-        key = WHERE_FIELD.get(transport, ("", ""))[1]
-        where = str(conn.pop(key, "")) if key else ""
-        protocol = str(conn.pop("protocol", "") or default_protocol(device.kind))
-        baud = str(conn.pop("baud", default_baud(protocol)))
+        settings = device.connection
+        conn = settings.to_dict()
+        for key in ("transport", "protocol", "baud", WHERE_KEY.get(settings.transport, "")):
+            conn.pop(key, None)
+        transport = settings.transport
+        where = settings.where
+        protocol = settings.protocol or default_protocol(device.kind)
+        baud = str(settings.baud if settings.baud is not None else default_baud(protocol))
         return DeviceForm(
             label=device.label, kind=device.kind, device_id=device.device_id, mpxn=device.mpxn,
             manufacturer=device.manufacturer, model=device.model, firmware=device.firmware,
@@ -160,17 +164,22 @@ def check(form: DeviceForm, find: Callable[[str], Device | None]) -> dict[str, s
     return errors
 
 
-def connection_of(form: DeviceForm) -> dict[str, Any]:
-    """The connection settings the form describes (untouched extra keys kept)."""
+def connection_of(form: DeviceForm) -> ConnectionSettings:
+    """The connection settings the form describes (settings the form does not edit kept).
+
+    Raises:
+        ValidationError: a kept setting that does not validate (the form's own are checked by
+            :func:`check`).
+    """
     if not form.transport:
-        return {}
-    conn: dict[str, Any] = {"transport": form.transport, **form.extra}
+        return ConnectionSettings()
+    conn: dict[str, Any] = {**form.extra, "transport": form.transport}
     conn[WHERE_FIELD[form.transport][1]] = form.where.strip()
     if form.transport in STREAM_TRANSPORTS:
         conn["protocol"] = form.protocol
     if form.transport in ("serial", "emulator"):
         conn["baud"] = int(form.baud.strip())
-    return conn
+    return ConnectionSettings.from_dict(conn)
 
 
 def build(form: DeviceForm) -> Device:

@@ -362,7 +362,7 @@ class DevicesPage(QWidget):
         self.health.show_health(None)
         self.send_status.clear()
         self.selected_title.setText(device.label if device else "No device selected")
-        hub = device.connection.get("via") if device and not is_direct(device) else None
+        hub = device.connection.via if device and not is_direct(device) else None
         self.console.view.setPlaceholderText(
             f"{device.label} is reached through {hub}: select the hub to see its bytes."
             if device and hub else "Select a connected device to see the bytes on its link.")
@@ -398,9 +398,16 @@ class DevicesPage(QWidget):
     def refresh(self) -> None:
         """Display timer: pull new raw bytes and counters of the selected device."""
         runtime, device = self.runtime, self.selected_device()
-        if runtime is None or device is None or not is_direct(device):
+        if runtime is None:
             return
         manager = runtime.manager
+        # Bytes a capture does not hold are shown beside every device, selected or not.
+        for label in manager.connected_labels():
+            health = manager.health(label)
+            if health is not None:
+                self.model.set_missing(label, health.rx_dropped_bytes, health.capture_lost_bytes)
+        if device is None or not is_direct(device):
+            return
         if not self.console.paused:
             self.console.append_chunks(manager.raw(device.label).since(self.console.last_seq))
         self.health.show_health(manager.health(device.label))

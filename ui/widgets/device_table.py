@@ -8,7 +8,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from app.domain.devices import Device
+from app.domain.devices import ConnectionSettings, Device
 from ui.widgets.table_model import ColumnsTableModel
 
 #: state value -> (text colour, label). Amber while trying, red when failed, grey when idle.
@@ -19,9 +19,6 @@ STATE_STYLE: dict[str, tuple[str, str]] = {
     "failed": ("#c62828", "failed"),
     "disconnected": ("#7a7a7a", "disconnected"),
 }
-
-#: Transports the device manager can open directly; others are reached through a hub.
-DIRECT_TRANSPORTS = ("serial", "ble", "emulator")
 
 
 def state_colour(state: str) -> QColor:
@@ -35,21 +32,21 @@ def state_text(state: str, reason: str) -> str:
 
 
 def is_direct(device: Device) -> bool:
-    return device.connection.get("transport") in DIRECT_TRANSPORTS
+    return device.connection.is_direct
 
 
-def describe_connection(connection: dict[str, object]) -> str:
-    """One line such as ``serial /dev/ttyUSB0 9600 · iec62056-21``."""
-    transport = str(connection.get("transport", "") or "")
-    protocol = str(connection.get("protocol", "") or "")
+def describe_connection(connection: ConnectionSettings) -> str:
+    """One line such as ``serial /dev/ttyUSB0 300 · iec62056-21`` (the baud the line opens at)."""
+    transport = connection.transport
+    protocol = connection.protocol
     if transport == "serial":
-        where = f"serial {connection.get('port', '?')} {connection.get('baud', '')}".rstrip()
+        where = f"serial {connection.port or '?'} {connection.line_baud}"
     elif transport == "ble":
-        where = f"BLE {connection.get('address', '?')}"
+        where = f"BLE {connection.address or '?'}"
     elif transport == "emulator":
-        where = f"emulator {connection.get('endpoint', '?')}"
+        where = f"emulator {connection.endpoint or '?'}"
     elif transport == "han":
-        where = f"HAN via {connection.get('via', 'its hub')}"
+        where = f"HAN via {connection.via or 'its hub'}"
     elif not transport:
         return "not connected to the workstation"
     else:
@@ -77,6 +74,8 @@ class DeviceTableModel(ColumnsTableModel):
         super().__init__(parent)
         self.devices: list[Device] = []
         self.states: dict[str, DeviceState] = {}
+        #: label -> (bytes dropped before the capture file, bytes read but not written to it)
+        self.missing: dict[str, tuple[int, int]] = {}
 
     # --- data ----------------------------------------------------------------------------------
     def set_devices(self, devices: list[Device]) -> None:
@@ -90,6 +89,17 @@ class DeviceTableModel(ColumnsTableModel):
             # Whole column: devices reached through a hub show the hub's state too.
             self.dataChanged.emit(self.index(0, STATE_COLUMN),
                                   self.index(len(self.devices) - 1, STATE_COLUMN))
+
+    def set_missing(self, label: str, rx_dropped: int, capture_lost: int) -> None:
+        """Bytes of `label`'s session that its capture file does not hold (shown with its state)."""
+        value = (rx_dropped, capture_lost)
+        if self.missing.get(label, (0, 0)) == value:
+            return
+        self.missing[label] = value
+        row = self.row_of(label)
+        if row is not None:
+            index = self.index(row, STATE_COLUMN)
+            self.dataChanged.emit(index, index)
 
     def state_of(self, label: str) -> DeviceState:
         return self.states.get(label, DeviceState())
@@ -110,16 +120,28 @@ class DeviceTableModel(ColumnsTableModel):
     def _cell(self, device: Device, column: int) -> str:
         if column == STATE_COLUMN:
             if not is_direct(device):
-                hub = device.connection.get("via")
-                if device.connection.get("transport") == "han" and hub:
+                hub = device.connection.via
+                if device.connection.transport == "han" and hub:
                     return f"via hub: {self.state_of(str(hub)).state}"
                 return "—"
             s = self.state_of(device.label)
-            return state_text(s.state, s.reason)
+            text = state_text(s.state, s.reason)
+            rx_dropped, capture_lost = self.missing.get(device.label, (0, 0))
+            if rx_dropped or capture_lost:
+                text += f" · {rx_dropped + capture_lost:,} B not captured"
+            return text
         values = (device.label, device.kind.value, device.device_id, device.mpxn,
                   device.manufacturer, device.model, device.firmware, device.owner, device.bench,
                   describe_connection(device.connection))
         return values[column]
+
+    def _state_tooltip(self, device: Device) -> str:
+        text = self._cell(device, STATE_COLUMN)
+        rx_dropped, capture_lost = self.missing.get(device.label, (0, 0))
+        if rx_dropped or capture_lost:
+            text += (f"\n{rx_dropped:,} bytes dropped by the port's receive buffer (never read); "
+                     f"{capture_lost:,} bytes read but not written to the capture file.")
+        return text
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> object:
@@ -127,6 +149,8 @@ class DeviceTableModel(ColumnsTableModel):
         if device is None:
             return None
         column = index.column()
+        if role == Qt.ItemDataRole.ToolTipRole and column == STATE_COLUMN:
+            return self._state_tooltip(device)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return self._cell(device, column)
         if column != STATE_COLUMN:
