@@ -197,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise  # a broken constraint is a bug to see, not a storage condition to advise on
     except sqlite3.DatabaseError as exc:
         # Reached from any later write (locked, read-only, full, damaged page), not only opening.
-        return fail(f"--db: {classify_sqlite_error(exc, _db_path_or_none(args_list))}", EXIT_STORAGE)
+        return fail(f"--db: {classify_sqlite_error(exc, _db_path_for_message(args_list))}", EXIT_STORAGE)
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_PIPE_CLOSED
@@ -215,7 +215,7 @@ def _silence_stdout() -> None:
         pass
 
 
-def _db_path_or_none(args_list: list[str]) -> Path | None:
+def _db_path_for_message(args_list: list[str]) -> Path | None:
     """The database path for a message, from argv (the parsed namespace may not exist yet)."""
     for i, arg in enumerate(args_list):
         if arg == "--db" and i + 1 < len(args_list):
