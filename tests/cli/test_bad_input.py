@@ -212,6 +212,9 @@ def test_newer_schema_is_refused_naming_the_version(lab_db, capsys) -> None:
     with conn:
         conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
                      "VALUES ('meterlab', 'm099_from_the_future', '2027-01-01 00:00:00')")
+    # Connections the fixture's in-process runs left open would checkpoint later: do it now,
+    # so the file's bytes change only if the command under test writes.
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     before, raw = dump(lab_db), lab_db.read_bytes()
     code, out, err = run(capsys, lab_db, "lab", "add", "--name", "New", "--spaces", "5")
