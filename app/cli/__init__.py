@@ -143,6 +143,8 @@ def local_iso(moment: datetime | str | None, tz: ZoneInfo | None = None) -> str 
         return None
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:  # a device time without an offset says nothing about its zone
+        return moment.isoformat()
     return moment.astimezone(tz or LONDON).isoformat()
 
 

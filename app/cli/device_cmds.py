@@ -30,16 +30,16 @@ from app.storage.labs import LabRepo
 
 
 def event_to_dict(ev: DeviceEvent) -> dict:
-    """An event for the JSON output; the host's time in London time with its offset."""
+    """An event for the JSON output; its times in London time with their offsets."""
     return {
         "device": ev.device, "kind": ev.kind.value, "host_time": local_iso(ev.host_time),
-        "device_time": ev.device_time.isoformat() if ev.device_time else None, **ev.fields,
+        "device_time": local_iso(ev.device_time), **ev.fields,
     }
 
 
 def _codec_event_dict(ev: CodecEvent) -> dict:
     return {"kind": ev.kind.value,
-            "device_time": ev.device_time.isoformat() if ev.device_time else None, **ev.fields}
+            "device_time": local_iso(ev.device_time), **ev.fields}
 
 
 def decode(args: argparse.Namespace, clock: Clock) -> int:
@@ -60,7 +60,7 @@ def decode(args: argparse.Namespace, clock: Clock) -> int:
             "severity": default_catalogue().severity(alert.alert_code),
             "originator": alert.originator, "recipient": alert.recipient,
             "message_code": alert.message_code,
-            "timestamp": alert.timestamp.isoformat() if alert.timestamp else None,
+            "timestamp": local_iso(alert.timestamp),
             "wrapper": alert.wrapper, "content_kind": alert.content_kind, **alert.extra,
         })
         return EXIT_OK
@@ -222,7 +222,7 @@ def outages_list(args: argparse.Namespace, clock: Clock) -> int:
 
 
 #: Outage fields holding instants (stored as UTC text).
-_OUTAGE_TIMES = ("start", "end", "restore_alert_host_time")
+_OUTAGE_TIMES = ("start", "end", "device_start", "device_end", "restore_alert_host_time")
 
 
 def _outage_json(outage: dict) -> dict:

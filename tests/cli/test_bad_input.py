@@ -349,3 +349,31 @@ def test_floats_are_finite_and_bounded(text) -> None:
 @pytest.mark.parametrize("text", ["ok\u2028", "é" * 10, "Bench 1 – spare"])
 def test_ordinary_unicode_text_is_accepted(text) -> None:
     assert check_text(text, "name") == text
+
+
+def test_decoded_alert_time_is_shown_in_london_time(capsys) -> None:
+    from datetime import UTC, datetime
+
+    from devices.codecs.gbcs_build import build_alert_apdu
+
+    apdu = build_alert_apdu(alert_code=0x8F36, originator="00-DB-12-34-56-78-90-A0",
+                            recipient="90-B3-D5-1F-30-01-00-00",
+                            alert_time=datetime(2026, 7, 1, 8, 0, tzinfo=UTC))
+    assert main(["decode", "--gbcs", apdu.hex()]) == 0
+    assert json.loads(capsys.readouterr().out)["timestamp"] == "2026-07-01T09:00:00+01:00"
+
+
+def test_outage_times_are_shown_in_london_time(lab_db, capsys) -> None:
+    conn = sqlite3.connect(lab_db)
+    with conn:
+        conn.execute("INSERT INTO outages (id, bench, start, end, device_start, interrupted_alert, "
+                     "flags_json) VALUES (1, 'ESME 9', '2027-06-07T08:00:00.000000+00:00', "
+                     "'2027-06-07T08:04:00.000000+00:00', '2027-06-07T08:00:01.000000+00:00', 0, "
+                     "'[]')")
+    conn.close()
+    code, out, err = run(capsys, lab_db, "outages", "list", "--bench", "ESME 9")
+    assert code == 0, err
+    [outage] = json.loads(out)
+    assert outage["start"] == "2027-06-07T09:00:00+01:00"
+    assert outage["end"] == "2027-06-07T09:04:00+01:00"
+    assert outage["device_start"] == "2027-06-07T09:00:01+01:00"
