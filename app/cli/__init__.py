@@ -33,6 +33,7 @@ from app.domain.parsing import (
     MAX_NAME_CHARS,
     MAX_NOTE_CHARS,
     MAX_SCREENSHOT_AFTER_S,
+    check_ref,
     check_text,
     parse_positive_float,
 )
@@ -48,6 +49,8 @@ _PATH_OPTIONS = frozenset({"db", "screenshot", "file", "capture_dir", "profile_d
                            "port"})
 #: Options holding free text, allowed to be longer than a name.
 _NOTE_OPTIONS = frozenset({"notes", "reason", "override", "devices"})
+#: Options naming a lab, organisation or device by name or id.
+_REF_OPTIONS = frozenset({"lab", "org", "device"})
 #: Options holding data rather than names (an APDU in hex can be a few kilobytes).
 _DATA_OPTIONS = {"gbcs": 20_000}
 
@@ -105,7 +108,7 @@ def parse_now(text: str | None) -> Clock:
 
 
 def check_text_options(args: argparse.Namespace) -> None:
-    """Refuse undecodable bytes, control characters and overlong text in every string option.
+    """Refuse undecodable bytes, control characters, overlong text and unusable ids in options.
 
     One generic pass over the parsed values, so a new option is covered without remembering to.
 
@@ -119,6 +122,8 @@ def check_text_options(args: argparse.Namespace) -> None:
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
                 check_text(item, dest, limit)
+                if dest in _REF_OPTIONS:
+                    check_ref(item, dest)
 
 
 def check_db_option(args: argparse.Namespace) -> None:

@@ -173,8 +173,12 @@ def booking_find_slot(args: argparse.Namespace, clock: Clock) -> int:
     hours = parse_positive_float(args.hours, "hours", MAX_SLOT_HOURS)
     phase = parse_phase(args.phase)
     ctx = _ctx(args, clock)
-    slot = ctx.booking_service.find_slot(args.lab, spaces, hours, phase, tuple(args.bench or []))
     lab = ctx.labs.resolve(args.lab)
+    unknown = [name for name in args.bench or [] if lab.bench_by_name(name) is None]
+    if unknown:  # the search would otherwise ignore a mistyped bench and offer any slot
+        names = ", ".join(b.name for b in lab.benches) or "none"
+        raise ValidationError("bench", f"Lab {lab.name} has no bench {unknown[0]!r} (benches: {names}).")
+    slot = ctx.booking_service.find_slot(args.lab, spaces, hours, phase, tuple(args.bench or []))
     if slot is None:
         emit({"lab": lab.name, "start": None, "end": None, "spaces": spaces, "hours": hours})
         return EXIT_REFUSED
@@ -187,15 +191,21 @@ def booking_export(args: argparse.Namespace, clock: Clock) -> int:
     if not args.lab and not args.org:
         raise ValidationError("lab", "Name the bookings to export with --lab LAB or --org ORG.")
     target = Path(args.ics or args.csv)
+    option = "ics" if args.ics else "csv"
     if not target.parent.exists():
-        raise ValidationError("ics" if args.ics else "csv", f"Folder {target.parent} does not exist.")
+        raise ValidationError(option, f"Folder {target.parent} does not exist.")
+    if target.is_dir():
+        raise ValidationError(option, f"{target} is a folder; give the name of the file to write.")
     ctx = _ctx(args, clock)
     found = ctx.booking_service.list(args.lab, args.org)
-    if args.ics:
-        title = f"MeterLab bookings: {args.lab or args.org}"
-        write_atomically(target, to_ics(found, title, clock.now()))
-    else:
-        write_atomically(target, to_csv(found).encode("utf-8"))
+    try:
+        if args.ics:
+            title = f"MeterLab bookings: {args.lab or args.org}"
+            write_atomically(target, to_ics(found, title, clock.now()))
+        else:
+            write_atomically(target, to_csv(found).encode("utf-8"))
+    except OSError as exc:
+        raise ValidationError(option, f"Cannot write {target}: {exc.strerror or exc}.") from None
     emit({"file": str(target), "bookings": len(found), "format": "ics" if args.ics else "csv"})
     return EXIT_OK
 

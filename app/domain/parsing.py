@@ -153,6 +153,30 @@ def parse_id(text: str | int, field: str = "id") -> int:
     return parse_positive_int(text, field, 1, MAX_ID)
 
 
+def check_ref(text: str, field: str) -> str:
+    """A thing named by name or by id: an id (all digits) must fit SQLite's 64-bit integers.
+
+    Repositories read an all-digit reference as an id; a longer one cannot name a row, and
+    digits such as '²' are not a number at all.
+
+    Raises:
+        ValidationError: an all-digit reference that is not a usable id.
+    """
+    stripped = text.strip()
+    if stripped.isdigit():
+        try:
+            value = int(stripped)
+        except ValueError:
+            raise ValidationError(
+                field, f"{_label(field)} must be a name, or an id written with the digits 0-9, "
+                       f"not {_shown(text)}.") from None
+        if value > MAX_ID:
+            raise ValidationError(
+                field, f"{_label(field)} must be a name, or an id from 1 to {MAX_ID}, "
+                       f"not {_shown(text)}.")
+    return text
+
+
 def parse_positive_float(text: str | float, field: str, maximum: float = 1e9,
                          *, allow_zero: bool = False) -> float:
     """A finite number above 0 (or 0 and above with `allow_zero`) and at most `maximum`.

@@ -129,6 +129,15 @@ BAD_INPUT = [
     (["outages", "list", "--bench", "Bench 42"], "--bench", "Bench 42"),
     (["capture", "--port", "/dev/null", "--protocol", "gbcs-hex", "--once", "--device", "Nope"],
      "--device", "device add"),
+    (["booking", "find-slot", "--lab", "Winchester", "--spaces", "1", "--hours", "2", "--bench",
+      "Bench 99"], "--bench", "Bench 99"),
+    (["booking", "export", "--lab", "Winchester", "--ics", "/"], "--ics", "is a folder"),
+    # a lab, organisation or device named by an id SQLite cannot hold
+    (["booking", "list", "--lab", "99999999999999999999"], "--lab", "9223372036854775807"),
+    (["person", "list", "--org", "99999999999999999999"], "--org", "9223372036854775807"),
+    (["booking", "list", "--lab", "\u00b2"], "--lab", "digits 0-9"),
+    (["capture", "--port", "/dev/null", "--protocol", "gbcs-hex", "--once", "--device",
+      "99999999999999999999"], "--device", "9223372036854775807"),
 ]
 
 
