@@ -1,25 +1,58 @@
 """The `meterlab` command: the GUI by default, subcommands for scripting (JSON on stdout).
 
-Exit codes: 0 success; 1 an unexpected failure (database unreadable); 2 bad input (one sentence
-on stderr, nothing written); 3 refused by a lab rule; 4 a device did not answer or its data failed
-its check.
+Exit codes:
+    0   success.
+    1   an unexpected failure (a bug: the traceback is printed).
+    2   bad input: one sentence on stderr naming the option and what was expected; nothing written.
+    3   refused by a lab rule.
+    4   a device did not answer or its data failed its check.
+    9   storage: the database cannot be opened or written (read-only, locked beyond the busy
+        timeout, damaged, disk full, or written by a newer MeterLab) or evidence could not be
+        stored; one sentence says which and what to do.
+    130 interrupted (Ctrl-C).
+    141 stdout was closed early (e.g. piped into `head`): output stops quietly, as with SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 from app.domain.clock import Clock, FixedClock, SystemClock
 from app.domain.errors import NotFoundError, RuleRefusal, ValidationError
-from app.storage.db import DatabaseError, default_db_path
+from app.domain.parsing import (
+    LONDON,
+    MAX_NAME_CHARS,
+    MAX_NOTE_CHARS,
+    MAX_SCREENSHOT_AFTER_S,
+    check_ref,
+    check_text,
+    parse_positive_float,
+)
+from app.domain.parsing import parse_now as parse_now_instant
+from app.storage.db import DatabaseError, classify_sqlite_error, default_db_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_NO_ANSWER = 0, 1, 2, 3, 4
+EXIT_STORAGE = 9
+EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141
+
+#: Options naming files or devices: the OS takes any bytes there, so their text is not checked.
+_PATH_OPTIONS = frozenset({"db", "screenshot", "file", "capture_dir", "profile_dir", "ics", "csv",
+                           "port"})
+#: Options holding free text, allowed to be longer than a name.
+_NOTE_OPTIONS = frozenset({"notes", "reason", "override", "devices"})
+#: Options naming a lab, organisation or device by name or id.
+_REF_OPTIONS = frozenset({"lab", "org", "device"})
+#: Options holding data rather than names (an APDU in hex can be a few kilobytes).
+_DATA_OPTIONS = {"gbcs": 20_000}
 
 
 class UsageError(Exception):
@@ -53,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--page", default="bookings",
                         help="page for --screenshot or to open first (bookings, devices, live, "
                              "runs, reports, induction)")
-    parser.add_argument("--after", type=float, default=0.0, metavar="S",
+    parser.add_argument("--after", default="0", metavar="S",
                         help="seconds to let the demo run before --screenshot")
     parser.add_argument("--no-demo", action="store_true",
                         help="do not create the demo lab in an empty database")
@@ -68,24 +101,69 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_now(text: str | None) -> Clock:
+    """The clock for `--now` (read like `--start`: without an offset, Europe/London time)."""
     if text is None:
         return SystemClock()
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(
-            "now", f"--now must be an ISO-8601 date and time with an offset, e.g. "
-                   f"2026-11-25T09:00+00:00, not {text!r}."
-        ) from None
-    if moment.tzinfo is None:
-        raise ValidationError("now", f"--now needs a UTC offset, e.g. {text}+00:00.")
-    return FixedClock(moment)
+    return FixedClock(parse_now_instant(text))
+
+
+def check_text_options(args: argparse.Namespace) -> None:
+    """Refuse undecodable bytes, control characters, overlong text and unusable ids in options.
+
+    One generic pass over the parsed values, so a new option is covered without remembering to.
+
+    Raises:
+        ValidationError: naming the first option at fault.
+    """
+    for dest, value in sorted(vars(args).items()):
+        if dest in _PATH_OPTIONS:
+            continue
+        limit = _DATA_OPTIONS.get(dest, MAX_NOTE_CHARS if dest in _NOTE_OPTIONS else MAX_NAME_CHARS)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                check_text(item, dest, limit)
+                if dest in _REF_OPTIONS:
+                    check_ref(item, dest)
+
+
+def check_db_option(args: argparse.Namespace) -> None:
+    """Refuse a `--db` in a folder that does not exist: creating it would hide a typo.
+
+    The default location is created as needed (by :func:`app.storage.db.open_database`).
+    """
+    db = getattr(args, "db", None)
+    if db is None:
+        return
+    path = Path(db)
+    if path.is_dir():
+        raise ValidationError("db", f"{path} is a folder; give the database file's path.")
+    if not path.parent.is_dir():
+        raise ValidationError("db", f"Folder {path.parent} does not exist; create it first or "
+                                    f"correct the path.")
+
+
+def local_iso(moment: datetime | str | None, tz: ZoneInfo | None = None) -> str | None:
+    """An instant as ISO-8601 in the lab's local time (Europe/London if none) with its offset."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:  # a device time without an offset says nothing about its zone
+        return moment.isoformat()
+    return moment.astimezone(tz or LONDON).isoformat()
 
 
 def emit(value: Any) -> None:
     """Print a JSON value on stdout and flush (so output can be piped as it happens)."""
-    sys.stdout.write(json.dumps(value, default=str) + "\n")
+    sys.stdout.write(json.dumps(value, default=_json_default) + "\n")
     sys.stdout.flush()
+
+
+def _json_default(value: Any) -> Any:
+    # An instant left in a structure is shown in London time with its offset, never bare UTC.
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return local_iso(value)
+    return str(value)
 
 
 def fail(message: str, code: int) -> int:
@@ -100,7 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(args_list)
+        check_text_options(args)
+        check_db_option(args)
         clock = parse_now(args.now)
+        args.after = parse_positive_float(args.after, "after", MAX_SCREENSHOT_AFTER_S,
+                                          allow_zero=True)
         if args.version:
             from app.about import versions
 
@@ -119,9 +201,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuleRefusal as exc:
         return fail(str(exc), EXIT_REFUSED)
     except DatabaseError as exc:
-        return fail(f"--db: {exc}", EXIT_BAD_INPUT)
+        return fail(f"--db: {exc}", EXIT_STORAGE)
+    except sqlite3.IntegrityError:
+        raise  # a broken constraint is a bug to see, not a storage condition to advise on
+    except sqlite3.DatabaseError as exc:
+        # Reached from any later write (locked, read-only, full, damaged page), not only opening.
+        return fail(f"--db: {classify_sqlite_error(exc, _db_path_for_message(args_list))}", EXIT_STORAGE)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_PIPE_CLOSED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
+
+
+def _db_path_for_message(args_list: list[str]) -> Path | None:
+    """The database path for a message, from argv (the parsed namespace may not exist yet)."""
+    for i, arg in enumerate(args_list):
+        if arg == "--db" and i + 1 < len(args_list):
+            return Path(args_list[i + 1])
+        if arg.startswith("--db="):
+            return Path(arg.removeprefix("--db="))
+    return default_db_path()
 
 
 def db_path_of(args: argparse.Namespace) -> Path:

@@ -8,7 +8,13 @@ from collections.abc import Callable
 
 from app.cli import EXIT_FAILURE, EXIT_OK, emit, fail
 from app.domain.clock import Clock
-from app.domain.parsing import parse_positive_float, parse_positive_int
+from app.domain.parsing import (
+    MAX_BAUD,
+    MAX_BENCH_S,
+    MIN_BAUD,
+    parse_positive_float,
+    parse_positive_int,
+)
 
 #: Measures the live page: ``measure(live, outages, seconds) -> frames per second``.
 FpsMeasure = Callable[[object, object, float], float]
@@ -30,12 +36,17 @@ def _live_fps_measure() -> FpsMeasure | None:
 
 
 def bench_ingest(args: argparse.Namespace, clock: Clock) -> int:
-    from app.services.bench_ingest import BenchIngest, BenchIngestError, BenchIngestOptions
+    from app.services.bench_ingest import (
+        MAX_PORTS,
+        BenchIngest,
+        BenchIngestError,
+        BenchIngestOptions,
+    )
 
     options = BenchIngestOptions(
-        ports=parse_positive_int(args.ports, "ports"),
-        seconds=parse_positive_float(args.seconds, "seconds"),
-        baud=parse_positive_int(args.baud, "baud"),
+        ports=parse_positive_int(args.ports, "ports", maximum=MAX_PORTS),
+        seconds=parse_positive_float(args.seconds, "seconds", MAX_BENCH_S),
+        baud=parse_positive_int(args.baud, "baud", MIN_BAUD, MAX_BAUD),
     )
     options.validate()
     measure = _live_fps_measure() if not args.no_ui else None

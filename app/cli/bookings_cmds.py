@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.cli import EXIT_OK, EXIT_REFUSED, db_path_of, emit
-from app.domain.bookings import TRANSITIONS, BookingStatus, parse_phase
+from app.cli import EXIT_OK, EXIT_REFUSED, db_path_of, emit, local_iso
+from app.domain.bookings import TRANSITIONS, Booking, BookingStatus, parse_phase
 from app.domain.clock import Clock
 from app.domain.errors import ValidationError
 from app.domain.parsing import (
+    MAX_BENCHES,
+    MAX_SLOT_HOURS,
+    MAX_SPACES,
+    check_within_years,
     parse_clock_time,
     parse_day,
+    parse_id,
     parse_instant,
     parse_positive_float,
     parse_positive_int,
@@ -22,6 +27,14 @@ from app.services.export import booking_to_dict, to_csv, to_ics, write_atomicall
 
 def _ctx(args: argparse.Namespace, clock: Clock) -> AppContext:
     return build_context(db_path_of(args), clock, getattr(args, "actor", None))
+
+
+def _booking_json(booking: Booking, ctx: AppContext) -> dict:
+    """A booking for the JSON output: start and end in its lab's local time with the offset."""
+    out = booking_to_dict(booking)
+    tz = ctx.labs.get(booking.lab_id).tz
+    out["start"], out["end"] = local_iso(booking.start, tz), local_iso(booking.end, tz)
+    return out
 
 
 def _lab_dict(lab) -> dict:  # type: ignore[no-untyped-def]
@@ -38,8 +51,8 @@ def _lab_dict(lab) -> dict:  # type: ignore[no-untyped-def]
 
 # --- handlers ---------------------------------------------------------------------------------
 def lab_add(args: argparse.Namespace, clock: Clock) -> int:
-    spaces = parse_positive_int(args.spaces, "spaces")
-    benches = parse_positive_int(args.benches, "benches", minimum=0)
+    spaces = parse_positive_int(args.spaces, "spaces", maximum=MAX_SPACES)
+    benches = parse_positive_int(args.benches, "benches", minimum=0, maximum=MAX_BENCHES)
     opens = parse_clock_time(args.opens, "opens") if args.opens else None
     closes = parse_clock_time(args.closes, "closes") if args.closes else None
     if (opens is None) != (closes is None):
@@ -57,7 +70,16 @@ def lab_list(args: argparse.Namespace, clock: Clock) -> int:
     return EXIT_OK
 
 
+def _roles(text: str | None) -> list[str]:
+    return [r.strip().upper() for r in (text or "").split(",") if r.strip()]
+
+
 def org_add(args: argparse.Namespace, clock: Clock) -> int:
+    not_held = [r for r in _roles(args.completed_roles) if r not in _roles(args.roles)]
+    if not_held:
+        raise ValidationError(
+            "completed_roles", f"{', '.join(not_held)} is not among the roles the organisation "
+                               f"holds (--roles {args.roles or 'none'}); add it to --roles first.")
     org = _ctx(args, clock).lab_service.add_org(args.name, args.roles, args.completed_roles)
     emit({"id": org.id, "name": org.name, "roles": list(org.roles),
           "completed_roles": list(org.completed_roles)})
@@ -103,12 +125,12 @@ def person_list(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def booking_request(args: argparse.Namespace, clock: Clock) -> int:
-    spaces = parse_positive_int(args.spaces, "spaces")
+    spaces = parse_positive_int(args.spaces, "spaces", maximum=MAX_SPACES)
     phase = parse_phase(args.phase)
     ctx = _ctx(args, clock)
     lab = ctx.labs.resolve(args.lab)
-    start = parse_instant(args.start, "start", lab.tz)
-    end = parse_instant(args.end, "end", lab.tz)
+    start = check_within_years(parse_instant(args.start, "start", lab.tz), "start", clock.now())
+    end = check_within_years(parse_instant(args.end, "end", lab.tz), "end", clock.now())
     roles = [r for item in (args.role or []) for r in item.split(",")]
     lab, req = ctx.booking_service.build_request(
         args.lab, args.org, start, end, spaces, phase, roles=roles,
@@ -121,10 +143,10 @@ def booking_request(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def booking_transition(args: argparse.Namespace, clock: Clock) -> int:
-    booking_id = parse_positive_int(args.id, "id")
+    booking_id = parse_id(args.id, "id")
     ctx = _ctx(args, clock)
     booking = ctx.booking_service.transition(booking_id, args.action, args.reason or "")
-    emit(booking_to_dict(booking))
+    emit(_booking_json(booking, ctx))
     return EXIT_OK
 
 
@@ -142,17 +164,21 @@ def booking_list(args: argparse.Namespace, clock: Clock) -> int:
             raise ValidationError("status", f"Status must be among {allowed}, not {args.status!r}.") from None
     ctx = _ctx(args, clock)
     found = ctx.booking_service.list(args.lab, args.org, day_from, day_to, statuses)
-    emit([booking_to_dict(b) for b in found])
+    emit([_booking_json(b, ctx) for b in found])
     return EXIT_OK
 
 
 def booking_find_slot(args: argparse.Namespace, clock: Clock) -> int:
-    spaces = parse_positive_int(args.spaces, "spaces")
-    hours = parse_positive_float(args.hours, "hours")
+    spaces = parse_positive_int(args.spaces, "spaces", maximum=MAX_SPACES)
+    hours = parse_positive_float(args.hours, "hours", MAX_SLOT_HOURS)
     phase = parse_phase(args.phase)
     ctx = _ctx(args, clock)
-    slot = ctx.booking_service.find_slot(args.lab, spaces, hours, phase, tuple(args.bench or []))
     lab = ctx.labs.resolve(args.lab)
+    unknown = [name for name in args.bench or [] if lab.bench_by_name(name) is None]
+    if unknown:  # the search would otherwise ignore a mistyped bench and offer any slot
+        names = ", ".join(b.name for b in lab.benches) or "none"
+        raise ValidationError("bench", f"Lab {lab.name} has no bench {unknown[0]!r} (benches: {names}).")
+    slot = ctx.booking_service.find_slot(args.lab, spaces, hours, phase, tuple(args.bench or []))
     if slot is None:
         emit({"lab": lab.name, "start": None, "end": None, "spaces": spaces, "hours": hours})
         return EXIT_REFUSED
@@ -165,15 +191,21 @@ def booking_export(args: argparse.Namespace, clock: Clock) -> int:
     if not args.lab and not args.org:
         raise ValidationError("lab", "Name the bookings to export with --lab LAB or --org ORG.")
     target = Path(args.ics or args.csv)
+    option = "ics" if args.ics else "csv"
     if not target.parent.exists():
-        raise ValidationError("ics" if args.ics else "csv", f"Folder {target.parent} does not exist.")
+        raise ValidationError(option, f"Folder {target.parent} does not exist.")
+    if target.is_dir():
+        raise ValidationError(option, f"{target} is a folder; give the name of the file to write.")
     ctx = _ctx(args, clock)
     found = ctx.booking_service.list(args.lab, args.org)
-    if args.ics:
-        title = f"MeterLab bookings: {args.lab or args.org}"
-        write_atomically(target, to_ics(found, title, clock.now()))
-    else:
-        write_atomically(target, to_csv(found).encode("utf-8"))
+    try:
+        if args.ics:
+            title = f"MeterLab bookings: {args.lab or args.org}"
+            write_atomically(target, to_ics(found, title, clock.now()))
+        else:
+            write_atomically(target, to_csv(found).encode("utf-8"))
+    except OSError as exc:
+        raise ValidationError(option, f"Cannot write {target}: {exc.strerror or exc}.") from None
     emit({"file": str(target), "bookings": len(found), "format": "ics" if args.ics else "csv"})
     return EXIT_OK
 

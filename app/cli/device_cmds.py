@@ -8,27 +8,38 @@ import sys
 import threading
 from pathlib import Path
 
-from app.cli import EXIT_NO_ANSWER, EXIT_OK, db_path_of, emit, fail
+from app.cli import EXIT_NO_ANSWER, EXIT_OK, db_path_of, emit, fail, local_iso
 from app.domain.clock import Clock
 from app.domain.devices import Device
 from app.domain.errors import ValidationError
 from app.domain.events import CodecEvent, DeviceEvent
-from app.domain.parsing import parse_positive_float, parse_positive_int
+from app.domain.lab import Lab
+from app.domain.parsing import (
+    MAX_ALERT_RATE_PER_MIN,
+    MAX_BAUD,
+    MAX_RUN_S,
+    MAX_TIME_SCALE,
+    MIN_BAUD,
+    parse_positive_float,
+    parse_positive_int,
+)
 from app.main import build_context
 from app.storage.db import default_capture_dir, default_profile_dir, open_database
 from app.storage.devices import DeviceRepo
+from app.storage.labs import LabRepo
 
 
 def event_to_dict(ev: DeviceEvent) -> dict:
+    """An event for the JSON output; its times in London time with their offsets."""
     return {
-        "device": ev.device, "kind": ev.kind.value, "host_time": ev.host_time.isoformat(),
-        "device_time": ev.device_time.isoformat() if ev.device_time else None, **ev.fields,
+        "device": ev.device, "kind": ev.kind.value, "host_time": local_iso(ev.host_time),
+        "device_time": local_iso(ev.device_time), **ev.fields,
     }
 
 
 def _codec_event_dict(ev: CodecEvent) -> dict:
     return {"kind": ev.kind.value,
-            "device_time": ev.device_time.isoformat() if ev.device_time else None, **ev.fields}
+            "device_time": local_iso(ev.device_time), **ev.fields}
 
 
 def decode(args: argparse.Namespace, clock: Clock) -> int:
@@ -49,7 +60,7 @@ def decode(args: argparse.Namespace, clock: Clock) -> int:
             "severity": default_catalogue().severity(alert.alert_code),
             "originator": alert.originator, "recipient": alert.recipient,
             "message_code": alert.message_code,
-            "timestamp": alert.timestamp.isoformat() if alert.timestamp else None,
+            "timestamp": local_iso(alert.timestamp),
             "wrapper": alert.wrapper, "content_kind": alert.content_kind, **alert.extra,
         })
         return EXIT_OK
@@ -78,11 +89,11 @@ def decode(args: argparse.Namespace, clock: Clock) -> int:
 def emulate(args: argparse.Namespace, clock: Clock) -> int:
     from devices.emulator.runner import run_emulator
 
-    seconds = parse_positive_float(args.seconds, "seconds") if args.seconds is not None else None
-    scale = parse_positive_float(args.time_scale, "time_scale")
-    rate = float(args.alert_rate)
-    if rate < 0:
-        raise ValidationError("alert_rate", f"--alert-rate must be 0 or more alerts a minute, not {rate:g}.")
+    seconds = (parse_positive_float(args.seconds, "seconds", MAX_RUN_S)
+               if args.seconds is not None else None)
+    scale = parse_positive_float(args.time_scale, "time_scale", MAX_TIME_SCALE)
+    rate = parse_positive_float(args.alert_rate, "alert_rate", MAX_ALERT_RATE_PER_MIN,
+                                allow_zero=True)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -100,8 +111,10 @@ def emulate(args: argparse.Namespace, clock: Clock) -> int:
 def capture(args: argparse.Namespace, clock: Clock) -> int:
     from app.services.capture import CaptureFailed, CaptureOptions, run_capture
 
-    duration = parse_positive_float(args.duration, "duration") if args.duration is not None else None
-    baud = parse_positive_int(args.baud, "baud") if args.baud is not None else None
+    duration = (parse_positive_float(args.duration, "duration", MAX_RUN_S)
+                if args.duration is not None else None)
+    baud = (parse_positive_int(args.baud, "baud", MIN_BAUD, MAX_BAUD)
+            if args.baud is not None else None)
     opts = CaptureOptions(
         port=args.port, protocol=args.protocol, baud=baud, device=args.device or "",
         once=args.once, duration_s=duration,
@@ -112,7 +125,14 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
 
     validate_options(opts)
     db_path = db_path_of(args)
-    open_database(db_path).conn.close()  # created and upgraded before the writer starts
+    db = open_database(db_path)  # created and upgraded before the writer starts
+    try:
+        if args.device and DeviceRepo(db, clock).find(args.device) is None:
+            raise ValidationError(
+                "device", f"No device {args.device!r} is registered; register it first with "
+                          f"`meterlab device add --label {args.device!r} --kind KIND`.")
+    finally:
+        db.conn.close()
     try:
         result = run_capture(opts, db_path, clock, on_event=lambda ev: emit(event_to_dict(ev)))
     except CaptureFailed as exc:
@@ -124,7 +144,26 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
     return EXIT_OK
 
 
+def _all_bench_names(labs: list[Lab]) -> list[str]:
+    return [b.name for lab in labs for b in lab.benches]
+
+
+def _check_bench(name: str, labs: list[Lab]) -> None:
+    """Refuse a bench name that no lab has (a typo would file a device nowhere)."""
+    if any(lab.bench_by_name(name) for lab in labs):
+        return
+    known = ", ".join(sorted(set(_all_bench_names(labs)))[:10]) or "none (add a lab with --benches)"
+    raise ValidationError("bench", f"No lab has a bench {name!r}; benches: {known}.")
+
+
 def device_add(args: argparse.Namespace, clock: Clock) -> int:
+    from devices.codecs.base import make_codec
+
+    if args.protocol:
+        try:
+            make_codec(args.protocol, profile_dirs=(default_profile_dir(),))
+        except ValueError as exc:
+            raise ValidationError("protocol", str(exc).removeprefix("--protocol: ")) from None
     device = Device.create(
         args.label, args.kind, device_id=args.device_id or "", mpxn=args.mpxn or "",
         manufacturer=args.manufacturer or "", model=args.model or "", firmware=args.firmware or "",
@@ -132,7 +171,16 @@ def device_add(args: argparse.Namespace, clock: Clock) -> int:
         connection={k: v for k, v in (("port", args.port), ("protocol", args.protocol)) if v},
     )
     ctx = build_context(db_path_of(args), clock, getattr(args, "actor", None))
-    stored = DeviceRepo(ctx.db, clock).add(device)
+    if device.bench:
+        _check_bench(device.bench, ctx.labs.list())
+    repo = DeviceRepo(ctx.db, clock)
+    if device.mpxn and not args.force:
+        other = next((d for d in repo.list() if d.mpxn == device.mpxn), None)
+        if other is not None:
+            raise ValidationError(
+                "mpxn", f"MPxN {device.mpxn} is already registered to device {other.label!r} "
+                        f"(id {other.id}); give --force to register it again.")
+    stored = repo.add(device)
     emit(_device_dict(stored))
     return EXIT_OK
 
@@ -161,10 +209,26 @@ def outages_list(args: argparse.Namespace, clock: Clock) -> int:
         raise ValidationError("to", f"--to {day_to} is before --from {day_from}.")
     db = open_database(db_path_of(args))
     try:
-        emit(OutageRepo(db.conn).list(args.bench, day_from, day_to))
+        repo = OutageRepo(db.conn)
+        # A bench no lab has is still known if outages were stored under it (devices without a
+        # bench file their outages under their own label).
+        if args.bench and not repo.list(args.bench):
+            _check_bench(args.bench, LabRepo(db, clock).list())
+        outages = repo.list(args.bench, day_from, day_to)
     finally:
         db.conn.close()
+    emit([_outage_json(o) for o in outages])
     return EXIT_OK
+
+
+#: Outage fields holding instants (stored as UTC text).
+_OUTAGE_TIMES = ("start", "end", "device_start", "device_end", "restore_alert_host_time")
+
+
+def _outage_json(outage: dict) -> dict:
+    """An outage for the JSON output: its instants in London time with their offsets."""
+    return {k: local_iso(v) if k in _OUTAGE_TIMES else v
+            for k, v in outage.items()}
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -181,7 +245,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--seconds", default=None, metavar="S", help="stop after S seconds (default: until stopped)")
     p.add_argument("--time-scale", dest="time_scale", default="1", metavar="X",
                    help="emulated seconds per real second (60: a 3-minute outage takes 3 s)")
-    p.add_argument("--alert-rate", dest="alert_rate", type=float, default=6.0, metavar="PER_MIN",
+    p.add_argument("--alert-rate", dest="alert_rate", default="6", metavar="PER_MIN",
                    help="routine alerts per minute")
     p.add_argument("--seed", type=int, default=None, help="make the output reproducible")
     p.set_defaults(handler=emulate)
@@ -214,7 +278,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--owner", help="'lab' or the participant organisation")
     p.add_argument("--bench")
     p.add_argument("--port")
-    p.add_argument("--protocol")
+    p.add_argument("--protocol", help="iec62056-21, gbcs-hex or profile:NAME")
+    p.add_argument("--force", action="store_true",
+                   help="register even if another device has the same MPAN/MPRN")
     p.set_defaults(handler=device_add)
     dev.add_parser("list", parents=[common], help="list devices").set_defaults(handler=device_list)
 

@@ -48,6 +48,7 @@ def test_decode_a_saved_log_with_a_profile(tmp_path, capsys) -> None:
 
 def test_device_registry(tmp_path, capsys) -> None:
     db = str(tmp_path / "d.db")
+    assert run(capsys, "--db", db, "lab", "add", "--name", "W", "--spaces", "9", "--benches", "1")[0] == 0
     code, out, _ = run(capsys, "--db", db, "device", "add", "--label", "ESME 1", "--kind", "esme",
                        "--device-id", "00db1234567890a0", "--mpxn", "1312345678907", "--bench", "Bench 1")
     assert code == 0 and out[0]["device_id"] == "00-DB-12-34-56-78-90-A0" and out[0]["kind"] == "ESME"

@@ -44,6 +44,7 @@ def run_cli(capsys, db: Path, *args: str) -> tuple[int, list[dict], str]:
 def test_iec_readout_once_with_baud_switch(tmp_path, capsys, bench_host) -> None:
     host = bench_host(time_scale=1)
     db = tmp_path / "c.db"
+    assert run_cli(capsys, db, "device", "add", "--label", "ESME 1", "--kind", "ESME")[0] == 0
     code, events, err = run_cli(capsys, db, "capture", "--port", host.ports["esme_optical"],
                                 "--protocol", "iec62056-21", "--once", "--device", "ESME 1",
                                 "--capture-dir", str(tmp_path / "cap"))
@@ -93,6 +94,7 @@ def test_bad_bcc_exits_4_and_stores_the_error(tmp_path, capsys, bench_host) -> N
 def test_comms_hub_log_through_the_emulator_profile(tmp_path, capsys, bench_host) -> None:
     host = bench_host(time_scale=60, alert_rate_per_min=120)
     db = tmp_path / "h.db"
+    assert run_cli(capsys, db, "device", "add", "--label", "CH 1", "--kind", "CHF")[0] == 0
     code, events, err = run_cli(capsys, db, "capture", "--port", host.ports["ch_debug"],
                                 "--protocol", "profile:emulator", "--duration", "3",
                                 "--device", "CH 1", "--capture-dir", str(tmp_path))

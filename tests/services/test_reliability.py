@@ -91,6 +91,10 @@ def hub_on_pty(**config: object) -> Iterator[tuple[str, RecordingEndpoint]]:
 def spawn_capture(port: str, db: Path, capture_dir: Path, duration_s: float,
                   stderr_path: Path) -> subprocess.Popen[bytes]:
     """`meterlab capture` in its own process (events on stdout are discarded)."""
+    from app.cli import main as cli_main
+
+    # capture refuses a label that is not registered; a second registration is simply refused
+    cli_main(["--db", str(db), "device", "add", "--label", "CH", "--kind", "CHF"])
     args = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())", "--db", str(db), "capture", "--port", port,
             "--protocol", PROTOCOL, "--baud", str(BAUD), "--device", "CH",
             "--capture-dir", str(capture_dir), "--duration", str(duration_s)]
