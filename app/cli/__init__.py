@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 an unexpected failure (database unreadable); 2 bad input (one sentence
 on stderr, nothing written); 3 refused by a lab rule; 4 a device did not answer or its data failed
-its check.
+its check; 9 storage failed: events or bytes could not be stored (database not writable, capture
+disk full), the summary counts what was not stored.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from app.domain.errors import NotFoundError, ValidationError
 from app.storage.db import DatabaseError, default_db_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_NO_ANSWER = 0, 1, 2, 3, 4
+#: Storage failed: events or bytes could not be stored (database not writable, capture disk full);
+#: the summary counts what was not stored.
+EXIT_STORAGE = 9
 
 
 class UsageError(Exception):

@@ -98,6 +98,7 @@ def emulate(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def capture(args: argparse.Namespace, clock: Clock) -> int:
+    from app.cli import EXIT_STORAGE
     from app.services.capture import CaptureFailed, CaptureOptions, run_capture
 
     duration = parse_positive_float(args.duration, "duration") if args.duration is not None else None
@@ -116,9 +117,15 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
     try:
         result = run_capture(opts, db_path, clock, on_event=lambda ev: emit(event_to_dict(ev)))
     except CaptureFailed as exc:
+        if exc.result is not None:
+            emit({"summary": exc.result.summary()})
         return fail(str(exc), EXIT_NO_ANSWER)
+    # The last line on stdout: counts a script can check (events lines carry "kind", this not).
+    emit({"summary": result.summary()})
+    if result.storage_error:
+        return fail(result.storage_error, EXIT_STORAGE)
     sys.stderr.write(
-        f"meterlab: captured {result.health.get('bytes_in', 0)} bytes, {result.events} events; "
+        f"meterlab: captured {result.bytes_in_file} bytes, {result.stored} events stored; "
         f"capture file {result.capture_path} sha256 {result.sha256}\n"
     )
     return EXIT_OK
