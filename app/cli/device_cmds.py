@@ -15,7 +15,7 @@ from app.domain.errors import ValidationError
 from app.domain.events import CodecEvent, DeviceEvent
 from app.domain.parsing import parse_positive_float, parse_positive_int
 from app.main import build_context
-from app.storage.db import default_capture_dir, default_profile_dir, open_database
+from app.storage.db import default_capture_dir, default_profile_dir
 from app.storage.devices import DeviceRepo
 
 
@@ -113,7 +113,10 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
 
     validate_options(opts)
     db_path = db_path_of(args)
-    open_database(db_path).conn.close()  # created and upgraded before the writer starts
+    from app.main import open_bench_database
+
+    # Created and upgraded before the writer starts; sessions a killed capture left open closed.
+    open_bench_database(db_path, clock).conn.close()
     try:
         result = run_capture(opts, db_path, clock, on_event=lambda ev: emit(event_to_dict(ev)))
     except CaptureFailed as exc:
@@ -166,7 +169,9 @@ def outages_list(args: argparse.Namespace, clock: Clock) -> int:
     day_to = parse_day(args.to, "to") if args.to else None
     if day_from and day_to and day_to < day_from:
         raise ValidationError("to", f"--to {day_to} is before --from {day_from}.")
-    db = open_database(db_path_of(args))
+    from app.main import open_bench_database
+
+    db = open_bench_database(db_path_of(args), clock)
     try:
         emit(OutageRepo(db.conn).list(args.bench, day_from, day_to))
     finally:

@@ -265,7 +265,7 @@ def test_capture_disk_full_exits_9_with_one_sentence_and_the_files_own_hash(tmp_
         spare.write_bytes(b"\0" * 4096)
         fill(cap)
         spare.unlink()  # about a page free: the first writes fit, then the disk is full
-        code, events, summary, err = run_cli_summary(
+        code, _events, summary, err = run_cli_summary(
             capsys, db, "capture", "--port", host.ports["ch_debug"], "--protocol",
             "profile:emulator", "--duration", "3", "--device", "CH 1", "--capture-dir", str(cap))
         assert code == 9, err
