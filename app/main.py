@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from sqlite_utils import Database
 
 from app.domain.clock import Clock
 from app.services.bookings import BookingService, LabService
+from app.services.recovery import close_interrupted_sessions
 from app.storage.bookings import BookingRepo
 from app.storage.db import open_database
 from app.storage.labs import LabRepo
@@ -43,9 +45,28 @@ def default_actor() -> str:
         return "unknown"
 
 
-def build_context(db_path: Path, clock: Clock, actor: str | None = None) -> AppContext:
-    """Open the database at `db_path` (created and upgraded as needed) and wire the services."""
+logger = logging.getLogger(__name__)
+
+
+def open_bench_database(db_path: Path, clock: Clock) -> Database:
+    """Open (create, upgrade) the database and close capture sessions left open by a process
+    that ended without closing them (``kill -9``, a power cut). Every entry point that works
+    with capture sessions opens the database through this, once at its start.
+
+    Raises:
+        DatabaseError: the file cannot be opened or upgraded.
+    """
     db = open_database(db_path)
+    for recovered in close_interrupted_sessions(db.conn, clock):
+        logger.info("recovered capture session %d: %d bytes in its file",
+                    recovered.session_id, recovered.bytes_in_file)
+    return db
+
+
+def build_context(db_path: Path, clock: Clock, actor: str | None = None) -> AppContext:
+    """Open the database at `db_path` (created and upgraded as needed, capture sessions left
+    open by a dead process closed) and wire the services."""
+    db = open_bench_database(db_path, clock)
     labs, orgs, people = LabRepo(db, clock), OrgRepo(db, clock), PersonRepo(db, clock)
     bookings = BookingRepo(db, clock)
     who = actor or default_actor()

@@ -24,7 +24,7 @@ from app.domain.parsing import (
     parse_positive_int,
 )
 from app.main import build_context
-from app.storage.db import default_capture_dir, default_profile_dir, open_database
+from app.storage.db import default_capture_dir, default_profile_dir
 from app.storage.devices import DeviceRepo
 from app.storage.labs import LabRepo
 
@@ -109,6 +109,7 @@ def emulate(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def capture(args: argparse.Namespace, clock: Clock) -> int:
+    from app.cli import EXIT_STORAGE
     from app.services.capture import CaptureFailed, CaptureOptions, run_capture
 
     duration = (parse_positive_float(args.duration, "duration", MAX_RUN_S)
@@ -125,7 +126,10 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
 
     validate_options(opts)
     db_path = db_path_of(args)
-    db = open_database(db_path)  # created and upgraded before the writer starts
+    from app.main import open_bench_database
+
+    # Created and upgraded before the writer starts; sessions a killed capture left open closed.
+    db = open_bench_database(db_path, clock)
     try:
         if args.device and DeviceRepo(db, clock).find(args.device) is None:
             raise ValidationError(
@@ -136,9 +140,15 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
     try:
         result = run_capture(opts, db_path, clock, on_event=lambda ev: emit(event_to_dict(ev)))
     except CaptureFailed as exc:
+        if exc.result is not None:
+            emit({"summary": exc.result.summary()})
         return fail(str(exc), EXIT_NO_ANSWER)
+    # The last line on stdout: counts a script can check (events lines carry "kind", this not).
+    emit({"summary": result.summary()})
+    if result.storage_error:
+        return fail(result.storage_error, EXIT_STORAGE)
     sys.stderr.write(
-        f"meterlab: captured {result.health.get('bytes_in', 0)} bytes, {result.events} events; "
+        f"meterlab: captured {result.bytes_in_file} bytes, {result.stored} events stored; "
         f"capture file {result.capture_path} sha256 {result.sha256}\n"
     )
     return EXIT_OK
@@ -207,7 +217,9 @@ def outages_list(args: argparse.Namespace, clock: Clock) -> int:
     day_to = parse_day(args.to, "to") if args.to else None
     if day_from and day_to and day_to < day_from:
         raise ValidationError("to", f"--to {day_to} is before --from {day_from}.")
-    db = open_database(db_path_of(args))
+    from app.main import open_bench_database
+
+    db = open_bench_database(db_path_of(args), clock)
     try:
         repo = OutageRepo(db.conn)
         # A bench no lab has is still known if outages were stored under it (devices without a

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.domain.errors import ValidationError
-
 from app.domain.lab import MAX_BENCHES as MAX_BENCHES  # the CLI's bounds are read from here
 
 #: The local time used when no lab is involved (the GB labs' own zone).

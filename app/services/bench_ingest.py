@@ -103,6 +103,8 @@ class BenchIngestResult:
     emulator_cpu_percent: float
     drain_s: float
     window_s: float
+    #: Events queued but never stored: the database refused them until the writer stopped.
+    events_unstored: int = 0
 
     @property
     def lost(self) -> int:
@@ -123,6 +125,7 @@ class BenchIngestResult:
             "cpu_percent": round(self.cpu_percent, 1),
             "ui_fps": None if self.ui_fps is None else round(self.ui_fps, 1),
             "bytes_read": self.bytes_read, "queue_dropped": self.queue_dropped,
+            "events_unstored": self.events_unstored,
             "rx_overflow_bytes": self.rx_overflow_bytes,
             "codec_dropped_bytes": self.codec_dropped_bytes,
             "hub_dropped_bytes": self.hub_dropped_bytes,
@@ -244,7 +247,7 @@ class BenchIngest:
                 codec_dropped_bytes=sum(s.health.dropped_bytes for s in self.sessions.values()),
                 hub_dropped_bytes=counts.hub_dropped_bytes,
                 emulator_cpu_percent=counts.cpu_s / wall_s * 100.0,
-                drain_s=drain_s, window_s=wall_s,
+                drain_s=drain_s, window_s=wall_s, events_unstored=self.events.stats.unstored,
             )
         finally:
             self._shutdown()
@@ -329,7 +332,8 @@ class BenchIngest:
             for name, (session_id, capture) in self._captures.items():
                 health = self.sessions[name].health
                 repo.close(session_id, self.clock.now(), capture.close(),
-                           health.as_dict(), health.state.value)  # type: ignore[arg-type]
+                           health.as_dict(), health.state.value,
+                           events_unstored=self.events.stats.not_stored_of(session_id))
         finally:
             conn.close()
 
@@ -345,7 +349,8 @@ class BenchIngest:
         while not self._ticker_stop.wait(period_s):
             elapsed_s = time.monotonic() - self._window_start_s
             self._progress(f"{elapsed_s:4.0f} s: {stats.stored} events stored, "
-                           f"{stats.queued - stats.stored} waiting, {stats.dropped} dropped")
+                           f"{stats.queued - stats.stored - stats.unstored} waiting, {stats.dropped} dropped, "
+                           f"{stats.unstored} not stored")
 
     def _shutdown(self) -> None:
         if not self._started:

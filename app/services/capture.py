@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +21,7 @@ from app.domain.events import DeviceEvent
 from app.services.ingest import EventQueue, EventWriter
 from app.storage.db import connect
 from app.storage.devices import CaptureSessionRepo
-from devices.capture_file import CaptureFile
+from devices.capture_file import CaptureFile, sha256_of
 from devices.codecs.base import make_codec
 from devices.io_loop import IoLoop
 from devices.sessions import DeviceSession, ReconnectPolicy, SessionState
@@ -31,10 +32,6 @@ from devices.transports.base import (
     TransportErrorReason,
 )
 from devices.transports.serial import SerialTransport
-
-
-class CaptureFailed(Exception):
-    """The device did not answer, could not be reached, or its data failed its check."""
 
 
 @dataclass
@@ -55,6 +52,19 @@ class CaptureOptions:
 
 @dataclass
 class CaptureResult:
+    """What a capture did, as its summary reports it.
+
+    Attributes:
+        events: events decoded (``stored + not_stored``).
+        stored: events written to the database.
+        dropped: events refused by the full queue.
+        unstored: events queued but never written (the database refused writes).
+        bytes_received: bytes read from the port.
+        bytes_in_file: bytes the capture file holds (its recorded size and SHA-256 are of these).
+        rx_dropped_bytes: bytes the transport's receive buffer discarded (in no file).
+        storage_error: one sentence when events or bytes could not be stored, else "".
+    """
+
     session_id: int
     capture_path: Path
     sha256: str
@@ -62,6 +72,41 @@ class CaptureResult:
     health: dict[str, object] = field(default_factory=dict)
     ok: bool = True
     message: str = ""
+    stored: int = 0
+    dropped: int = 0
+    unstored: int = 0
+    bytes_received: int = 0
+    bytes_in_file: int = 0
+    rx_dropped_bytes: int = 0
+    storage_error: str = ""
+
+    @property
+    def not_stored(self) -> int:
+        return self.dropped + self.unstored
+
+    def summary(self) -> dict[str, object]:
+        """The counts a person or a script needs to trust (or not) the capture."""
+        return {
+            "session_id": self.session_id, "events_decoded": self.events,
+            "events_stored": self.stored, "events_not_stored": self.not_stored,
+            "events_dropped_queue_full": self.dropped, "events_unstored": self.unstored,
+            "bytes_received": self.bytes_received, "bytes_in_capture_file": self.bytes_in_file,
+            "rx_dropped_bytes": self.rx_dropped_bytes, "capture_file": str(self.capture_path),
+            "sha256": self.sha256, "end_state": self.health.get("state"),
+            "storage_error": self.storage_error or None,
+        }
+
+
+class CaptureFailed(Exception):
+    """The device did not answer, could not be reached, or its data failed its check.
+
+    Attributes:
+        result: what was captured and stored before the failure, when the session ran.
+    """
+
+    def __init__(self, message: str, result: CaptureResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def validate_options(opts: CaptureOptions) -> None:
@@ -96,17 +141,24 @@ def capture_path_for(capture_dir: Path, label: str, started: datetime, session_i
 
 def run_capture(opts: CaptureOptions, db_path: Path, clock: Clock,
                 on_event: Callable[[DeviceEvent], None] | None = None) -> CaptureResult:
-    """Capture as a device session does, blocking until done. Raises CaptureFailed (exit 4)."""
+    """Capture as a device session does, blocking until done.
+
+    Storage failures (events the database refused, a capture file that could not be written)
+    do not raise: the result counts them and says why in ``storage_error``.
+
+    Raises:
+        CaptureFailed: the device failed (exit 4), with the result attached.
+    """
     validate_options(opts)
     iec = opts.protocol == "iec62056-21"
     codec = make_codec(opts.protocol, profile_dirs=opts.profile_dirs)
     label = opts.device or opts.port
     conn = connect(db_path)
     sessions = CaptureSessionRepo(conn)
-    session_id = sessions.open(label, opts.port, opts.protocol, "", clock.now())
+    device_ref = _registered_id(conn, label)
+    session_id = sessions.open(label, opts.port, opts.protocol, "", clock.now(), device_ref)
     capture_path = capture_path_for(opts.capture_dir, label, clock.now(), session_id)
-    with conn:
-        conn.execute("UPDATE capture_sessions SET capture_path = ? WHERE id = ?", (str(capture_path), session_id))
+    sessions.set_path(session_id, str(capture_path))
     capture = CaptureFile(capture_path)
     queue = EventQueue()
     if on_event is not None:
@@ -120,10 +172,11 @@ def run_capture(opts: CaptureOptions, db_path: Path, clock: Clock,
     session = DeviceSession(
         label, transport, codec, clock, queue.put, capture=capture,
         reconnect=ReconnectPolicy(enabled=not opts.once and not iec), session_id=session_id,
+        device_ref=device_ref,
     )
     io = IoLoop()
     io.start()
-    ok, message = True, ""
+    ok, message, crash = True, "", ""
     try:
         if iec:
             ok, message = io.run(_iec_once(session, opts.reply_timeout_s), timeout_s=opts.reply_timeout_s * 4 + 10)
@@ -133,18 +186,74 @@ def run_capture(opts: CaptureOptions, db_path: Path, clock: Clock,
             io.run(_stream_for(session, opts.duration_s or 0.0), timeout_s=(opts.duration_s or 0) + 15)
             if session.health.state is SessionState.FAILED:
                 ok, message = False, session.health.reason
+    except OSError as exc:
+        # A capture file write that failed inside the session (full disk): the bytes and
+        # events so far are kept and the summary says what happened.
+        crash = f"The capture file could not be written: {exc.strerror or exc}."
+        ok, message = False, crash
     finally:
         io.stop()
         writer.stop()
-        digest = capture.close()
-        sessions.close(session_id, clock.now(), digest, session.health.as_dict(),  # type: ignore[arg-type]
-                       session.health.state.value)
+        result = _finish(sessions, session_id, capture, capture_path, session, queue, clock, crash)
         conn.close()
-    result = CaptureResult(session_id, capture_path, digest, session.health.events,
-                           session.health.as_dict(), ok, message)
-    if not ok:
-        raise CaptureFailed(message)
+    result.ok, result.message = ok, message
+    if not ok and not result.storage_error:
+        raise CaptureFailed(message, result)
     return result
+
+
+def _registered_id(conn: sqlite3.Connection, label: str) -> int | None:
+    """The registry's id of the device labelled `label`, if it is registered."""
+    row = conn.execute("SELECT id FROM devices WHERE lower(label) = lower(?)", (label,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def _finish(sessions: CaptureSessionRepo, session_id: int, capture: CaptureFile,
+            capture_path: Path, session: DeviceSession, queue: EventQueue, clock: Clock,
+            crash: str) -> CaptureResult:
+    """Close the capture file and the session record; count what was and was not stored."""
+    problems: list[str] = []
+    try:
+        digest = capture.close()
+    except OSError as exc:
+        digest = ""
+        problems.append(f"the capture file could not be closed: {exc.strerror or exc}")
+    health = session.health.as_dict()
+    received = int(session.health.bytes_in)
+    in_file = capture_path.stat().st_size if capture_path.exists() else 0
+    if in_file != getattr(capture, "bytes_written", in_file) or in_file != received or not digest:
+        # What is recorded must describe the file as it is, whatever was received.
+        digest = sha256_of(capture_path) if capture_path.exists() else ""
+    if in_file < received:
+        problems.append(crash.rstrip(".") if crash else
+                        f"the capture file holds {in_file} of the {received} bytes received"
+                        + (f" ({session.health.reason})" if session.health.reason else ""))
+    stats = queue.stats
+    # Events put after the writer stopped (none once the loop has stopped) are not stored too.
+    late = len(queue)
+    unstored = stats.unstored_by_session[session_id] + late
+    not_stored = stats.dropped_by_session[session_id] + unstored
+    if not_stored:
+        problems.append(f"{not_stored} of {stats.queued + stats.dropped} events were not stored "
+                        f"in the database" + (f" ({stats.write_error.split(': ', 1)[-1]})"
+                                              if stats.write_error else ""))
+    rx_dropped = int(health.get("rx_dropped_bytes")  # type: ignore[call-overload]
+                     or getattr(session.transport, "rx_overflow_bytes", 0) or 0)
+    health["rx_dropped_bytes"] = rx_dropped
+    state = session.health.state.value
+    try:
+        sessions.close(session_id, clock.now(), digest, health, state, bytes_in_file=in_file,
+                       events_unstored=not_stored, end_reason=session.health.reason or crash)
+    except sqlite3.Error as exc:
+        # The record stays open; the next start closes it as interrupted, events missing.
+        problems.append(f"the capture session record could not be closed ({exc})")
+    return CaptureResult(
+        session_id, capture_path, digest, stats.queued + stats.dropped, health,
+        stored=stats.stored, dropped=stats.dropped_by_session[session_id], unstored=unstored,
+        bytes_received=received, bytes_in_file=in_file, rx_dropped_bytes=rx_dropped,
+        storage_error=("; ".join(problems)[:1].upper() + "; ".join(problems)[1:] + ".")
+        if problems else "",
+    )
 
 
 async def _open_once(session: DeviceSession) -> None:

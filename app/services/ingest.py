@@ -4,7 +4,10 @@ Sessions (I/O thread) put events on the queue and never wait: when it is full th
 counted as dropped, and the count is shown (dropping is never silent; the raw bytes are in the
 capture file regardless). One writer thread owns its own SQLite connection and stores events in
 batches, at most every 250 ms or 1,000 events. When the database cannot be written (read-only, disk
-full) the writer keeps its batch, the queue fills and then counts drops; the writer reports the error, and resumes when it can.
+full, locked) the writer keeps its batch, the queue fills and then counts drops; the writer reports
+the error, and resumes when it can. When it is stopped while it still cannot write, what it holds
+and what is still queued is counted as unstored (per capture session too): no event leaves the
+path without being either stored or counted.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import logging
 import sqlite3
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.domain.events import DeviceEvent
@@ -27,7 +30,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class IngestStats:
-    """Counters of the ingest path, readable from any thread."""
+    """Counters of the ingest path, readable from any thread.
+
+    Attributes:
+        queued: events accepted by the queue.
+        dropped: events refused because the queue was full (never queued).
+        stored: events written to the database.
+        unstored: events accepted but never written: the writer was stopped while the database
+            could not be written. ``queued == stored + unstored`` once the writer has stopped.
+        dropped_by_session, unstored_by_session: the same two counts per capture session id
+            (None: events of no session), so that each session's record can say what it lacks.
+    """
 
     queued: int = 0
     dropped: int = 0
@@ -35,6 +48,18 @@ class IngestStats:
     batches: int = 0
     pending: int = 0
     write_error: str = ""
+    unstored: int = 0
+    dropped_by_session: Counter[int | None] = field(default_factory=Counter)
+    unstored_by_session: Counter[int | None] = field(default_factory=Counter)
+
+    @property
+    def not_stored(self) -> int:
+        """Every event that is not in the database, whatever the cause."""
+        return self.dropped + self.unstored
+
+    def not_stored_of(self, session_id: int | None) -> int:
+        """Events of one capture session that are not in the database."""
+        return self.dropped_by_session[session_id] + self.unstored_by_session[session_id]
 
 
 class EventQueue:
@@ -74,6 +99,7 @@ class EventQueue:
         """Offer an event; never blocks. A full queue counts the event as dropped."""
         if len(self._items) >= self._max_events:
             self.stats.dropped += 1
+            self.stats.dropped_by_session[event.session_id] += 1
             return
         self._items.append(event)
         self.stats.queued += 1
@@ -89,7 +115,9 @@ class EventQueue:
         counted as dropped, as if they had been put one by one."""
         room = self._max_events - len(self._items)
         if room < len(events):
-            self.stats.dropped += len(events) - max(room, 0)
+            refused = events[max(room, 0):]
+            self.stats.dropped += len(refused)
+            self.stats.dropped_by_session.update(ev.session_id for ev in refused)
             events = events[: max(room, 0)]
         if not events:
             return
@@ -115,6 +143,12 @@ class EventQueue:
                 return []
         popleft = items.popleft
         return [popleft() for _ in range(min(max_events, len(items)))]
+
+    def drain(self) -> list[DeviceEvent]:
+        """Take everything queued (the writer's last look when it stops)."""
+        items = self._items
+        popleft = items.popleft
+        return [popleft() for _ in range(len(items))]
 
 
 class EventWriter:
@@ -165,12 +199,37 @@ class EventWriter:
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Write what is queued, then stop."""
+        """Write what is queued, then stop.
+
+        If the database still cannot be written, one more attempt is made (waiting up to the
+        busy timeout for a lock) and then every event held or queued is counted in
+        ``stats.unstored``; the counts are final when this returns (unless the thread outlives
+        `timeout_s`, which the busy timeout keeps from happening).
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
+        try:
+            self._write_until_stopped()
+        finally:
+            # Whatever is left was not stored: count it rather than let it vanish. Events put
+            # after this point (a session still running) stay queued and are counted by the
+            # queue's owner through ``queued - stored - unstored``.
+            self._count_unstored(self._pending + self.events.drain())
+            self._pending = []
+            self.stats.pending = 0
+
+    def _count_unstored(self, events: list[DeviceEvent]) -> None:
+        if not events:
+            return
+        self.stats.unstored_by_session.update(ev.session_id for ev in events)
+        self.stats.unstored += len(events)
+        logger.error("%d events could not be stored in %s: %s", len(events), self.db_path,
+                     self.stats.write_error or "the writer stopped")
+
+    def _write_until_stopped(self) -> None:
         conn = self._connect()
         if conn is None:
             return
@@ -225,7 +284,7 @@ class EventWriter:
                 conn.execute("PRAGMA cache_size=-65536")
                 return conn
             except sqlite3.Error as exc:
-                message = f"Events cannot be stored in {self.db_path}: {exc}; capture files keep every byte."
+                message = f"Events cannot be stored in {self.db_path}: {exc}; the capture files keep the raw bytes received."
                 if self.stats.write_error != message:
                     self.stats.write_error = message
                     logger.error(message)
@@ -239,7 +298,7 @@ class EventWriter:
         try:
             store.insert_many(chunk)
         except sqlite3.Error as exc:
-            message = f"Events cannot be stored in {self.db_path}: {exc}; capture files keep every byte."
+            message = f"Events cannot be stored in {self.db_path}: {exc}; the capture files keep the raw bytes received."
             if self.stats.write_error != message:
                 logger.error(message)
                 if self.on_error:

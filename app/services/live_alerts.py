@@ -101,18 +101,24 @@ class AlertQuery:
     def set_devices(self, devices: list[Device]) -> None:
         self._label_of_eui = {d.device_id.upper(): d.label for d in devices if d.device_id}
         self._eui_of_label = {d.label: d.device_id.upper() for d in devices if d.device_id}
+        # A registered device's history is found by its stable id: events stored under an
+        # earlier label are its history too.
+        self._ref_of_label = {d.label: d.id for d in devices if d.id is not None}
 
     def list(self, flt: AlertFilter, limit: int = DEFAULT_LIMIT) -> list[AlertRow]:
         """The newest alerts matching `flt`, newest first, at most `limit`."""
         where, args = ["e.kind = 'alert'"], []  # type: list[str], list[Any]
         if flt.device:
+            ref = self._ref_of_label.get(flt.device)
+            own, own_args = ("e.device_ref = ?", [ref]) if ref is not None else (
+                "e.device = ?", [flt.device])
             eui = self._eui_of_label.get(flt.device)
             if eui:
-                where.append("(e.device = ? OR upper(json_extract(e.fields_json, '$.originator')) = ?)")
-                args += [flt.device, eui]
+                where.append(f"({own} OR upper(json_extract(e.fields_json, '$.originator')) = ?)")
+                args += [*own_args, eui]
             else:
-                where.append("e.device = ?")
-                args.append(flt.device)
+                where.append(own)
+                args += own_args
         if flt.code.strip():
             where.append("e.code LIKE ?")
             args.append(flt.code.strip().upper() + "%")

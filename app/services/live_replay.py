@@ -4,6 +4,8 @@ A capture file holds the raw bytes a device sent, without timing. Replayed event
 the device's own clock (the time each event carries), each no earlier than the one before, so the
 timeline is ordered; events without a device time take the last one seen (or the capture
 session's start). Replay runs on its own thread; the page polls :attr:`CaptureReplay.progress`.
+When the file belongs to a capture session of the database, the replay then stores the session's
+events the database lacks (:func:`app.services.restore.restore_session`: none twice).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from app.domain.events import CodecEvent, DeviceEvent, EventKind
 from app.domain.outages import Outage, OutageTracker, TrackerConfig
 from app.services.live import LiveData
 from app.services.outages import EvidenceMapper
+from app.services.restore import RestoreRefused, RestoreResult, restore_session
+from app.storage.db import connect
 from app.storage.timefmt import from_db
 from devices.codecs.base import CodecError, make_codec
 
@@ -70,6 +74,8 @@ class CaptureReplay:
         devices: the registry (lanes and outage attribution).
         started: when the capture began (time of events that carry no time of their own).
         profile_dirs: extra line-profile directories.
+        db_path, session_id: the database and capture session the file belongs to: when both
+            are given, the events the database lacks are stored once the file has played.
 
     Raises:
         ValueError: the protocol is unknown.
@@ -77,8 +83,13 @@ class CaptureReplay:
     """
 
     def __init__(self, path: Path, protocol: str, device: str, devices: list[Device],
-                 started: datetime | None = None, profile_dirs: tuple[Path, ...] = ()) -> None:
+                 started: datetime | None = None, profile_dirs: tuple[Path, ...] = (),
+                 db_path: Path | None = None, session_id: int | None = None) -> None:
         self.path = Path(path)
+        self.db_path, self.session_id, self.profile_dirs = db_path, session_id, profile_dirs
+        #: What the restore of missing events did (None: not run, or refused: see restore_message).
+        self.restored: RestoreResult | None = None
+        self.restore_message = ""
         self.protocol, self.device = protocol, device
         self.codec = make_codec(protocol, profile_dirs=profile_dirs)
         self.total_bytes = self.path.stat().st_size
@@ -126,6 +137,7 @@ class CaptureReplay:
                     self.done_bytes += len(chunk)
             self._tracker.evaluate(self._last)
             self._publish()
+            self._restore_missing()
             self.state = ReplayState.DONE
         except OSError as exc:
             self.message = f"The capture file could not be read: {exc}."
@@ -134,6 +146,19 @@ class CaptureReplay:
             logger.exception("replay of %s failed", self.path)
             self.message = f"Replay stopped: {exc}."
             self.state = ReplayState.FAILED
+
+    def _restore_missing(self) -> None:
+        if self.db_path is None or self.session_id is None:
+            return
+        conn = connect(self.db_path)
+        try:
+            self.restored = restore_session(conn, self.session_id, self.profile_dirs)
+        except (RestoreRefused, ValueError) as exc:
+            self.restore_message = f"Missing events were not restored: {exc}"
+        except sqlite3.Error as exc:
+            self.restore_message = f"Missing events could not be stored: {exc}."
+        finally:
+            conn.close()
 
     def _feed(self, chunk: bytes) -> None:
         try:

@@ -15,6 +15,7 @@ from app.domain.clock import Clock
 from app.domain.devices import ConnectionSettings, Device, DeviceKind
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.events import DeviceEvent, EventKind
+from app.storage.capture_sessions import CaptureSessionRepo
 from app.storage.timefmt import from_db, to_db
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,9 @@ def _connection(row: dict[str, Any]) -> ConnectionSettings:
     except ValidationError as exc:
         logger.warning("device %s: connection setting kept as stored: %s", row["label"], exc)
         return ConnectionSettings.from_dict(raw, lenient=True)
+
+
+__all__ = ["CaptureSessionRepo", "DeviceRepo", "EventStore"]
 
 
 class DeviceRepo:
@@ -94,40 +98,6 @@ class DeviceRepo:
         return [self._from_row(r) for r in self.db["devices"].rows_where(order_by="bench, label")]
 
 
-class CaptureSessionRepo:
-    """Records of capture sessions: which port, which file, and the file's SHA-256 once closed."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def open(self, device: str, port: str, protocol: str, capture_path: str, started: datetime) -> int:
-        with self.conn:
-            cur = self.conn.execute(
-                "INSERT INTO capture_sessions (device, port, protocol, capture_path, started_at, "
-                "bytes_in, bytes_out, frames, errors) VALUES (?,?,?,?,?,0,0,0,0)",
-                (device, port, protocol, capture_path, to_db(started)),
-            )
-        return int(cur.lastrowid)
-
-    def close(self, session_id: int, ended: datetime, sha256: str, counters: dict[str, int],
-              end_state: str) -> None:
-        with self.conn:
-            self.conn.execute(
-                "UPDATE capture_sessions SET ended_at = ?, sha256 = ?, bytes_in = ?, bytes_out = ?, "
-                "frames = ?, errors = ?, end_state = ? WHERE id = ?",
-                (to_db(ended), sha256, counters.get("bytes_in", 0), counters.get("bytes_out", 0),
-                 counters.get("frames", 0), counters.get("errors", 0), end_state, session_id),
-            )
-
-    def get(self, session_id: int) -> dict[str, Any]:
-        cur = self.conn.execute("SELECT * FROM capture_sessions WHERE id = ?", (session_id,))
-        cols = [c[0] for c in cur.description]
-        row = cur.fetchone()
-        if row is None:
-            raise NotFoundError("session", f"There is no capture session {session_id}.")
-        return dict(zip(cols, row))
-
-
 def _iso_utc(moment: datetime) -> str:
     """:func:`~app.storage.timefmt.to_db`, skipping the conversion when already in UTC."""
     if moment.tzinfo is UTC:
@@ -143,8 +113,10 @@ _FIELDS_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 class EventStore:
     """Writes decoded events in batches and reads them back."""
 
-    INSERT = ("INSERT INTO events (session_id, device, kind, host_time, device_time, code, fields_json) "
-              "VALUES (?,?,?,?,?,?,?)")
+    INSERT = ("INSERT INTO events (session_id, device, device_ref, kind, host_time, device_time, "
+              "code, fields_json) VALUES (?,?,?,?,?,?,?,?)")
+    #: Placeholders of one row (see :meth:`_insert_rows_sql`).
+    ROW = "(?,?,?,?,?,?,?,?)"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -166,20 +138,20 @@ class EventStore:
             fields = ev.fields
             device_time = ev.device_time
             append((
-                ev.session_id, ev.device, ev.kind.value, host_text,
+                ev.session_id, ev.device, ev.device_ref, ev.kind.value, host_text,
                 _iso_utc(device_time) if device_time else None,
                 fields.get("alert_code") or fields.get("obis") or fields.get("code"),
                 encode(fields),
             ))
         return out
 
-    #: Rows per INSERT statement in :meth:`insert_many` (7 parameters a row: 700 stays under
+    #: Rows per INSERT statement in :meth:`insert_many` (8 parameters a row: 800 stays under
     #: SQLite's oldest default limit of 999 parameters a statement).
     ROWS_PER_STATEMENT = 100
 
     @classmethod
     def _insert_rows_sql(cls, count: int) -> str:
-        return cls.INSERT + ",(?,?,?,?,?,?,?)" * (count - 1)
+        return cls.INSERT + ("," + cls.ROW) * (count - 1)
 
     def insert_many(self, events: Iterable[DeviceEvent]) -> int:
         """Insert a batch in one transaction; returns how many were written.
@@ -204,8 +176,19 @@ class EventStore:
         return len(rows)
 
     def list(self, device: str | None = None, kind: EventKind | None = None,
-             since: datetime | None = None, limit: int = 10_000) -> list[DeviceEvent]:
+             since: datetime | None = None, limit: int = 10_000, *,
+             device_ref: int | None = None) -> list[DeviceEvent]:
+        """Events in time order.
+
+        Args:
+            device: the label events were stored with (ports not in the registry).
+            device_ref: a registered device's id: its whole history, whatever its label was
+                (indexed; prefer it for registered devices).
+        """
         where, args = ["1 = 1"], []  # type: list[str], list[Any]
+        if device_ref is not None:
+            where.append("device_ref = ?")
+            args.append(device_ref)
         if device:
             where.append("device = ?")
             args.append(device)
@@ -216,13 +199,28 @@ class EventStore:
             where.append("host_time >= ?")
             args.append(to_db(since))
         cur = self.conn.execute(
-            f"SELECT session_id, device, kind, host_time, device_time, fields_json FROM events "
-            f"WHERE {' AND '.join(where)} ORDER BY host_time, id LIMIT ?", [*args, limit])
+            f"SELECT session_id, device, device_ref, kind, host_time, device_time, fields_json "
+            f"FROM events WHERE {' AND '.join(where)} ORDER BY host_time, id LIMIT ?",
+            [*args, limit])
         return [
             DeviceEvent(device=d, kind=EventKind(k), host_time=from_db(h),  # type: ignore[arg-type]
-                        device_time=from_db(dt), fields=json.loads(f or "{}"), session_id=s)
-            for s, d, k, h, dt, f in cur.fetchall()
+                        device_time=from_db(dt), fields=json.loads(f or "{}"), session_id=s,
+                        device_ref=r)
+            for s, d, r, k, h, dt, f in cur.fetchall()
         ]
+
+    @staticmethod
+    def fingerprint(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """What identifies an event within its session: kind, device time, code and fields,
+        as stored (a row of :meth:`rows`). The host time is left out: a replay cannot know it."""
+        return row[3], row[5], row[6], row[7]
+
+    def session_fingerprints(self, session_id: int) -> list[tuple[tuple[Any, ...], str]]:
+        """(fingerprint, host time text) of a session's stored events, in the order stored."""
+        cur = self.conn.execute(
+            "SELECT kind, device_time, code, fields_json, host_time FROM events "
+            "WHERE session_id = ? ORDER BY id", (session_id,))
+        return [((k, dt, c, f), h) for k, dt, c, f, h in cur.fetchall()]
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])

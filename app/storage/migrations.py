@@ -130,3 +130,39 @@ def m004_event_indexes_for_ingest(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_events_host_time")
     db.execute("DROP INDEX IF EXISTS idx_events_kind_code")
     db["events"].create_index(["kind", "host_time"], if_not_exists=True)
+
+
+@migrations()
+def m005_device_ref_and_capture_evidence(db: Database) -> None:
+    # Events, capture sessions and outages follow the device's stable id, not its label, so a
+    # rename keeps its history. Existing rows are carried over by the label they were stored with.
+    # ADD COLUMN (not a table rebuild): millions of event rows stay where they are.
+    for table in ("events", "capture_sessions", "outages"):
+        db.execute(f"ALTER TABLE [{table}] ADD COLUMN device_ref INTEGER REFERENCES devices(id)")
+    db.execute("UPDATE events SET device_ref = (SELECT d.id FROM devices d WHERE d.label = events.device)")
+    db.execute("UPDATE capture_sessions SET device_ref = "
+               "(SELECT d.id FROM devices d WHERE d.label = capture_sessions.device)")
+    db.execute("UPDATE outages SET device_ref = "
+               "(SELECT d.id FROM devices d WHERE d.label = outages.restore_alert_device)")
+    # A device's history by id replaces the index by label (two indexes on events, as before:
+    # each one more slows batch ingest).
+    db.execute("DROP INDEX IF EXISTS idx_events_device_host_time")
+    db["events"].create_index(["device_ref", "host_time"], if_not_exists=True)
+    db["capture_sessions"].create_index(["device_ref", "started_at"], if_not_exists=True)
+    # What a capture session's record must say so that its evidence can be trusted:
+    # - events_unstored: decoded events that never reached the database (queue full or the
+    #   database not writable); NULL when unknown (the process was killed);
+    # - events_missing: 1 while the database is known or suspected to lack events of the session
+    #   (a replay of the capture file restores them and clears it); events_restored counts those;
+    # - rx_dropped_bytes: bytes a transport's receive buffer discarded (never in the capture file);
+    # - end_reason: why it ended (a failure's reason, "capture file missing" on recovery);
+    # - owner_*: the process that holds the session open, so that start-up recovery closes only
+    #   sessions whose process is gone (another MeterLab may be capturing right now).
+    for column, kind in (("events_unstored", int), ("events_missing", int),
+                         ("events_restored", int), ("rx_dropped_bytes", int),
+                         ("end_reason", str), ("owner_host", str), ("owner_pid", int),
+                         ("owner_started", str)):
+        db["capture_sessions"].add_column(column, kind)
+    db.execute("UPDATE capture_sessions SET events_missing = 0, events_restored = 0")
+    db["capture_sessions"].create_index(["ended_at"], if_not_exists=True)
+    db["outages"].create_index(["device_ref"], if_not_exists=True)

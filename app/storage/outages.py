@@ -35,17 +35,25 @@ class OutageRepo:
              None if o.long is None else int(o.long), o.start_source, o.end_source,
              _t(o.device_start), _t(o.device_end), o.device_duration_s, o.restore_alert_code,
              _t(o.restore_alert_host_time), o.restore_alert_device, o.latency_s,
-             int(o.interrupted_alert), json.dumps([f.to_dict() for f in o.flags]), to_db(now))
+             int(o.interrupted_alert), json.dumps([f.to_dict() for f in o.flags]), to_db(now),
+             o.restore_alert_device)
             for o in outages
         ]
+        # The outage is tied to the device whose alert restored it: its stable id is looked up
+        # from the label now, so the outage stays with the device across renames.
         with self.conn:
             self.conn.executemany(
-                f"INSERT OR REPLACE INTO outages ({', '.join(self.COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(self.COLUMNS))})", rows)
+                f"INSERT OR REPLACE INTO outages ({', '.join(self.COLUMNS)}, device_ref) "
+                f"VALUES ({', '.join('?' * len(self.COLUMNS))}, "
+                "(SELECT id FROM devices WHERE label = ?))", rows)
 
     def list(self, bench: str | None = None, day_from: date | None = None,
-             day_to: date | None = None) -> list[dict[str, Any]]:
+             day_to: date | None = None, *, device_ref: int | None = None) -> list[dict[str, Any]]:
+        """Outages in time order, optionally of one bench, days, or device (by stable id)."""
         where, args = ["1 = 1"], []  # type: list[str], list[Any]
+        if device_ref is not None:
+            where.append("device_ref = ?")
+            args.append(device_ref)
         if bench:
             where.append("lower(bench) = lower(?)")
             args.append(bench)
@@ -56,11 +64,12 @@ class OutageRepo:
             where.append("coalesce(start, end, restore_alert_host_time) < ?")
             args.append(f"{day_to.isoformat()}T99")  # any time on that day sorts below
         cur = self.conn.execute(
-            f"SELECT {', '.join(self.COLUMNS)} FROM outages WHERE {' AND '.join(where)} "
+            f"SELECT {', '.join(self.COLUMNS)}, device_ref FROM outages "
+            f"WHERE {' AND '.join(where)} "
             "ORDER BY coalesce(start, end, restore_alert_host_time), id", args)
         out = []
         for row in cur.fetchall():
-            item = dict(zip(self.COLUMNS, row))
+            item = dict(zip((*self.COLUMNS, "device_ref"), row, strict=True))
             item["long"] = None if item["long"] is None else bool(item["long"])
             item["interrupted_alert"] = bool(item["interrupted_alert"])
             item["flags"] = json.loads(item.pop("flags_json") or "[]")

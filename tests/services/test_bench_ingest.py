@@ -94,9 +94,10 @@ def test_command_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -> N
     out, err = capsys.readouterr()
     figures = json.loads(out)
     for key in ("ports", "baud", "seconds", "bytes_sent", "lines_sent", "lines_stored", "lost",
-                "events_per_s", "cpu_percent", "ui_fps"):
+                "events_per_s", "cpu_percent", "ui_fps", "events_unstored"):
         assert key in figures
     assert figures["ports"] == 2 and figures["baud"] == 115200 and figures["lost"] == 0
+    assert figures["events_unstored"] == 0
     assert "meterlab: bench:" in err
 
 

@@ -36,9 +36,18 @@ def bench_host():
 
 
 def run_cli(capsys, db: Path, *args: str) -> tuple[int, list[dict], str]:
+    code, events, _summary, err = run_cli_summary(capsys, db, *args)
+    return code, events, err
+
+
+def run_cli_summary(capsys, db: Path, *args: str) -> tuple[int, list[dict], dict, str]:
+    """Exit code, event lines, the summary line (the last, without "kind") and stderr."""
     code = main(["--db", str(db), *args])
     out, err = capsys.readouterr()
-    return code, [json.loads(line) for line in out.splitlines() if line.strip()], err
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    summaries = [line["summary"] for line in lines if "summary" in line]
+    assert len(summaries) <= 1 and ("summary" in lines[-1] if summaries else True)
+    return code, [e for e in lines if "summary" not in e], (summaries or [{}])[0], err
 
 
 def test_iec_readout_once_with_baud_switch(tmp_path, capsys, bench_host) -> None:
@@ -58,8 +67,10 @@ def test_iec_readout_once_with_baud_switch(tmp_path, capsys, bench_host) -> None
     path, sha, bytes_in = conn.execute(
         "SELECT capture_path, sha256, bytes_in FROM capture_sessions").fetchone()
     assert sha == sha256_of(Path(path)) and bytes_in == Path(path).stat().st_size > 0
-    stored = conn.execute("SELECT count(*) FROM events WHERE device = 'ESME 1' AND kind = 'reading'").fetchone()[0]
-    assert stored == len(readings) or stored >= 4
+    stored = conn.execute(
+        "SELECT count(*) FROM events WHERE device = 'ESME 1' AND kind = 'reading'").fetchone()[0]
+    assert stored == sum(1 for e in events if e["kind"] == "reading")
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == len(events)
 
 
 def test_silent_meter_exits_4_naming_the_step(tmp_path, capsys, bench_host) -> None:
@@ -169,3 +180,103 @@ def test_port_vanishing_mid_read_ends_in_reconnecting_without_losing_events(tmp_
         writer.stop()
     stored = sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0]
     assert stored == seen
+
+
+# --- the summary tells the truth under real storage faults ---------------------------------------
+from tests.services.faults import NEEDS_ROOT, fill, locked_by_another_process, tmpfs  # noqa: E402
+
+
+def _lock_once_session_opens(db: Path):
+    """A context that waits (on a thread) for the capture's session row, then locks the
+    database from another process until the block ends."""
+    import contextlib
+    import threading
+
+    @contextlib.contextmanager
+    def ctx():
+        stop = threading.Event()
+        locked = threading.Event()
+
+        def run() -> None:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not stop.is_set():
+                try:
+                    c = sqlite3.connect(db, timeout=0.1)
+                    n = c.execute("SELECT count(*) FROM capture_sessions").fetchone()[0]
+                    c.close()
+                except sqlite3.Error:
+                    n = 0
+                if n:
+                    with locked_by_another_process(db):
+                        locked.set()
+                        stop.wait(60)
+                    return
+                time.sleep(0.02)
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        try:
+            yield locked
+        finally:
+            stop.set()
+            t.join(30)
+
+    return ctx()
+
+
+def test_capture_with_the_database_locked_exits_9_counting_every_event(tmp_path, capsys,
+                                                                       bench_host) -> None:
+    """Fails on the old code: it exited 0 and said how many events were decoded, not stored."""
+    import threading
+
+    host = bench_host(time_scale=60, alert_rate_per_min=240)
+    db = tmp_path / "l.db"
+    open_database(db).conn.close()
+    result: dict = {}
+    with _lock_once_session_opens(db) as locked:
+        def go() -> None:
+            result["out"] = run_cli_summary(
+                capsys, db, "capture", "--port", host.ports["ch_debug"], "--protocol",
+                "profile:emulator", "--duration", "2", "--device", "CH 1",
+                "--capture-dir", str(tmp_path / "cap"))
+
+        t = threading.Thread(target=go)
+        t.start()
+        assert locked.wait(20)
+        t.join(60)
+    code, events, summary, err = result["out"]
+    assert code == 9, err
+    assert err.count("\n") == 1 and "not stored" in err and "Traceback" not in err
+    assert summary["events_decoded"] == len(events) > 0
+    assert summary["events_stored"] + summary["events_not_stored"] == summary["events_decoded"]
+    stored = sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0]
+    assert stored == summary["events_stored"] and summary["events_not_stored"] > 0
+    path = Path(summary["capture_file"])
+    assert summary["sha256"] == sha256_of(path)
+    assert summary["bytes_in_capture_file"] == path.stat().st_size > 0
+
+
+@NEEDS_ROOT
+def test_capture_disk_full_exits_9_with_one_sentence_and_the_files_own_hash(tmp_path, capsys,
+                                                                            bench_host) -> None:
+    """Fails on the old code: an OSError traceback, and a hash of bytes that are not in the file."""
+    host = bench_host(time_scale=60, alert_rate_per_min=240)
+    db = tmp_path / "f.db"
+    with tmpfs(tmp_path / "cap", size="256k") as cap:
+        spare = cap / "spare"
+        spare.write_bytes(b"\0" * 4096)
+        fill(cap)
+        spare.unlink()  # about a page free: the first writes fit, then the disk is full
+        code, _events, summary, err = run_cli_summary(
+            capsys, db, "capture", "--port", host.ports["ch_debug"], "--protocol",
+            "profile:emulator", "--duration", "3", "--device", "CH 1", "--capture-dir", str(cap))
+        assert code == 9, err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "capture file" in err and ("space" in err or "full" in err)
+        path = Path(summary["capture_file"])
+        size = path.stat().st_size
+        assert summary["bytes_in_capture_file"] == size < summary["bytes_received"]
+        row = sqlite3.connect(db).execute(
+            "SELECT bytes_in, sha256, ended_at FROM capture_sessions WHERE id = ?",
+            (summary["session_id"],)).fetchone()
+        assert row[0] == size and row[1] == sha256_of(path) == summary["sha256"] and row[2]

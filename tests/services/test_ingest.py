@@ -134,3 +134,82 @@ def test_batches_put_together_are_stored_whole(tmp_path) -> None:
     wait_for(lambda: q.stats.stored == 5000)
     writer.stop()
     assert count(db) == 5000 and q.stats.dropped == 0
+
+
+# --- events that cannot be stored are counted (real faults) --------------------------------------
+from tests.services.faults import (  # noqa: E402
+    NEEDS_ROOT,
+    fill,
+    locked_by_another_process,
+    remount_read_only,
+    tmpfs,
+)
+
+
+def session_ev(session_id: int | None, i: int) -> DeviceEvent:
+    return DeviceEvent("CH", EventKind.LOG, datetime(2026, 11, 25, 10, 0, tzinfo=UTC),
+                       {"text": f"line {i}"}, session_id=session_id)
+
+
+def put_and_stop(db, writer_kwargs: dict | None = None, per_session: int = 700) -> EventQueue:
+    """Queue events of two sessions (more than one batch), then stop the writer."""
+    q = EventQueue()
+    writer = EventWriter(db, q, flush_interval_s=0.05, retry_s=0.1, **(writer_kwargs or {}))
+    writer._busy_timeout_ms = 200  # the lock outlasts it either way; keeps the test short
+    writer.start()
+    q.put_many([session_ev(1, i) for i in range(per_session)])
+    q.put_many([session_ev(2, i) for i in range(per_session)])
+    time.sleep(0.5)
+    writer.stop(timeout_s=30)
+    return q
+
+
+def test_writer_stopped_while_another_process_holds_the_lock_counts_every_event(tmp_path) -> None:
+    db = tmp_path / "e.db"
+    open_database(db).conn.close()
+    with locked_by_another_process(db):
+        q = put_and_stop(db)
+    s = q.stats
+    assert count(db) == 0
+    assert (s.stored, s.unstored, s.dropped) == (0, 1400, 0)
+    assert s.unstored_by_session == {1: 700, 2: 700}
+    assert s.not_stored_of(1) == 700 and s.not_stored == 1400
+    assert "locked" in s.write_error
+
+
+@NEEDS_ROOT
+def test_writer_on_a_read_only_file_system_counts_every_event(tmp_path) -> None:
+    with tmpfs(tmp_path / "ro") as folder:
+        db = folder / "e.db"
+        open_database(db).conn.close()
+        remount_read_only(folder)
+        q = put_and_stop(db)
+        s = q.stats
+        ro = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+        assert ro.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+        assert (s.stored, s.unstored) == (0, 1400) and s.write_error
+
+
+@NEEDS_ROOT
+def test_writer_on_a_full_disk_counts_what_did_not_fit(tmp_path) -> None:
+    with tmpfs(tmp_path / "full", size="1m") as folder:
+        db = folder / "e.db"
+        open_database(db).conn.close()
+        fill(folder)
+        q = put_and_stop(db, per_session=5000)
+        s = q.stats
+        (folder / "filler").unlink()  # room for a reader's shared-memory file
+        stored = count(db)
+        assert s.queued == 10_000 and s.stored == stored
+        assert s.unstored > 0 and s.stored + s.unstored == 10_000
+        assert s.unstored_by_session[1] + s.unstored_by_session[2] == s.unstored
+        assert "full" in s.write_error
+
+
+def test_queue_full_drops_are_counted_per_session() -> None:
+    q = EventQueue(max_events=5)
+    q.put_many([session_ev(1, i) for i in range(4)])
+    q.put_many([session_ev(2, i) for i in range(4)])
+    q.put(session_ev(2, 9))
+    assert q.stats.dropped == 4 and q.stats.dropped_by_session == {2: 4}
+    assert q.stats.not_stored_of(2) == 4 and q.stats.not_stored_of(1) == 0

@@ -286,7 +286,7 @@ def test_unwritable_database_is_reported_capture_continues_and_storing_resumes(
             assert proc.wait(30) == 0
         error = stderr_path.read_text()
         assert f"Events cannot be stored in {db}" in error
-        assert "capture files keep every byte" in error
+        assert "the capture files keep the raw bytes received" in error
         assert integrity(db) == "ok"
         # Nothing was lost: the events held back while the database failed were stored later.
         decoded, stored = decoded_events(the_capture_file(captures)), stored_events(db)

@@ -8,6 +8,7 @@ without one the page shows stored alerts and can replay capture files.
 
 from __future__ import annotations
 
+import html
 import sqlite3
 import time
 from pathlib import Path
@@ -238,7 +239,9 @@ class LivePage(QWidget):
         try:
             replay = CaptureReplay(path, protocol, device, self.devices,
                                    started=info.started if info else None,
-                                   profile_dirs=(default_profile_dir(),))
+                                   profile_dirs=(default_profile_dir(),),
+                                   db_path=Path(self.ctx.db_path) if info else None,
+                                   session_id=info.session_id if info else None)
         except (ValueError, OSError) as exc:
             self.env.errors.report(f"The capture cannot be replayed: {exc}", "Live")
             return None
@@ -290,6 +293,10 @@ class LivePage(QWidget):
             extra = f"{r.events:,} events decoded, {r.errors} errors · {r.state.value}"
             if r.state is ReplayState.FAILED:
                 extra += f": {r.message}"
+            if r.restored is not None:
+                extra += f" · {r.restored.restored:,} missing events restored to the database"
+            elif r.restore_message:
+                extra += f" · <span style='color:#c62828'>{html.escape(r.restore_message)}</span>"
         elif self.runtime is None:
             extra = "device I/O is not running"
         if self.paused:

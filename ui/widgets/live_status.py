@@ -10,7 +10,8 @@ from app.services.ingest import IngestStats
 
 def status_html(source_name: str, stats: IngestStats | None, outages: int,
                 extra: str = "") -> str:
-    """The status line: what is shown, events queued/stored, drops and write errors loud."""
+    """The status line: what is shown, events queued/stored, drops, events the database
+    refused and write errors loud."""
     parts = [f"<b>{source_name}</b>"]
     if stats is not None:
         parts.append(f"events queued {stats.queued:,} · stored {stats.stored:,}")
@@ -20,6 +21,11 @@ def status_html(source_name: str, stats: IngestStats | None, outages: int,
                          f"keep every byte)&nbsp;</span>")
         else:
             parts.append("dropped 0")
+        unstored = getattr(stats, "unstored", 0)
+        if unstored:
+            parts.append(f"<span style='color:#ffffff; background:#c62828; font-weight:bold'>"
+                         f"&nbsp;NOT STORED {unstored:,} events (the database refused them; "
+                         f"replay the capture sessions to restore them)&nbsp;</span>")
         if stats.write_error:
             parts.append(f"<span style='color:#c62828; font-weight:bold'>Database: "
                          f"{stats.write_error}</span>")
