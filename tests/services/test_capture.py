@@ -231,7 +231,7 @@ def test_capture_with_the_database_locked_exits_9_counting_every_event(tmp_path,
 
     host = bench_host(time_scale=60, alert_rate_per_min=240)
     db = tmp_path / "l.db"
-    open_database(db).conn.close()
+    assert run_cli(capsys, db, "device", "add", "--label", "CH 1", "--kind", "CHF")[0] == 0
     result: dict = {}
     with _lock_once_session_opens(db) as locked:
         def go() -> None:
@@ -262,6 +262,7 @@ def test_capture_disk_full_exits_9_with_one_sentence_and_the_files_own_hash(tmp_
     """Fails on the old code: an OSError traceback, and a hash of bytes that are not in the file."""
     host = bench_host(time_scale=60, alert_rate_per_min=240)
     db = tmp_path / "f.db"
+    assert run_cli(capsys, db, "device", "add", "--label", "CH 1", "--kind", "CHF")[0] == 0
     with tmpfs(tmp_path / "cap", size="256k") as cap:
         spare = cap / "spare"
         spare.write_bytes(b"\0" * 4096)

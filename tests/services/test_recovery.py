@@ -38,6 +38,8 @@ def hub():
 
 
 def start_capture(db: Path, port: str, cap: Path) -> subprocess.Popen:
+    if main(["--db", str(db), "device", "add", "--label", "CH 1", "--kind", "CHF"]) not in (0, 2):
+        raise AssertionError("could not register the capture's device")
     code = "import sys; from app.cli import main; raise SystemExit(main(sys.argv[1:]))"
     return subprocess.Popen(
         [sys.executable, "-c", code, "--db", str(db), "capture", "--port", port, "--protocol",

@@ -182,4 +182,25 @@ def test_status_line_shows_drops_and_write_errors_and_no_tray_is_silent(window) 
     loud = status_html("Live", IngestStats(queued=10, stored=9, dropped=1234,
                                            write_error="disk full"), 2)
     assert "DROPPED 1,234" in loud and "disk full" in loud and "2 outages" in loud
-    assert page.tray.notify("MeterLab", "1 critical alert: 8F36") is page.tray.available
+    # The offscreen platform has no system tray: a notification is skipped quietly, not recorded.
+    assert page.tray.available is False
+    assert page.tray.notify("MeterLab", "1 critical alert: 8F36") is False
+    assert page.tray.shown == []
+
+
+class TrayPresentStandIn:
+    """Stand-in for a desktop with a system tray (the offscreen platform has none)."""
+
+    available = True
+
+
+def test_critical_alert_is_shown_in_the_tray_where_there_is_one(window) -> None:
+    from ui.widgets.live_status import TrayNotifier
+
+    class TrayNotifierWithTray(TrayPresentStandIn, TrayNotifier):
+        pass
+
+    tray = TrayNotifierWithTray(window.pages["live"])
+    assert tray.notify("MeterLab: critical alert", "1 critical alert: 8F36") is True
+    assert tray.notify("MeterLab: critical alert", "2 critical alerts: 8F36") is True
+    assert tray.shown == ["1 critical alert: 8F36", "2 critical alerts: 8F36"]
