@@ -44,6 +44,39 @@ def replay(args: argparse.Namespace, clock: Clock) -> int:
     return EXIT_OK
 
 
+def sessions_list(args: argparse.Namespace, clock: Clock) -> int:
+    """Capture sessions, newest first: what each captured, how it ended, what may be missing."""
+    from app.domain.parsing import parse_positive_int
+    from app.main import open_bench_database
+    from app.storage.capture_sessions import CaptureSessionRepo
+
+    limit = parse_positive_int(args.limit, "limit", 1, 100_000)
+    db = open_bench_database(db_path_of(args), clock)
+    try:
+        rows = CaptureSessionRepo(db.conn).list(args.device or None, args.missing, limit)
+    finally:
+        db.conn.close()
+    emit([_session_json(r) for r in rows])
+    return EXIT_OK
+
+
+def _session_json(row: dict) -> dict:
+    missing = bool(row.get("events_missing"))
+    return {
+        "id": row["id"], "device": row["device"], "port": row["port"],
+        "protocol": row["protocol"], "started": row["started_at"], "ended": row["ended_at"],
+        "end_state": row.get("end_state") or ("open" if row["ended_at"] is None else None),
+        "end_reason": row.get("end_reason"), "capture_file": row["capture_path"],
+        "bytes_in_capture_file": row["bytes_in"], "sha256": row["sha256"],
+        "rx_dropped_bytes": row.get("rx_dropped_bytes") or 0,
+        # NULL: the process died, so how many were lost is not known.
+        "events_unstored": row.get("events_unstored"),
+        "events_restored": row.get("events_restored") or 0,
+        "events_missing": missing,
+        "restore_with": f"meterlab replay --session {row['id']}" if missing else None,
+    }
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "replay", parents=[common],
@@ -53,3 +86,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--profile-dir", dest="profile_dir", action="append", metavar="DIR",
                    help="also look for line profiles here")
     p.set_defaults(handler=replay)
+
+    p = sub.add_parser("sessions", help="capture sessions and what each stored")
+    ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = ssub.add_parser(
+        "list", parents=[common],
+        help="capture sessions, newest first: bytes, SHA-256, how each ended, events missing")
+    p.add_argument("--device", metavar="LABEL", help="only this device's sessions")
+    p.add_argument("--missing", action="store_true",
+                   help="only sessions whose events may be missing from the database")
+    p.add_argument("--limit", default="100", metavar="N", help="at most N sessions (100)")
+    p.set_defaults(handler=sessions_list)

@@ -185,6 +185,32 @@ class CaptureSessionRepo:
             for i, d, p, s, h, pid, st in cur.fetchall()
         ]
 
+    def list(self, device: str | None = None, missing_only: bool = False,
+             limit: int = 1000) -> list[dict[str, Any]]:
+        """Sessions, newest first, as stored (times as datetimes).
+
+        Args:
+            device: only this device's sessions (its label at the time, or its registered id).
+            missing_only: only sessions that may lack events in the database (a replay of the
+                capture file restores them).
+        """
+        where, params = [], []
+        if device is not None:
+            where.append("(device = ? OR device_ref = (SELECT id FROM devices WHERE label = ?))")
+            params += [device, device]
+        if missing_only:
+            where.append("events_missing = 1")
+        sql = "SELECT * FROM capture_sessions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        cur = self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        cols = [c[0] for c in cur.description]
+        rows = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        for row in rows:
+            for key in ("started_at", "ended_at"):
+                row[key] = from_db(row[key]) if row.get(key) else None
+        return rows
+
     def get(self, session_id: int) -> dict[str, Any]:
         cur = self.conn.execute("SELECT * FROM capture_sessions WHERE id = ?", (session_id,))
         cols = [c[0] for c in cur.description]

@@ -136,3 +136,33 @@ def test_live_page_replay_restores_the_missing_events_once_it_has_played(tmp_pat
     assert replay.state is ReplayState.DONE and replay.restore_message == ""
     assert replay.restored is not None and replay.restored.restored == lost
     assert content(db) == full
+
+
+def test_sessions_list_names_what_is_missing_and_how_to_restore_it(tmp_path, capsys,
+                                                                  captured) -> None:
+    src, sid, path = captured
+    db = copy_db(src, tmp_path / "listed.db")
+
+    def listed(*args: str) -> list[dict]:
+        code = main(["--db", str(db), "sessions", "list", *args])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return json.loads(out)
+
+    [row] = listed()
+    assert row["id"] == sid and row["device"] == "CH 1" and row["end_state"] == "disconnected"
+    assert row["capture_file"] == str(path) and row["bytes_in_capture_file"] == path.stat().st_size
+    assert row["events_missing"] is False and row["restore_with"] is None
+    assert row["started"].endswith(("+00:00", "+01:00"))  # local time with its offset
+    assert listed("--missing") == []
+    assert listed("--device", "nobody") == []
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("DELETE FROM events WHERE id % 2 = 0")
+        conn.execute("UPDATE capture_sessions SET events_missing = 1")
+    [row] = listed("--missing", "--device", "CH 1")
+    assert row["restore_with"] == f"meterlab replay --session {sid}"
+    assert replay(capsys, db, "--session", str(sid))[0] == 0
+    assert listed("--missing") == []
+    assert main(["--db", str(db), "sessions", "list", "--limit", "0"]) == 2
+    assert "--limit" in capsys.readouterr().err
