@@ -203,7 +203,7 @@ def booking_export(args: argparse.Namespace, clock: Clock) -> int:
             title = f"MeterLab bookings: {args.lab or args.org}"
             write_atomically(target, to_ics(found, title, clock.now()))
         else:
-            write_atomically(target, to_csv(found).encode("utf-8"))
+            write_atomically(target, to_csv(found, lambda lab_id: ctx.labs.get(lab_id).tz).encode("utf-8"))
     except OSError as exc:
         raise ValidationError(option, f"Cannot write {target}: {exc.strerror or exc}.") from None
     emit({"file": str(target), "bookings": len(found), "format": "ics" if args.ics else "csv"})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from icalendar import Calendar, Event
@@ -29,12 +30,18 @@ def booking_to_dict(b: Booking) -> dict:
     }
 
 
-def to_csv(bookings: list[Booking]) -> str:
+def to_csv(bookings: list[Booking], tz_of: Callable[[int], tzinfo] | None = None) -> str:
+    """CSV of the bookings; with `tz_of` (a lab id to its zone) start and end are in each lab's
+    local time with the offset, as lab staff read them, else in UTC."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for b in bookings:
         row = booking_to_dict(b)
+        if tz_of is not None:
+            tz = tz_of(b.lab_id)
+            row["start"] = b.start.astimezone(tz).isoformat()
+            row["end"] = b.end.astimezone(tz).isoformat()
         for key in ("roles", "attendees", "benches"):
             row[key] = ";".join(row[key])
         writer.writerow({k: row[k] for k in CSV_COLUMNS})

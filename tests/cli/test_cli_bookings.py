@@ -61,6 +61,22 @@ def test_request_list_approve_export(lab_db, capsys, tmp_path) -> None:
     assert "2026-11-30T09:00:00+00:00" in lines[1]
 
 
+def test_csv_export_shows_summer_bookings_in_the_labs_local_time(lab_db, capsys, tmp_path) -> None:
+    code, out, err = run(capsys, lab_db, "booking", "request", "--lab", "Northampton", "--org", "Acme",
+                         "--start", "2027-06-14T09:00", "--end", "2027-06-14T17:00", "--spaces", "4",
+                         "--phase", "device", "--attendee", "ann@acme.example")
+    assert code == 0, err
+    csv = tmp_path / "summer.csv"
+    assert run(capsys, lab_db, "booking", "export", "--lab", "Northampton", "--csv", str(csv))[0] == 0
+    row = csv.read_text().splitlines()[1].split(",")
+    assert row[4:6] == ["2027-06-14T09:00:00+01:00", "2027-06-14T17:00:00+01:00"]  # BST, as booked
+    ics = tmp_path / "summer.ics"
+    assert run(capsys, lab_db, "booking", "export", "--lab", "Northampton", "--ics", str(ics))[0] == 0
+    from icalendar import Calendar
+    [event] = Calendar.from_ical(ics.read_bytes()).walk("VEVENT")
+    assert event["dtstart"].dt.isoformat() == "2027-06-14T08:00:00+00:00"  # the same instant, in UTC
+
+
 def test_refusal_exit_3_with_every_reason(lab_db, capsys) -> None:
     before = dump(lab_db)
     code, out, _err = run(capsys, lab_db, "booking", "request", "--lab", "Northampton", "--org", "Acme",

@@ -344,7 +344,7 @@ class BookingsPage(QWidget):
                 title = f"{self._lab.name} bookings" if self._lab else "MeterLab bookings"
                 data = to_ics(bookings, title, self.ctx.clock.now())
             else:
-                data = to_csv(bookings).encode("utf-8")
+                data = to_csv(bookings, lambda lab_id: self.ctx.labs.get(lab_id).tz).encode("utf-8")
             write_atomically(path, data)
             self.env.show_status(f"Exported {len(bookings)} bookings to {path}.")
             return len(bookings)
