@@ -62,7 +62,7 @@ def test_request_list_approve_export(lab_db, capsys, tmp_path) -> None:
 
 
 def test_csv_export_shows_summer_bookings_in_the_labs_local_time(lab_db, capsys, tmp_path) -> None:
-    code, out, err = run(capsys, lab_db, "booking", "request", "--lab", "Northampton", "--org", "Acme",
+    code, _out, err = run(capsys, lab_db, "booking", "request", "--lab", "Northampton", "--org", "Acme",
                          "--start", "2027-06-14T09:00", "--end", "2027-06-14T17:00", "--spaces", "4",
                          "--phase", "device", "--attendee", "ann@acme.example")
     assert code == 0, err
