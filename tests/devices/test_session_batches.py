@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,16 @@ from app.domain.clock import SystemClock
 from app.domain.events import DeviceEvent
 from devices.capture_file import CaptureFile
 from devices.codecs.base import make_codec
-from devices.emulator.hub_log import LogLevel, format_log_line
 from devices.io_loop import IoLoop
 from devices.sessions import DeviceSession, ReconnectPolicy, SessionState
 from devices.transports.base import SerialSettings
 from devices.transports.serial import SerialTransport
+from tests.devices.lines import hub_line
 
 pytestmark = [
     pytest.mark.timeout(30),
     pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs POSIX pseudo-terminals"),
 ]
-
-
-def hub_line(n: int) -> bytes:
-    moment = datetime(2026, 3, 1, 12, 0, n % 60, tzinfo=UTC)
-    return format_log_line(moment, LogLevel.INFO, "SYS", f"heartbeat {n}")
 
 
 def wait_for(condition, timeout_s: float = 10.0) -> None:

@@ -11,7 +11,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,22 +19,17 @@ from app.domain.clock import SystemClock
 from app.domain.events import CodecEvent, DeviceEvent, EventKind
 from devices.capture_file import CaptureFile, sha256_of
 from devices.codecs.base import Codec, make_codec
-from devices.emulator.hub_log import LogLevel, format_log_line
 from devices.io_loop import IoLoop
 from devices.sessions import DeviceSession, ReconnectPolicy, SessionState
 from devices.transports.base import SerialSettings
 from devices.transports.serial import SerialTransport
+from tests.devices.lines import hub_line
 from tests.devices.small_disk import SMALL_DISK_BYTES, small_disk
 
 pytestmark = [
     pytest.mark.timeout(30),
     pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs POSIX pseudo-terminals"),
 ]
-
-
-def hub_line(n: int) -> bytes:
-    moment = datetime(2026, 3, 1, 12, 0, n % 60, tzinfo=UTC)
-    return format_log_line(moment, LogLevel.INFO, "SYS", f"heartbeat {n}")
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
