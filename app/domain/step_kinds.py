@@ -78,7 +78,20 @@ class StepKind:
     measurements: Callable[[Mapping[str, Any]], tuple[MeasurementSpec, ...]] = (
         lambda _settings: ())
     open_measurements: bool = False
-    default_time_limit_s: float = 60.0
+    default_time_limit_s: float = 60.0  # beyond what the settings ask for (see time_limit_s)
+
+    def time_limit_s(self, settings: Mapping[str, Any]) -> float:
+        """The step's time limit (bench clock) when the plan gives none: long enough for what
+        its settings ask (an outage's duration, an alert's wait, a wait's seconds) plus room."""
+        extra = 0.0
+        if self.name == "outage":
+            extra = (float(settings["duration_s"]) + float(settings["alert_wait_s"])
+                     + float(settings["readable_within_s"]))
+        elif self.name == "wait":
+            extra = float(settings["seconds"])
+        elif self.name == "expect_alert":
+            extra = float(settings["within_s"])
+        return extra + self.default_time_limit_s
 
     def setting(self, name: str) -> SettingSpec | None:
         return next((s for s in self.settings if s.name == name), None)
@@ -172,14 +185,14 @@ STEP_KINDS: dict[str, StepKind] = {k.name: k for k in (
          SettingSpec("alert_wait_s", ParamType.FLOAT, 60.0, 1.0, 3600.0,
                      description="how long after restore to wait for the restore alert"),
          SettingSpec("readable_within_s", ParamType.FLOAT, 60.0, 1.0, 3600.0)),
-        _outage_measurements, default_time_limit_s=MAX_OUTAGE_S + 600.0),
+        _outage_measurements, default_time_limit_s=120.0),
     StepKind(
         "expect_alert", "An alert from a device within a time limit, optionally after an action.",
         (SettingSpec("code", ParamType.STR, "", description="the alert code; empty: any"),
          SettingSpec("device", ParamType.STR, "ESME", choices=_DEVICE_KINDS),
          SettingSpec("within_s", ParamType.FLOAT, 60.0, 0.1, MAX_STEP_TIME_LIMIT_S),
          SettingSpec("action", ParamType.STR, "none", choices=("none", "relay_off", "relay_on"))),
-        _expect_alert_measurements, default_time_limit_s=120.0),
+        _expect_alert_measurements, default_time_limit_s=30.0),
     StepKind(
         "readout", "An IEC 62056-21 readout of the meter, with measurements on OBIS values.",
         (SettingSpec("device", ParamType.STR, "ESME", choices=("ESME", "GSME")),
@@ -199,7 +212,7 @@ STEP_KINDS: dict[str, StepKind] = {k.name: k for k in (
         "wait", "Wait, on the bench's clock.",
         (SettingSpec("seconds", ParamType.FLOAT, required=True, minimum=0.0,
                      maximum=MAX_STEP_TIME_LIMIT_S),),
-        default_time_limit_s=MAX_STEP_TIME_LIMIT_S + 60.0),
+        default_time_limit_s=30.0),
 )}
 
 

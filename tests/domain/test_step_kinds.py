@@ -49,3 +49,11 @@ def test_every_kind_resolves_its_defaults():
     required = {"relay": {"state": "on"}, "prompt": {"question": "?"}, "wait": {"seconds": 1}}
     for name, kind in STEP_KINDS.items():
         resolve_step(kind, required.get(name, {}), (), f"step ({name})")
+
+
+def test_time_limit_covers_what_the_settings_ask():
+    kind = step_kind("outage")
+    r = resolve_step(kind, {"duration_s": 3600}, (), "step 1")
+    assert kind.time_limit_s(r.settings) >= 3600 + 60 + 60
+    wait = step_kind("wait")
+    assert wait.time_limit_s(resolve_step(wait, {"seconds": 5}, (), "s").settings) == 35
