@@ -193,3 +193,41 @@ class DeviceBridge(QObject):
         self._actions.put(None)
         worker.join(timeout_s)
         return not worker.is_alive()
+
+
+class RunBridge(QObject):
+    """A run's progress (observer calls on the I/O thread) as signals in the GUI thread.
+
+    It implements :class:`app.services.runs.api.RunObserver`: every method only emits.
+    """
+
+    #: (run id, RunStart)
+    sig_run_started = Signal(int, object)
+    #: (run id, step index, name, kind, teardown)
+    sig_step_started = Signal(int, int, str, str, bool)
+    #: (run id, step index, MeasurementResult)
+    sig_measurement = Signal(int, int, object)
+    #: PromptRequest
+    sig_prompt = Signal(object)
+    #: (run id, StepResult)
+    sig_step_finished = Signal(int, object)
+    #: RunResult
+    sig_run_finished = Signal(object)
+
+    def run_started(self, run_id: int, start: Any) -> None:
+        self.sig_run_started.emit(run_id, start)
+
+    def step_started(self, run_id: int, index: int, name: str, kind: str, teardown: bool) -> None:
+        self.sig_step_started.emit(run_id, index, name, kind, teardown)
+
+    def measurement(self, run_id: int, index: int, result: Any) -> None:
+        self.sig_measurement.emit(run_id, index, result)
+
+    def prompt(self, request: Any) -> None:
+        self.sig_prompt.emit(request)
+
+    def step_finished(self, run_id: int, result: Any) -> None:
+        self.sig_step_finished.emit(run_id, result)
+
+    def run_finished(self, result: Any) -> None:
+        self.sig_run_finished.emit(result)

@@ -70,3 +70,25 @@ def capacity_colour(fraction: float) -> QColor:
         if f <= stops[i + 1]:
             return _mix(_RAMP[i], _RAMP[i + 1], (f - stops[i]) / (stops[i + 1] - stops[i]))
     return QColor(_RAMP[-1])
+
+
+#: run / step / measurement outcome -> (fill, text colour)
+OUTCOME_STYLE: dict[str, tuple[str, str]] = {
+    "PASS": ("#2e9e5b", "#ffffff"),
+    "MARGINAL": ("#f6c453", "#3b2a00"),
+    "FAIL": ("#d64545", "#ffffff"),
+    "ERROR": ("#8a3ab9", "#ffffff"),
+    "ABORTED": ("#5f6b76", "#ffffff"),
+    "UNSET": ("#e8b4b4", "#5a1a1a"),
+    "SKIPPED": ("#e3e6e9", "#555555"),
+    "RUNNING": ("#3d7bd9", "#ffffff"),
+    "WAITING": ("#ffffff", "#555555"),
+}
+
+
+def outcome_fill(outcome: str) -> QColor:
+    return QColor(OUTCOME_STYLE.get(outcome, OUTCOME_STYLE["WAITING"])[0])
+
+
+def outcome_text(outcome: str) -> QColor:
+    return QColor(OUTCOME_STYLE.get(outcome, OUTCOME_STYLE["WAITING"])[1])

@@ -6,6 +6,10 @@ Exit codes:
     2   bad input: one sentence on stderr naming the option and what was expected; nothing written.
     3   refused by a lab rule.
     4   a device did not answer or its data failed its check.
+    5   a test run ended FAIL (a device under test out of its limits).
+    6   a test run ended ERROR (the bench failed: a port gone, a relay without acknowledgement,
+        no operator answer).
+    7   a test run was ABORTED (Ctrl-C or Abort; its teardown ran).
     9   storage: the database cannot be opened or written (read-only, locked beyond the busy
         timeout, damaged, disk full, or written by a newer MeterLab) or evidence could not be
         stored; one sentence says which and what to do.
@@ -41,6 +45,7 @@ from app.domain.parsing import parse_now as parse_now_instant
 from app.storage.db import DatabaseError, classify_sqlite_error, default_db_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_NO_ANSWER = 0, 1, 2, 3, 4
+EXIT_RUN_FAIL, EXIT_RUN_ERROR, EXIT_RUN_ABORTED = 5, 6, 7
 EXIT_STORAGE = 9
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import sqlite3
 import time
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -205,6 +206,12 @@ class LivePage(QWidget):
         for b in self.preset_group.buttons():
             b.setChecked(b.text() == label)
         self.plots.set_preset(label)
+
+    def show_window(self, start: datetime, end: datetime | None) -> None:
+        """Show the span from `start` to `end` (now while it is still open): a run's window."""
+        self.pause_button.setChecked(False)
+        until = end if end is not None else self.ctx.clock.now()
+        self.plots.show_window(start.timestamp(), until.timestamp())
 
     @property
     def paused(self) -> bool:

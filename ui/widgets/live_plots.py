@@ -212,6 +212,19 @@ class LivePlots(pg.GraphicsLayoutWidget):
             self._dirty = True
             self.refresh()
 
+    def show_window(self, x0: float, x1: float) -> None:
+        """Browse the range [x0, x1] (POSIX seconds), e.g. the span of a test run, with a small
+        margin either side; data keeps arriving and Follow goes back to now."""
+        margin = max(5.0, (x1 - x0) * 0.05)
+        self.state.mode = ViewMode.BROWSE
+        self._set_range(x0 - margin, x1 + margin)
+        for plot in self.plots():
+            if plot is not self.timeline.plot:
+                plot.getViewBox().setXRange(x0 - margin, x1 + margin, padding=0)
+        self._small_range = (x0 - margin, x1 + margin)
+        self._dirty = True
+        self.refresh()
+
     def _user_moved(self, moved: pg.PlotItem) -> None:
         # Zooming or panning by mouse stops following (a paused view stays paused).
         if self.state.mode is ViewMode.FOLLOW:
