@@ -87,8 +87,13 @@ def decode(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def emulate(args: argparse.Namespace, clock: Clock) -> int:
+    from devices.emulator.faults import parse_faults
     from devices.emulator.runner import run_emulator
 
+    try:
+        faults = parse_faults(args.fault or ())
+    except ValueError as exc:
+        raise ValidationError("fault", str(exc).removeprefix("--fault: ")) from None
     seconds = (parse_positive_float(args.seconds, "seconds", MAX_RUN_S)
                if args.seconds is not None else None)
     scale = parse_positive_float(args.time_scale, "time_scale", MAX_TIME_SCALE)
@@ -101,8 +106,12 @@ def emulate(args: argparse.Namespace, clock: Clock) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    def on_ready(ports: dict[str, str]) -> None:
+        emit({**ports, "faults": [str(f) for f in faults]})
+
     try:
-        run_emulator(seconds, scale, rate, on_ready=emit, stop_event=stop, seed=args.seed)
+        run_emulator(seconds, scale, rate, on_ready=on_ready, stop_event=stop, seed=args.seed,
+                     faults=faults)
     except ValueError as exc:
         raise ValidationError("time_scale", str(exc)) from None
     return EXIT_OK
@@ -260,6 +269,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--alert-rate", dest="alert_rate", default="6", metavar="PER_MIN",
                    help="routine alerts per minute")
     p.add_argument("--seed", type=int, default=None, help="make the output reproducible")
+    p.add_argument("--fault", action="append", metavar="NAME[=VALUE]",
+                   help="make the bench misbehave on purpose (repeatable): wrong-restore-alert, "
+                        "late-alert[=SECONDS], no-restore-alert, no-outage-log, counter-stuck, "
+                        "silent-after-restore")
     p.set_defaults(handler=emulate)
 
     p = sub.add_parser("capture", parents=[common], help="capture and decode from a serial port")

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from devices.capture_file import CaptureFile
 from devices.codecs.base import make_codec
 from devices.codecs.iec62056_21 import IecReadoutClient
 from devices.emulator.bench import BenchConfig, EmulatedBench
+from devices.emulator.faults import Fault
 from devices.emulator.runner import EmulatorHost
 from devices.io_loop import IoLoop
 from devices.sessions import (
@@ -80,7 +81,9 @@ class RawLog:
 class DemoEmulator:
     """The emulated bench behind the demo lab's devices: on ptys where they exist, else in-process."""
 
-    def __init__(self, config: BenchConfig) -> None:
+    def __init__(self, config: BenchConfig, *, faults: Iterable[Fault] | None = None) -> None:
+        if faults is not None:
+            config = replace(config, faults=tuple(faults))
         self.bench = EmulatedBench(config)
         self.host: EmulatorHost | None = None
         self.ports: dict[str, str] = {}
@@ -100,20 +103,27 @@ class DemoEmulator:
             return SerialTransport(SerialSettings(self.ports[endpoint], baud=baud))
         return SimTransport(self.bench.endpoints()[endpoint], name=f"emulated {endpoint}")
 
+    def set_faults(self, faults: Iterable[Fault]) -> None:
+        """Make the running bench misbehave on purpose, or healthy again with no faults."""
+        self.bench.set_faults(faults)
+
     def stop(self) -> None:
         if self.host is not None:
             self.host.__exit__(None, None, None)
             self.host = None
 
 
-def demo_bench_config(time_scale: float = 60.0, start: datetime | None = None) -> BenchConfig:
+def demo_bench_config(time_scale: float = 60.0, start: datetime | None = None, *,
+                      faults: Iterable[Fault] = ()) -> BenchConfig:
     """The demo bench: periodic alerts on a clock running `time_scale` times fast.
 
     Its outages are cut and restored through the relay board by the demo's outage script, so
     that the ground truth is the lab's own, as on a real bench. `start` is the emulated clock's
     starting time (the application's "now", so that device times match the lab's clock).
+    `faults` makes the bench misbehave on purpose (see `devices.emulator.faults`).
     """
-    return BenchConfig(time_scale=time_scale, alert_rate_per_min=20.0, seed=7, start=start)
+    return BenchConfig(time_scale=time_scale, alert_rate_per_min=20.0, seed=7, start=start,
+                       faults=tuple(faults))
 
 
 class DeviceManager:

@@ -18,6 +18,7 @@ from devices.emulator.clock import ScaledClock
 from devices.emulator.comms_hub import CommsHubDebugPort, HanDevice, HanKind, HubSettings
 from devices.emulator.endpoint import EmulatedEndpoint
 from devices.emulator.esme_optical import EsmeOpticalPort, OpticalSettings
+from devices.emulator.faults import ActiveFaults, Fault, unique_faults
 from devices.emulator.pacing import FloodMode
 from devices.emulator.power import (
     BenchPower,
@@ -58,6 +59,7 @@ class BenchConfig:
         flood: hostile debug output for robustness tests.
         noise_lines_per_s: hub debug noise lines per real second.
         relay_channels: channels on the relay board (channel 1 switches the mains).
+        faults: deliberate faults active from the start (one per kind; the last of a kind wins).
     """
 
     esme_eui: str = "00-DB-12-34-56-78-90-A0"
@@ -76,6 +78,7 @@ class BenchConfig:
     flood: FloodMode | None = None
     noise_lines_per_s: float = 1.0
     relay_channels: int = 4
+    faults: tuple[Fault, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("esme_eui", "gsme_eui", "chf_eui", "ihd_eui"):
@@ -100,10 +103,14 @@ class BenchConfig:
                 f"alert_rate_per_min: expected 0 or more, got {self.alert_rate_per_min!r}."
             )
         self.outage_plan = list(as_plan(self.outage_plan))
+        self.faults = unique_faults(self.faults)
 
 
 class EmulatedBench:
-    """The bench's emulated devices, sharing power and clock.
+    """The bench's emulated devices, sharing power, clock and the active faults.
+
+    Attributes:
+        faults: the active faults, shared by the devices (change them with :meth:`set_faults`).
 
     Args:
         config: identities and behaviour.
@@ -122,6 +129,7 @@ class EmulatedBench:
         self.clock = ScaledClock(start, self.config.time_scale, monotonic)
         plan = as_plan(self.config.outage_plan if outage_plan is None else outage_plan)
         self.power = BenchPower(self.clock, plan)
+        self.faults = ActiveFaults(self.config.faults)
         self.registers = MeterRegisters(self.power)
         serial = "EML" + self.config.esme_eui.replace("-", "")[-10:]
         self.esme_optical = EsmeOpticalPort(
@@ -134,6 +142,7 @@ class EmulatedBench:
                 reply_delay_s=self.config.reply_delay_s,
                 corrupt_bcc=self.config.corrupt_bcc,
             ),
+            faults=self.faults,
         )
         self.comms_hub = CommsHubDebugPort(
             self.power,
@@ -153,8 +162,18 @@ class EmulatedBench:
                 flood=self.config.flood,
             ),
             seed=self.config.seed,
+            faults=self.faults,
         )
         self.relay = RelayBoard(self.power, channels=self.config.relay_channels)
+
+    def set_faults(self, faults: Iterable[Fault]) -> None:
+        """Replace the active faults while the bench runs (an empty iterable: healthy again).
+
+        Safe to call from any thread. A fault about the restore (alert code, delay, outage lines)
+        applies from the next restore the devices see; ``counter-stuck`` from the next outage;
+        ``silent-after-restore`` at once if the supply has already been restored.
+        """
+        self.faults.set(faults)
 
     def esme_power_events(self, now_s: float) -> list[PowerEvent]:
         """The ESME's power event log at ``now_s``: 8F57 per outage, then 8F35 or 8F36."""

@@ -6,6 +6,10 @@ meters (and its own) at a configured rate. The hub is powered from the ESME supp
 bench has no mains it prints nothing; when mains return it boots again, reports the outage with
 its emulated start and restore times, and relays the ESME's restore alert: 8F35 for an outage
 under three minutes, 8F36 for three minutes or more (GBCS alert code table).
+
+Deliberate faults (:mod:`devices.emulator.faults`) change the restore report: ``no-outage-log``
+leaves out the outage lines, ``wrong-restore-alert`` swaps the alert code, ``late-alert`` delays
+the alert (its GBCS time stays the restore time) and ``no-restore-alert`` leaves it out.
 """
 
 from __future__ import annotations
@@ -19,9 +23,17 @@ from typing import Literal
 
 from devices.codecs.gbcs_build import build_alert_apdu
 from devices.emulator.clock import ScaledClock, iso_ms
+from devices.emulator.faults import ActiveFaults, FaultKind
 from devices.emulator.hub_log import LogLevel, NoiseSource, Timeline, format_log_line
 from devices.emulator.pacing import BytePacer, FloodMode, FloodSource
-from devices.emulator.power import BenchPower, MeterRegisters, Outage, restore_alert_code
+from devices.emulator.power import (
+    SUPPLY_RESTORED,
+    SUPPLY_RESTORED_LONG,
+    BenchPower,
+    MeterRegisters,
+    Outage,
+    restore_alert_code,
+)
 
 # Routine alerts the hub relays, per originator kind, from the GBCS alert code table.
 ESME_ALERTS = (0x8F0A, 0x8F01, 0x8F0C, 0x8F3F)  # billing log, load limit, clock, tamper
@@ -29,6 +41,7 @@ GSME_ALERTS = (0x8F1F, 0x8F0A, 0x8F73)  # low battery, billing log, battery cove
 CHF_ALERTS = (0x8F12, 0x8F66, 0x8F67)  # CHF log changed, future-dated command (not) actioned
 ENDLESS_CHUNK_BYTES = 4096
 CATCH_UP_S = 1.0  # periodic output further behind than this (real seconds) is skipped, not burst
+RESTORE_ALERT_DELAY_S = 2.0  # emulated seconds from restore to the relayed restore alert
 
 
 class HanKind(str, Enum):
@@ -83,9 +96,19 @@ class _Job(Enum):
     NOISE = "noise"
     ALERT = "alert"
     JOIN = "join"
+    RESTORE_ALERT = "restore_alert"
 
 
-_Payload = tuple[LogLevel, str, str] | HanDevice | None  # a ready line, a joining device, or none
+@dataclass(frozen=True, slots=True)
+class _RestoreAlert:
+    """The ESME's restore alert, built when it is sent so its counter follows the send order."""
+
+    code: int
+    restored_at: datetime
+
+
+# A ready line, a joining device, a restore alert, or none.
+_Payload = tuple[LogLevel, str, str] | HanDevice | _RestoreAlert | None
 
 
 class CommsHubDebugPort:
@@ -100,6 +123,7 @@ class CommsHubDebugPort:
         mpxn: the supply point (MPAN) reported with outages.
         settings: rates and output options.
         seed: seed for noise, alert choice and timing jitter (None: not reproducible).
+        faults: the bench's active faults, read at each restore (None: always healthy).
 
     Attributes:
         boots: power-ups so far (the first at the clock's start).
@@ -117,8 +141,10 @@ class CommsHubDebugPort:
         mpxn: str,
         settings: HubSettings | None = None,
         seed: int | None = None,
+        faults: ActiveFaults | None = None,
     ) -> None:
         self.settings = settings or HubSettings()
+        self._faults = faults or ActiveFaults()
         self._power = power
         self._registers = registers
         self._clock = clock
@@ -202,14 +228,22 @@ class CommsHubDebugPort:
 
     def _schedule_outage_report(self, at_s: float, outage: Outage, end: datetime) -> None:
         duration_s = (end - outage.start).total_seconds()
-        start_text = f"start={iso_ms(outage.start)} mpxn={self._mpxn}"
-        restored_text = f"restored at={iso_ms(end)} duration_s={duration_s:.1f} mpxn={self._mpxn}"
-        self._at(at_s, 1.8, _Job.LINE, (LogLevel.WARNING, "PWR", "outage " + start_text))
-        self._at(at_s, 1.81, _Job.LINE, (LogLevel.INFO, "PWR", restored_text))
-        if self._esme is not None:
-            code = restore_alert_code(duration_s)
-            message = self._alert_message(self._esme.eui, code, end, "dlms")
-            self._at(at_s, 2.0, _Job.LINE, (LogLevel.INFO, "GBCS", message))
+        faults = self._faults
+        if FaultKind.NO_OUTAGE_LOG not in faults:
+            start_text = f"start={iso_ms(outage.start)} mpxn={self._mpxn}"
+            restored_text = (
+                f"restored at={iso_ms(end)} duration_s={duration_s:.1f} mpxn={self._mpxn}"
+            )
+            self._at(at_s, 1.8, _Job.LINE, (LogLevel.WARNING, "PWR", "outage " + start_text))
+            self._at(at_s, 1.81, _Job.LINE, (LogLevel.INFO, "PWR", restored_text))
+        if self._esme is None or FaultKind.NO_RESTORE_ALERT in faults:
+            return
+        code = restore_alert_code(duration_s)
+        if FaultKind.WRONG_RESTORE_ALERT in faults:
+            code = SUPPLY_RESTORED if code == SUPPLY_RESTORED_LONG else SUPPLY_RESTORED_LONG
+        late = faults.get(FaultKind.LATE_ALERT)
+        delay_s = RESTORE_ALERT_DELAY_S if late is None or late.value is None else late.value
+        self._at(at_s, delay_s, _Job.RESTORE_ALERT, _RestoreAlert(code, end))
 
     def _at(self, base_s: float, offset_emulated_s: float, job: _Job, payload: _Payload) -> None:
         self._timeline.add(base_s + self._clock.real_s(offset_emulated_s), (job, payload))
@@ -231,6 +265,11 @@ class CommsHubDebugPort:
             assert isinstance(payload, tuple)
             level, subsystem, message = payload
             self._emit(format_log_line(moment, level, subsystem, message))
+        elif job is _Job.RESTORE_ALERT:
+            assert isinstance(payload, _RestoreAlert) and self._esme is not None
+            # Sent now, stamped with the moment the meter saw its supply return.
+            message = self._alert_message(self._esme.eui, payload.code, payload.restored_at, "dlms")
+            self._emit(format_log_line(moment, LogLevel.INFO, "GBCS", message))
         elif job is _Job.JOIN:
             assert isinstance(payload, HanDevice)
             self._joined += 1

@@ -10,7 +10,11 @@ Exchange (IEC 62056-21 clause 6.3, protocol mode C):
 
 A pseudo-terminal has no line speed, so the baud switch is recorded (``negotiated_baud``) rather
 than enforced. While the bench has no mains the meter is dead: it answers nothing and forgets any
-exchange in progress.
+exchange in progress. When the supply returns it answers again at once (no boot delay).
+
+The meter keeps its own power failure counter (C.7.0), one up for each outage it notices.
+Deliberate faults (:mod:`devices.emulator.faults`): ``counter-stuck`` leaves outages uncounted,
+``silent-after-restore`` makes the port answer nothing once the supply has been restored.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from enum import Enum
 
 from devices.codecs import iec62056_21 as iec
 from devices.emulator.clock import ScaledClock
+from devices.emulator.faults import ActiveFaults, FaultKind
 from devices.emulator.power import BenchPower, MeterRegisters
 
 # Baud-rate characters of protocol mode C (IEC 62056-21 clause 6.3.14, table 3).
@@ -86,6 +91,10 @@ class EsmeOpticalPort:
         registers: the meter's energy registers.
         clock: the bench clock, for the meter's date and time lines.
         settings: identification, address, timing and fault options.
+        faults: the bench's active faults (None: always healthy).
+
+    Attributes:
+        power_failures: the meter's power failure counter (C.7.0) as last brought up to date.
     """
 
     def __init__(
@@ -94,8 +103,10 @@ class EsmeOpticalPort:
         registers: MeterRegisters,
         clock: ScaledClock,
         settings: OpticalSettings | None = None,
+        faults: ActiveFaults | None = None,
     ) -> None:
         self.settings = settings or OpticalSettings()
+        self._faults = faults or ActiveFaults()
         self._power = power
         self._registers = registers
         self._clock = clock
@@ -105,6 +116,8 @@ class EsmeOpticalPort:
         self._await_since_s = 0.0
         self.negotiated_baud = MODE_C_BAUD["0"]
         self.readouts_sent = 0
+        self.power_failures = 0
+        self._outages_noticed = 0
 
     def handle_input(self, data: bytes) -> None:
         """Take bytes from the optical head; 7E1 on the wire, so only 7 data bits count."""
@@ -112,7 +125,8 @@ class EsmeOpticalPort:
 
     def pending_output(self, now_s: float) -> bytes:
         """Answer complete requests and release replies whose reaction time has passed."""
-        if not self._power.is_on(now_s):
+        self._count_failures(now_s)
+        if not self._power.is_on(now_s) or self._silenced(now_s):
             self._power_down()
             return b""
         if (
@@ -143,8 +157,26 @@ class EsmeOpticalPort:
             f"1.8.0({self._registers.import_kwh(now_s):010.3f}*kWh)",
             f"2.8.0({self._registers.export_kwh(now_s):010.3f}*kWh)",
             f"1.7.0({self._registers.active_power_kw(now_s):06.3f}*kW)",
-            f"C.7.0({self._power.failure_count(now_s):04d})",
+            f"C.7.0({self._count_failures(now_s):04d})",
         ]
+
+    def _count_failures(self, now_s: float) -> int:
+        """Bring the power failure counter up to date with the outages begun by ``now_s``."""
+        started = self._power.failure_count(now_s)
+        if started > self._outages_noticed:
+            if FaultKind.COUNTER_STUCK not in self._faults:
+                self.power_failures += started - self._outages_noticed
+            self._outages_noticed = started
+        return self.power_failures
+
+    def _silenced(self, now_s: float) -> bool:
+        """Whether ``silent-after-restore`` holds and the supply has been restored by ``now_s``."""
+        if FaultKind.SILENT_AFTER_RESTORE not in self._faults:
+            return False
+        return any(
+            outage.end_mono_s is not None and outage.end_mono_s <= now_s
+            for outage in self._power.outages(now_s)
+        )
 
     def _power_down(self) -> None:
         self._inbox.clear()

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from devices.emulator.bench import BenchConfig, EmulatedBench
+from devices.emulator.faults import Fault
 from devices.emulator.power import PlannedOutage
 from devices.emulator.pty_host import PtyHost
 
@@ -60,6 +61,7 @@ def run_emulator(
     stop_event: threading.Event | None = None,
     seed: int | None = None,
     outage_plan: Iterable[PlannedOutage | tuple[float, float]] | None = None,
+    faults: Iterable[Fault] = (),
 ) -> None:
     """Serve an emulated bench on ptys until stopped or ``seconds`` have passed.
 
@@ -72,6 +74,7 @@ def run_emulator(
         stop_event: set it from another thread to stop early.
         seed: makes the bench's output reproducible.
         outage_plan: scripted outages ``(start_after_s real, duration_emulated_s)``.
+        faults: deliberate faults of the bench (see :mod:`devices.emulator.faults`).
 
     Raises:
         ValueError: a setting is out of range (the message names the setting).
@@ -83,6 +86,7 @@ def run_emulator(
         alert_rate_per_min=alert_rate_per_min,
         seed=seed,
         outage_plan=list(outage_plan or ()),
+        faults=tuple(faults),
     )
     stop = stop_event or threading.Event()
     with EmulatorHost(EmulatedBench(config)) as host:
