@@ -177,6 +177,10 @@ class StoreRunRecorder:
                 self._drop_connection()
                 self._give_up(f"{what} could not be stored: {exc}")
                 return
+            except Exception as exc:  # a value the database cannot take: the writer goes on
+                logger.exception("%s could not be written", what)
+                self._give_up(f"{what} could not be stored: {exc}")
+                return
             if written:
                 with self._cond:
                     self.stored += 1

@@ -37,6 +37,9 @@ from tests.services.faults import NEEDS_ROOT, locked_by_another_process, remount
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[3]
 
+if os.name != "posix":  # pragma: no cover
+    pytestmark = pytest.mark.skip("process liveness is checked the POSIX way")
+
 
 def a_start() -> RunStart:
     return RunStart(plan_name="power-outage", plan_version="1", plan_sha256="0" * 64,
@@ -270,5 +273,14 @@ def test_recovery_on_an_unwritable_database_does_not_stop_the_start(tmp_path, ca
     conn.close()
 
 
-if os.name != "posix":  # pragma: no cover
-    pytestmark = pytest.mark.skip("process liveness is checked the POSIX way")
+def test_a_result_the_database_cannot_take_is_counted_and_the_writer_goes_on(tmp_path) -> None:
+    db = fresh_db(tmp_path / "r.db")
+    rec = StoreRunRecorder(db, FixedClock(T0))
+    rid = rec.started(a_start())
+    naive = StepResult(0, "bad", "wait", StepOutcome.PASS, datetime(2026, 11, 25), None)
+    rec.step_finished(rid, naive)
+    rec.step_finished(rid, a_step(1))
+    assert rec.flush(30)
+    assert (rec.stored, rec.unstored) == (1, 1) and "naive" in rec.last_error
+    assert [s.index for s in read(db, rid).steps] == [1]
+    rec.close(5)
