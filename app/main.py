@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from app.domain.clock import Clock
 from app.services.bookings import BookingService, LabService
 from app.services.recovery import close_interrupted_sessions
+from app.services.runs.recovery import close_interrupted_runs
 from app.storage.bookings import BookingRepo
 from app.storage.db import open_database
 from app.storage.labs import LabRepo
@@ -49,9 +50,9 @@ logger = logging.getLogger(__name__)
 
 
 def open_bench_database(db_path: Path, clock: Clock) -> Database:
-    """Open (create, upgrade) the database and close capture sessions left open by a process
-    that ended without closing them (``kill -9``, a power cut). Every entry point that works
-    with capture sessions opens the database through this, once at its start.
+    """Open (create, upgrade) the database and close capture sessions and test runs left open
+    by a process that ended without closing them (``kill -9``, a power cut). Every entry point
+    that works with capture sessions or runs opens the database through this, once at its start.
 
     Raises:
         DatabaseError: the file cannot be opened or upgraded.
@@ -60,12 +61,15 @@ def open_bench_database(db_path: Path, clock: Clock) -> Database:
     for recovered in close_interrupted_sessions(db.conn, clock):
         logger.info("recovered capture session %d: %d bytes in its file",
                     recovered.session_id, recovered.bytes_in_file)
+    closed = close_interrupted_runs(db.conn, clock.now())
+    if closed:
+        logger.info("closed %d run(s) left unfinished as ERROR", closed)
     return db
 
 
 def build_context(db_path: Path, clock: Clock, actor: str | None = None) -> AppContext:
-    """Open the database at `db_path` (created and upgraded as needed, capture sessions left
-    open by a dead process closed) and wire the services."""
+    """Open the database at `db_path` (created and upgraded as needed, capture sessions and
+    runs left open by a dead process closed) and wire the services."""
     db = open_bench_database(db_path, clock)
     labs, orgs, people = LabRepo(db, clock), OrgRepo(db, clock), PersonRepo(db, clock)
     bookings = BookingRepo(db, clock)

@@ -82,7 +82,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import bench_cmds, bookings_cmds, device_cmds, evidence_cmds
+    from app.cli import bench_cmds, bookings_cmds, device_cmds, evidence_cmds, run_cmds
 
     parser = _Parser(prog="meterlab", description="MeterLab: run a smart-metering test lab.")
     _global_options(parser, suppress=False)
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     device_cmds.register(sub, common)
     bench_cmds.register(sub, common)
     evidence_cmds.register(sub, common)
+    run_cmds.register(sub, common)
     return parser
 
 

@@ -166,3 +166,58 @@ def m005_device_ref_and_capture_evidence(db: Database) -> None:
     db.execute("UPDATE capture_sessions SET events_missing = 0, events_restored = 0")
     db["capture_sessions"].create_index(["ended_at"], if_not_exists=True)
     db["outages"].create_index(["device_ref"], if_not_exists=True)
+
+
+@migrations()
+def m006_test_runs(db: Database) -> None:
+    # A test run and its results. verdict is NULL while the run is executing; owner_* name the
+    # process executing it, so that start-up recovery closes only runs whose process is gone.
+    # seal is left for a report's seal over the stored results.
+    db["runs"].create(
+        {"id": int, "plan_name": str, "plan_version": str, "plan_sha256": str,
+         "plan_source": str, "parameters_json": str, "step_names_json": str, "bench": str,
+         "lab_id": int, "booking_id": int, "org_id": int, "operator": str, "emulated": int,
+         "faults_json": str, "time_scale": float, "started": str, "ended": str, "verdict": str,
+         "message": str, "seal": str, "owner_host": str, "owner_pid": int,
+         "owner_started": str},
+        pk="id",
+        foreign_keys=[("lab_id", "labs", "id"), ("booking_id", "bookings", "id"),
+                      ("org_id", "organisations", "id")],
+        not_null={"plan_name", "bench", "started", "emulated"},
+    )
+    # The history's filters, each newest first; open runs (verdict NULL) are found by the
+    # verdict index.
+    db["runs"].create_index(["started"])
+    db["runs"].create_index(["org_id", "started"])
+    db["runs"].create_index(["bench", "started"])
+    db["runs"].create_index(["plan_name", "started"])
+    db["runs"].create_index(["verdict", "started"])
+    db["run_steps"].create(
+        {"run_id": int, "idx": int, "name": str, "kind": str, "teardown": int, "outcome": str,
+         "started": str, "ended": str, "attempts": int, "message": str, "answer": str},
+        pk=("run_id", "idx"), foreign_keys=[("run_id", "runs", "id")],
+        not_null={"run_id", "idx", "name", "kind", "outcome"},
+    )
+    # seq keeps the measurements in the order the step reported them.
+    db["run_measurements"].create(
+        {"run_id": int, "step_idx": int, "seq": int, "name": str, "value_json": str,
+         "unit": str, "limits": str, "outcome": str, "note": str},
+        pk=("run_id", "step_idx", "seq"), foreign_keys=[("run_id", "runs", "id")],
+        not_null={"run_id", "step_idx", "seq", "name", "outcome"},
+    )
+    # A device as it was when the run started; device_ref is the registry's id then (no foreign
+    # key: a device removed from the registry later keeps its runs).
+    db["run_devices"].create(
+        {"run_id": int, "seq": int, "label": str, "kind": str, "device_id": str, "mpxn": str,
+         "manufacturer": str, "model": str, "firmware": str, "device_ref": int},
+        pk=("run_id", "seq"), foreign_keys=[("run_id", "runs", "id")],
+        not_null={"run_id", "seq", "label", "kind"},
+    )
+    db["run_devices"].create_index(["label"])
+    db["run_devices"].create_index(["device_id"])
+    db["run_evidence"].create(
+        {"run_id": int, "capture_session_id": int, "device": str, "path": str, "bytes": int,
+         "sha256": str},
+        pk=("run_id", "capture_session_id", "path"), foreign_keys=[("run_id", "runs", "id")],
+        not_null={"run_id", "capture_session_id"},
+    )

@@ -1,0 +1,57 @@
+"""Start-up recovery of test runs whose process ended in the middle (``kill -9``, a power cut).
+
+Such a run has no verdict. It is closed as ERROR (the bench, not the device, failed to finish the
+test), ending at its last recorded step's end, or at its start if no step was recorded. Runs
+executed right now by another MeterLab on this workstation, or by any process on another machine
+sharing the database, are left alone: only an owner known to be gone lets a run be closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime
+
+from app.storage.capture_sessions import ProcessOwner, current_owner, owner_is_gone
+from app.storage.runs import OpenRun, RunRepo
+
+logger = logging.getLogger(__name__)
+
+INTERRUPTED_MESSAGE = "interrupted: MeterLab stopped during the run"
+
+
+def close_interrupted_runs(conn: sqlite3.Connection, now: datetime,
+                           here: ProcessOwner | None = None) -> int:
+    """Close every run left without a verdict by a process that no longer runs.
+
+    Args:
+        conn: the database.
+        now: when recovery runs (logged; the run's end is taken from what it recorded).
+        here: this process (default: the current one), whose own runs are never touched.
+
+    Returns:
+        How many runs were closed. A database that cannot be written is logged and skipped:
+        recovery never keeps MeterLab from starting, and is tried again at the next start.
+    """
+    me = here or current_owner()
+    repo = RunRepo(conn, me)
+    closed = 0
+    try:
+        for run in repo.open_runs():
+            if not _abandoned(run, me):
+                continue
+            ended = run.last_step_end or run.started
+            if repo.close_interrupted(run.id, ended, INTERRUPTED_MESSAGE):
+                closed += 1
+                logger.warning("run %d on %s was left unfinished by a process that ended; "
+                               "closed as ERROR at %s (noticed %s)", run.id, run.bench,
+                               ended.isoformat(), now.isoformat())
+    except sqlite3.Error as exc:
+        logger.error("runs left unfinished could not be closed: %s", exc)
+    return closed
+
+
+def _abandoned(run: OpenRun, me: ProcessOwner) -> bool:
+    # Every run row records its owner; one without (written by hand or damaged) cannot belong
+    # to a live process that would ever finish it.
+    return run.owner is None or owner_is_gone(run.owner, me)
