@@ -672,18 +672,18 @@ class RunsPage(QWidget):
             log.exception("run history")
             self.env.errors.report(f"The run history could not be read ({exc}).", "Runs")
             return
-        selected = self._history_record.run_id if self._history_record is not None else None
+        selected = self._history_record.id if self._history_record is not None else None
         self.history_model.set_rows(rows)
         if selected is not None:
             for i, r in enumerate(rows):
-                if r.run_id == selected:
+                if r.id == selected:
                     self.history_view.selectRow(i)
 
     def _history_selected(self, current: Any, _previous: Any = None) -> None:
         if not current.isValid() or self.service is None:
             return
         summary = self.history_model.rows[current.row()]
-        record = self.service.get(summary.run_id)
+        record = self.service.get(summary.id)
         self._history_record = record
         if record is None:
             return
