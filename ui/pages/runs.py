@@ -508,6 +508,7 @@ class RunsPage(QWidget):
             self.form_error.setText("Choose a plan.")
             return
         self.form_error.setText("")
+        self.run_id = 0
         try:
             self.handle = self.service.start(
                 plan=name, bench=self.bench_box.currentText(),
