@@ -328,6 +328,7 @@ def _toml_error(message: str) -> str:
     (invalid value)."."""
     m = re.fullmatch(r"(?s)(.*?)\s*\(at (line \d+, column \d+|end of document)\)", message)
     detail, at = (m.group(1), m.group(2)) if m else (message, "")
+    at = "end of file" if at == "end of document" else at
     detail = detail.rstrip(".")
     detail = detail[:1].lower() + detail[1:]
     return f"{at}: not valid TOML ({detail})." if at else f"not valid TOML ({detail})."
@@ -507,7 +508,7 @@ def _step(raw: dict, label: str, parameters: tuple[ParameterSpec, ...],
     kind = _step_kind_of(raw, where)
     for key in raw:
         if key not in _STEP_KEYS:
-            hint = (f"; settings go under [steps.settings]" if kind.setting(key) is not None
+            hint = ("; settings go under [steps.settings]" if kind.setting(key) is not None
                     else "")
             raise _Bad(key, f"{where}: unknown key {key!r} (expected one of "
                             f"{', '.join(_STEP_KEYS)}){hint}.")
