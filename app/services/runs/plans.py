@@ -487,6 +487,10 @@ def _parameters(value: Any) -> tuple[ParameterSpec, ...]:
     return tuple(specs)
 
 
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
 def _is_type(value: Any, ptype: ParamType) -> bool:
     if isinstance(value, bool):
         return ptype is ParamType.BOOL
@@ -505,13 +509,14 @@ def _step(raw: dict, label: str, parameters: tuple[ParameterSpec, ...],
         else None
     where = f"{label} ({shown_name})" if shown_name else label
     _check_values(raw, "", where)
-    kind = _step_kind_of(raw, where)
     for key in raw:
         if key not in _STEP_KEYS:
-            hint = ("; settings go under [steps.settings]" if kind.setting(key) is not None
-                    else "")
+            named = STEP_KINDS.get(raw["kind"]) if isinstance(raw.get("kind"), str) else None
+            hint = ("; settings go under [steps.settings]"
+                    if named is not None and named.setting(key) is not None else "")
             raise _Bad(key, f"{where}: unknown key {key!r} (expected one of "
                             f"{', '.join(_STEP_KEYS)}){hint}.")
+    kind = _step_kind_of(raw, where)
     name = _text(raw, "name", where, required=True, max_chars=MAX_STEP_NAME_CHARS)
     if not name.strip():
         raise _Bad("name", f"{where}: name must not be empty.")
@@ -672,7 +677,7 @@ def _measurements(raw: dict, kind: StepKind, values: Mapping[str, Any],
             raise _Bad("measurements.name", f"{label}: the step names this measurement twice.")
         if name not in own and not kind.open_measurements:
             names = ", ".join(own) or "nothing"
-            raise _Bad("measurements.name", f"{where}: a {kind.name} step measures {names}, "
+            raise _Bad("measurements.name", f"{where}: {_a(kind.name)} step measures {names}, "
                                             f"not {name!r}.")
         unit = _text(table, "unit", label, max_chars=MAX_NAME_CHARS)
         description = _text(table, "description", label, multiline=True)
@@ -714,5 +719,5 @@ def _devices_listed(kind: StepKind, settings: Mapping[str, Any], device_kinds: t
         needed.append(DeviceKind.RELAY.value)
     for device in needed:
         if device not in device_kinds:
-            raise _Bad("device_kinds", f"{where}: a {kind.name} step needs the bench's "
+            raise _Bad("device_kinds", f"{where}: {_a(kind.name)} step needs the bench's "
                                        f"{device}; add {device!r} to the plan's device_kinds.")

@@ -158,7 +158,8 @@ def test_readout_sanity_measures_what_the_emulated_meter_reports() -> None:
 # A broken plan: (what to change in GOOD, the message expected after the file name).
 BROKEN = [
     (("kind = \"outage\"", "kindd = \"outage\""),
-     r"step 1 \(Cut\): kind is missing"),
+     r"step 1 \(Cut\): unknown key 'kindd' \(expected one of name, kind"),
+    (("kind = \"outage\"\n", ""), r"step 1 \(Cut\): kind is missing \(one of relay, outage"),
     (("[steps.settings]\nduration_s", "kindd = 1\n[steps.settings]\nduration_s"),
      r"step 1 \(Cut\): unknown key 'kindd' \(expected one of name, kind"),
     (("[steps.settings]\nduration_s", "duration_x = 1\n[steps.settings]\nduration_s"),
@@ -201,7 +202,7 @@ BROKEN = [
      r"step 2 \(Read\): measurement '1.8.0': the step names this measurement twice"),
     (("name = \"Cut\"\nkind = \"outage\"",
       "name = \"Cut\"\nkind = \"outage\"\n[[steps.measurements]]\nname = \"volts\""),
-     r"step 1 \(Cut\): a outage step measures ch_outage_logged, .*not 'volts'"),
+     r"step 1 \(Cut\): an outage step measures ch_outage_logged, .*not 'volts'"),
     (("name = \"Cut\"\nkind = \"outage\"",
       "name = \"Cut\"\nkind = \"outage\"\n[[steps.measurements]]\n"
       "name = \"restore_alert_latency_s\"\nunit = \"ms\""),
@@ -225,7 +226,7 @@ BROKEN = [
     (("name = \"Cut\"\nkind = \"outage\"", "name = \"Cut\"\nkind = \"outage\"\non_fail = \"halt\""),
      r"step 1 \(Cut\): on_fail must be \"continue\" or \"stop\", not 'halt'"),
     (("\"ESME\", \"CHF\", \"relay board\"", "\"ESME\", \"relay board\""),
-     r"step 1 \(Cut\): a outage step needs the bench's CHF; add 'CHF' to the plan's "
+     r"step 1 \(Cut\): an outage step needs the bench's CHF; add 'CHF' to the plan's "
      r"device_kinds"),
     (("\"ESME\", \"CHF\", \"relay board\"", "\"ESME\", \"CHF\", \"relay\""),
      r"device_kinds: 'relay' is not a device kind"),
