@@ -397,3 +397,11 @@ def test_any_text_is_a_plan_or_one_sentence(lines, where, extra) -> None:
         parse_plan(text, "f.toml")
     except ValidationError as exc:
         assert exc.message.startswith("f.toml: ") and exc.message.endswith(".")
+
+
+def test_the_readme_example_plan_is_valid() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text("utf-8")
+    section = readme.split("### Test plans", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    plan = parse_plan(example, "README.md")
+    assert plan.name == "short-outage" and [s.kind for s in plan.steps] == ["outage", "readout"]
