@@ -244,6 +244,24 @@ def step_settings(plan: Plan, step: StepSpec, values: Mapping[str, Any]) -> Reso
                         step.measurements, where)
 
 
+def check_run_values(plan: Plan, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter's value for a run, checked against the parameters' bounds and against
+    every step that uses them (a text parameter standing for a setting with a fixed set of
+    values is only checked at its default when the plan is loaded), before anything runs.
+
+    Raises:
+        ValidationError: field ``param.NAME`` for a value out of its bounds, ``param`` for a
+            value a step refuses (the message names the step).
+    """
+    values = plan.resolve_parameters(given)
+    for step in (*plan.steps, *plan.teardown):
+        try:
+            step_settings(plan, step, values)
+        except ValidationError as exc:
+            raise ValidationError("param", f"Plan {plan.name}: {exc.message}") from None
+    return values
+
+
 def step_time_limit_s(step: StepSpec, resolved: ResolvedStep) -> float:
     """The step's time limit for a run: the plan's, or what its kind needs for the run's
     settings (an outage of 3600 s needs longer than one of 120 s)."""
@@ -277,6 +295,9 @@ def _parse(text: str, source: str, sha256: str) -> Plan:
         return _plan(text, source, sha256)
     except _Bad as exc:
         raise ValidationError(exc.field, f"{source}: {exc.message}") from None
+    except RecursionError:  # lists or tables nested thousands deep
+        raise ValidationError("file", f"{source}: values are nested too deeply for a "
+                                      f"plan.") from None
 
 
 def _plan(text: str, source: str, sha256: str) -> Plan:
@@ -487,6 +508,13 @@ def _parameters(value: Any) -> tuple[ParameterSpec, ...]:
     return tuple(specs)
 
 
+def _fmt(x: float) -> str:
+    """A number as written in a plan: 86400, not 86400.0 or 8.64e+04."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return repr(x)
+
+
 def _a(word: str) -> str:
     return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
@@ -544,15 +572,15 @@ def _step(raw: dict, label: str, parameters: tuple[ParameterSpec, ...],
         if isinstance(limit, bool) or not isinstance(limit, int | float) \
                 or not 0 < limit <= MAX_STEP_TIME_LIMIT_S:
             raise _Bad("time_limit_s", f"{where}: time_limit_s must be a number of seconds "
-                                       f"above 0 and at most {MAX_STEP_TIME_LIMIT_S:g}, not "
+                                       f"above 0 and at most {_fmt(MAX_STEP_TIME_LIMIT_S)}, not "
                                        f"{_shown(limit)}.")
         limit = float(limit)
         for note, r in resolved:
             needed = kind.time_limit_s(r.settings) - kind.default_time_limit_s
             if limit < needed:
                 at = f" {note}" if note else ""
-                raise _Bad("time_limit_s", f"{where}: time_limit_s {limit:g} is shorter than "
-                                           f"the {needed:g} s its settings ask for{at}.")
+                raise _Bad("time_limit_s", f"{where}: time_limit_s {_fmt(limit)} is shorter than "
+                                           f"the {_fmt(needed)} s its settings ask for{at}.")
     else:
         limit = kind.time_limit_s(resolved[0][1].settings)
     repeat = raw.get("repeat_limit", 1)
@@ -617,7 +645,7 @@ def _bounds_fit(setting: SettingSpec, param: ParameterSpec, key: str, where: str
                               (setting.maximum, param.maximum, "max")):
         if bound is not None and mine is None:
             side = "at least" if word == "min" else "at most"
-            raise _Bad(f"settings.{key}", f"{where}: settings.{key} takes {side} {bound:g}, so "
+            raise _Bad(f"settings.{key}", f"{where}: settings.{key} takes {side} {_fmt(bound)}, so "
                                           f"parameter {param.name} needs a {word} (it has "
                                           f"none).")
 
@@ -641,7 +669,7 @@ def _variants(refs: Mapping[str, str], parameters: tuple[ParameterSpec, ...],
                 value: Any = math.ceil(bound) if word == "minimum" else math.floor(bound)
             else:
                 value = float(bound)
-            out.append((f"with parameter {pname} at its {word} {value:g}",
+            out.append((f"with parameter {pname} at its {word} {_fmt(value)}",
                         {**defaults, pname: value}))
     return out
 

@@ -18,6 +18,7 @@ from app.domain.step_kinds import STEP_KINDS
 from app.services.runs.plans import (
     MAX_PLAN_BYTES,
     builtin_plan_dir,
+    check_run_values,
     find_plans,
     get_plan,
     load_plan,
@@ -298,6 +299,8 @@ def test_the_good_plan_is_good() -> None:
     ("name = \"x\"\n\x00", r"line 2, column 1: not valid TOML"),
     ("name = \"x\"\nname = \"y\"\n", r"line 2, column \d+: not valid TOML"),
     ("", r"name is missing"),
+    ("x = " + "[" * 100_000 + "]" * 100_000, r"values are nested too deeply for a plan"),
+    ("x = " + "{a=" * 3000 + "1" + "}" * 3000, r"values are nested too deeply for a plan"),
 ])
 def test_a_file_that_is_no_plan_at_all(text, expected) -> None:
     with pytest.raises(ValidationError) as info:
@@ -405,3 +408,18 @@ def test_the_readme_example_plan_is_valid() -> None:
     example = section.split("```toml\n", 1)[1].split("```", 1)[0]
     plan = parse_plan(example, "README.md")
     assert plan.name == "short-outage" and [s.kind for s in plan.steps] == ["outage", "readout"]
+
+
+def test_a_runs_values_are_checked_against_every_step_before_it_starts() -> None:
+    text = GOOD.replace('kind = "readout"', 'kind = "readout"\n[steps.settings]\ndevice = "$meter"') + (
+        '\n[[parameters]]\nname = "meter"\ntype = "str"\ndefault = "ESME"\n')
+    plan = parse_plan(text, "p.toml")
+    assert check_run_values(plan, {"duration_s": "181"}) == {"duration_s": 181, "meter": "ESME"}
+    with pytest.raises(ValidationError) as info:
+        check_run_values(plan, {"meter": "XYZ"})
+    assert info.value.field == "param"
+    assert info.value.message == ("Plan cut: step 2 (Read).device must be one of ESME, GSME, "
+                                  "not 'XYZ'.")
+    with pytest.raises(ValidationError) as info:
+        check_run_values(plan, {"duration_s": "0"})
+    assert info.value.field == "param.duration_s"
