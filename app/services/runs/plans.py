@@ -273,7 +273,7 @@ def step_time_limit_s(step: StepSpec, resolved: ResolvedStep) -> float:
 def _where_of(plan: Plan, step: StepSpec) -> str:
     for label, steps in (("step", plan.steps), ("teardown step", plan.teardown)):
         for i, s in enumerate(steps, 1):
-            if s is step:
+            if s == step:
                 return f"{label} {i} ({s.name})"
     return f"step ({step.name})"
 
