@@ -1,4 +1,4 @@
-"""Smoke test of a frozen MeterLab: it starts, reads its bundled data, and renders its window.
+"""Smoke test of a frozen MeterLab: it starts, reads its bundled data and plans, and renders its window.
 
 Usage: python installer/smoke_test.py PATH_TO_FROZEN_EXECUTABLE
 """
@@ -30,6 +30,10 @@ def main() -> int:
         res = run(exe, "decode", "--gbcs", "DF090300000000000000010800DB1234567890A00890B3D51F300100"
                   "0000020067190F20000001000202128F36090C07DF010104000000008000FF00")
         assert res.returncode == 0 and json.loads(res.stdout)["alert_code"] == "8F36", res.stderr
+        res = run(exe, "plan", "list")  # the built-in plans are bundled and load
+        plans = {p["name"]: p for p in json.loads(res.stdout)} if res.returncode == 0 else {}
+        assert plans.get("power-outage", {}).get("source") == "builtin:power-outage", res.stderr
+        assert not any("error" in p for p in plans.values() if p["source"].startswith("builtin:"))
         shot = Path(tmp) / "shot.png"
         res = run(exe, "--db", db, "--screenshot", str(shot), "--no-demo")
         assert res.returncode == 0 and shot.stat().st_size > 10_000, res.stderr

@@ -50,8 +50,8 @@ EXIT_STORAGE = 9
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141
 
 #: Options naming files or devices: the OS takes any bytes there, so their text is not checked.
-_PATH_OPTIONS = frozenset({"db", "screenshot", "file", "capture_dir", "profile_dir", "ics", "csv",
-                           "port"})
+_PATH_OPTIONS = frozenset({"db", "screenshot", "file", "capture_dir", "profile_dir", "plan_dir",
+                           "ics", "csv", "port"})
 #: Options holding free text, allowed to be longer than a name.
 _NOTE_OPTIONS = frozenset({"notes", "reason", "override", "devices"})
 #: Options naming a lab, organisation or device by name or id.
@@ -82,7 +82,14 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import bench_cmds, bookings_cmds, device_cmds, evidence_cmds, run_cmds
+    from app.cli import (
+        bench_cmds,
+        bookings_cmds,
+        device_cmds,
+        evidence_cmds,
+        plan_cmds,
+        run_cmds,
+    )
 
     parser = _Parser(prog="meterlab", description="MeterLab: run a smart-metering test lab.")
     _global_options(parser, suppress=False)
@@ -103,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     device_cmds.register(sub, common)
     bench_cmds.register(sub, common)
     evidence_cmds.register(sub, common)
+    plan_cmds.register(sub, common)
     run_cmds.register(sub, common)
     return parser
 

@@ -122,6 +122,8 @@ class StepSpec:
         time_limit_s: the step ends ERROR when it takes longer (on the bench's clock).
         repeat_limit: how many times it runs at most while it does not PASS (1: no repeat).
         on_fail: what happens to the rest of the plan when it does not PASS or MARGINAL.
+        time_limit_given: whether the plan gave `time_limit_s`; when not, it is what the kind
+            needs for the parameters' defaults, and a run works it out again from its own values.
     """
 
     name: str
@@ -131,6 +133,7 @@ class StepSpec:
     time_limit_s: float = DEFAULT_STEP_TIME_LIMIT_S
     repeat_limit: int = 1
     on_fail: OnFail = OnFail.CONTINUE
+    time_limit_given: bool = False
 
 
 @dataclass(frozen=True)

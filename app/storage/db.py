@@ -30,6 +30,11 @@ def default_profile_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "profiles"
 
 
+def default_plan_dir() -> Path:
+    """Where a lab keeps its own test plans (a plan there overrides a shipped one of its name)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "plans"
+
+
 #: How long a write waits for another program's lock before giving up.
 BUSY_TIMEOUT_S = 10.0
 
