@@ -71,13 +71,29 @@ DEMO_OUTAGES = (ScriptedOutage(4.0, 100.0), ScriptedOutage(16.0, 240.0))
 
 async def run_outage_script(manager: DeviceManager, relay_label: str, bench: str,
                             plan: tuple[ScriptedOutage, ...], time_scale: float,
-                            repeat_s: float | None = 60.0) -> None:
-    """Drive a bench's relay through `plan` (repeating every `repeat_s`), on the I/O loop."""
+                            repeat_s: float | None = 60.0,
+                            stop: asyncio.Event | None = None) -> None:
+    """Drive a bench's relay through `plan` (repeating every `repeat_s`), on the I/O loop.
+
+    Setting `stop` ends the script between outages: an outage that has begun is always
+    restored first, so the bench is never left with its supply cut.
+    """
     loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+
+    async def wait_until(deadline: float) -> bool:
+        """Sleep until `deadline` (loop time); False when told to stop first."""
+        try:
+            await asyncio.wait_for(stop.wait(), max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            return True
+        return False
+
     while True:
         t0 = loop.time()
         for step in plan:
-            await asyncio.sleep(max(0.0, t0 + step.after_s - loop.time()))
+            if not await wait_until(t0 + step.after_s):
+                return
             why = await asyncio.wrap_future(manager.switch_supply(relay_label, bench, off=True))
             if why:
                 logger.warning("outage script: %s", why)
@@ -88,7 +104,8 @@ async def run_outage_script(manager: DeviceManager, relay_label: str, bench: str
                 logger.warning("outage script: %s", why)
         if repeat_s is None:
             return
-        await asyncio.sleep(max(0.0, t0 + repeat_s - loop.time()))
+        if not await wait_until(t0 + repeat_s):
+            return
 
 
 class DeviceRuntime:
@@ -120,6 +137,9 @@ class DeviceRuntime:
         self.manager = DeviceManager(clock, self.io, self.events, db_path, capture_dir,
                                      on_state=on_state)
         self._script: concurrent.futures.Future[None] | None = None
+        self._script_stop: asyncio.Event | None = None
+        self._script_bench = ""
+        self._script_args: tuple[str, str, tuple[ScriptedOutage, ...], float | None] | None = None
         if devices:
             self.live.set_devices(devices)
 
@@ -147,12 +167,36 @@ class DeviceRuntime:
                            plan: tuple[ScriptedOutage, ...] = DEMO_OUTAGES,
                            repeat_s: float | None = 60.0) -> None:
         """Run the demo's scripted outages through the emulated relay board."""
-        if self.emulator is None:
+        if self.emulator is None or self._script is not None:
             return
         scale = self.emulator.bench.clock.time_scale
         self.outages.tracker.config.time_scale[bench] = scale
+        self._script_args = (relay_label, bench, plan, repeat_s)
+        stop = self._script_stop = asyncio.Event()
+        self._script_bench = bench
         self._script = self.io.submit(
-            run_outage_script(self.manager, relay_label, bench, plan, scale, repeat_s))
+            run_outage_script(self.manager, relay_label, bench, plan, scale, repeat_s, stop))
+
+    def demo_outages_on(self, bench: str) -> bool:
+        """Whether the demo's scripted outages are driving `bench`'s relay."""
+        return self._script is not None and not self._script.done() and \
+            self._script_bench == bench
+
+    def stop_demo_outages(self) -> concurrent.futures.Future[None] | None:
+        """Stop the scripted outages between two outages (one in progress is restored first);
+        the returned future is done when the relay is free. None when none were running."""
+        script, stop = self._script, self._script_stop
+        if script is None or stop is None:
+            return None
+        self._script = None
+        self.io.call_soon_threadsafe(stop.set)
+        return script
+
+    def resume_demo_outages(self) -> None:
+        """Start the scripted outages again after :meth:`stop_demo_outages`."""
+        if self._script is None and self._script_args is not None:
+            relay_label, bench, plan, repeat_s = self._script_args
+            self.start_demo_outages(relay_label, bench, plan, repeat_s)
 
     def stop(self) -> None:
         if self._script is not None:

@@ -564,8 +564,11 @@ class RunsPage(QWidget):
         if not self._mine(run_id):
             return
         i = self.steps_model.row_of(index)
-        if i is None:
-            return
+        if i is None:  # a step the plan does not list: the executor's own supply restore
+            rows = [*self.steps_model.rows, StepRow(index, name, kind, teardown=teardown)]
+            self.steps_model.set_rows(rows)
+            self.progress.setMaximum(len(rows))
+            i = len(rows) - 1
         row = self.steps_model.rows[i]
         row.status, row.started = "RUNNING", self.ctx.clock.now()
         row.measurements = []
