@@ -66,9 +66,12 @@ def run_show(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add `meterlab run` and its actions; `run start` (executing a plan) belongs here too."""
-    p = sub.add_parser("run", help="test runs: their stored results")
+    """Add `meterlab run` and its actions."""
+    from app.cli.run_start import add_start
+
+    p = sub.add_parser("run", help="test runs: execute a plan on a bench, and the stored results")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_start(actions, common)
     _add_list(actions, common)
     _add_show(actions, common)
 

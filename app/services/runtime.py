@@ -22,6 +22,7 @@ from app.services.ingest import EventQueue, EventWriter
 from app.services.live import LiveData
 from app.services.outages import OutageService
 from app.storage.devices import DeviceRepo
+from devices.emulator.bench import BenchConfig
 from devices.io_loop import IoLoop
 from devices.sessions import SessionState
 
@@ -143,11 +144,13 @@ class DeviceRuntime:
         if devices:
             self.live.set_devices(devices)
 
-    def start(self, with_emulator: bool) -> None:
+    def start(self, with_emulator: bool, emulator_config: BenchConfig | None = None) -> None:
+        """Start the I/O loop and the writer, and the emulated bench when asked (the demo's,
+        or `emulator_config`: a time scale, faults)."""
         self.io.start()
         self.writer.start()
         if with_emulator:
-            self.emulator = DemoEmulator(demo_bench_config(start=self.clock.now()))
+            self.emulator = DemoEmulator(emulator_config or demo_bench_config(start=self.clock.now()))
             self.emulator.start()
             self.manager.emulator = self.emulator
 
