@@ -328,19 +328,14 @@ class Executor:
                 on_prompt=lambda r: _call("observer", run.observer.prompt, r)
                 if isinstance(r, PromptRequest) else None)
             outcome, message = await self._attempt(run, step, ctx, limit_s, teardown)
+            measurements = _complete(specs, ctx, outcome)
+            if outcome is StepOutcome.PASS:  # ran to its end: judged by its measurements
+                outcome = step_outcome_of(m.outcome for m in measurements)
+                message = _fail_message(measurements) if outcome is StepOutcome.FAIL else ""
             if (outcome in (StepOutcome.PASS, StepOutcome.MARGINAL, StepOutcome.ABORTED)
                     or attempts >= max(1, spec.repeat_limit)
                     or (run.aborted and not teardown)):
                 break
-        completed = outcome in (StepOutcome.PASS, StepOutcome.MARGINAL, StepOutcome.FAIL)
-        measurements = tuple(
-            ctx.results.get(m.name)
-            or (MeasurementResult.judged(m, None, "not measured") if completed
-                else MeasurementResult.skipped(m))
-            for m in specs)
-        if completed:
-            outcome = step_outcome_of(m.outcome for m in measurements)
-            message = _fail_message(measurements) if outcome is StepOutcome.FAIL else ""
         return StepResult(index, spec.name, spec.kind, outcome, started, self.clock.now(),
                           measurements, message, attempts, teardown, ctx.answer)
 
@@ -362,6 +357,9 @@ class Executor:
         if not done:
             task.cancel()
             await asyncio.wait({task})
+            if step.time_limit_message:
+                return StepOutcome.ERROR, step.time_limit_message.replace(
+                    "{limit}", f"{ctx.time_limit_s:g}")
             clock = "" if step.real_time_limit else " on the bench's clock"
             return StepOutcome.ERROR, (f"The step took longer than its time limit of "
                                        f"{ctx.time_limit_s:g} s{clock}.")
@@ -410,6 +408,17 @@ class Executor:
                           self.clock.now(),
                           message=f"Relay channel(s) {listed} switched back on by the executor.",
                           teardown=True)
+
+
+def _complete(specs: tuple[MeasurementSpec, ...], ctx: StepContext,
+              outcome: StepOutcome) -> tuple[MeasurementResult, ...]:
+    """Every measurement of the step: what it measured; the rest UNSET when it ran to its end,
+    SKIPPED when it did not (an error, the time limit, an abort)."""
+    return tuple(
+        ctx.results.get(m.name)
+        or (MeasurementResult.judged(m, None, "not measured") if outcome is StepOutcome.PASS
+            else MeasurementResult.skipped(m))
+        for m in specs)
 
 
 def _sentence(text: str) -> str:

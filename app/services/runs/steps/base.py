@@ -20,10 +20,14 @@ class Step(Protocol):
         kind: the step kind's name.
         real_time_limit: True when the step's time limit is real seconds (a person answering),
             False when it is bench seconds (the default: it runs on the bench's clock).
+        time_limit_message: the ERROR's sentence when the time limit passes ("{limit}" is
+            replaced by the limit); "" for the executor's own.
     """
 
     kind: ClassVar[str]
     real_time_limit: ClassVar[bool]
+    #: What the step's ERROR says when its time limit passes ({limit} is the limit), or "".
+    time_limit_message: ClassVar[str]
 
     def host_wait_s(self, settings: Mapping[str, Any]) -> float:
         """Real seconds the step may spend waiting on the host's side (a relay's
@@ -118,6 +122,7 @@ class BaseStep:
 
     kind: ClassVar[str] = ""
     real_time_limit: ClassVar[bool] = False
+    time_limit_message: ClassVar[str] = ""
 
     def host_wait_s(self, settings: Mapping[str, Any]) -> float:
         return 0.0

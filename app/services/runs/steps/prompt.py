@@ -17,6 +17,7 @@ class PromptStep(BaseStep):
 
     kind = "prompt"
     real_time_limit = True
+    time_limit_message = "No operator answer within {limit} s."
 
     async def run(self, ctx: StepContext) -> list[MeasurementResult]:
         picture = str(ctx.settings.get("picture") or "") or None
@@ -30,7 +31,7 @@ class PromptStep(BaseStep):
             future.cancel()  # the time limit passed or the run was aborted
             raise
         if answer is None:
-            raise BenchError("no operator answer")
+            raise BenchError("No operator answer.")
         ctx.answer = answer.text + (f": {answer.note}" if answer.note else "")
         ctx.measure("operator_answer", answer.text, answer.note)
         return ctx.measured()
