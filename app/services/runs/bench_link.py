@@ -281,6 +281,10 @@ class BenchLink(Protocol):
         """
         ...
 
+    def ensure_connected(self, label: str) -> None:
+        """Raise BenchError when the device's session is not connected (its port gone...)."""
+        ...
+
     def subscribe(self, keep: bool = True) -> EventStream:
         """The events of the bench's devices from now on (close it when done); with
         ``keep=False`` only counted."""
@@ -360,23 +364,24 @@ class RuntimeBenchLink:
             raise BenchError(why or f"{self.relay_label} did not acknowledge.")
         return ack
 
-    def _check_connected(self, label: str) -> None:
+    def ensure_connected(self, label: str) -> None:
         health = self.runtime.manager.health(label)
         if label not in self.runtime.manager.connected_labels() or health is None:
             raise BenchError(f"{label} is not connected.")
-        if health.state in (SessionState.FAILED, SessionState.RECONNECTING,
-                            SessionState.DISCONNECTED):
-            why = f": {health.reason}" if health.reason else ""
+        why = f": {health.reason.rstrip('.')}" if health.reason else ""
+        if health.state is SessionState.FAILED:
+            raise BenchError(f"{label} failed{why}.")
+        if health.state in (SessionState.RECONNECTING, SessionState.DISCONNECTED):
             raise BenchError(f"{label} is {health.state.value}{why}.")
 
     async def read_now(self, label: str, timeout_s: float) -> list[DeviceEvent]:
-        self._check_connected(label)
+        self.ensure_connected(label)
         with self.fanout.open((label,)) as stream:
             future = self.runtime.manager.read_now(label)
             try:
                 ok, reason = await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
             except TimeoutError:
-                self._check_connected(label)
+                self.ensure_connected(label)
                 raise NoReadingError(f"{label} gave no readout within {timeout_s:g} s.") from None
             if not ok:
                 if reason == "stopped" or reason.endswith("not connected."):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -17,6 +16,7 @@ from app.services.runs.executor import BenchBusyError
 from app.services.runs.prompts import NoAnswerPrompt, QueuePrompt, ScriptedPrompt
 from app.services.runs.steps.base import BaseStep
 from tests.services.runs.executor_bench import (
+    Bench,
     Recording,
     bench,
     by_name,
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.timeout(120)
 __all__ = ["bench"]  # the module-scoped fixture
 
 
-def plan_of(*steps, teardown=()) -> Plan:  # noqa: ANN001, ANN002
+def plan_of(*steps, teardown=()) -> Plan:
     return Plan("test", "1", "", ("ESME",), (), tuple(steps), tuple(teardown))
 
 
@@ -113,7 +113,7 @@ def test_a_relay_that_does_not_acknowledge_is_an_error_not_a_fail(bench) -> None
 class Exploding(BaseStep):
     kind = "wait"
 
-    async def run(self, ctx):  # noqa: ANN001, ANN201
+    async def run(self, ctx):
         raise ZeroDivisionError("division by zero\nsecond line")
 
 
@@ -230,17 +230,54 @@ def test_log_capture_and_an_alert_after_an_action(bench) -> None:
     assert bench.powered()
 
 
-def test_a_meter_that_stops_answering_fails_the_readout_it_concerns(bench) -> None:
-    # The optical port's carrier goes away for good: the port is gone, so that is the bench's
-    # failure (ERROR), not a FAIL of the meter.
-    plan = plan_of(step("registers", "readout",
-                        measurements=(limits("C.7.0", range=[0, 9999]),)))
-    assert bench.runtime.emulator is not None and bench.runtime.emulator.host is not None
-    started = time.monotonic()
-    bench.runtime.emulator.host.close_port("esme_optical")
-    result = run_plan(bench, plan).result(30)
+def test_a_port_gone_is_an_error_of_the_bench_not_a_fail(tmp_path) -> None:
+    own = Bench(tmp_path)  # this one loses a port: not the shared bench
+    try:
+        assert own.runtime.emulator is not None and own.runtime.emulator.host is not None
+        own.runtime.emulator.host.close_port("esme_optical")
+        wait_for(lambda: own.runtime.manager.health("Bench 1 ESME").state.value != "connected")
+        plan = plan_of(step("registers", "readout",
+                            measurements=(limits("C.7.0", range=[0, 9999]),)))
+        result = run_plan(own, plan).result(30)
+    finally:
+        own.stop()
     registers = by_name(result)["registers"]
-    assert registers.outcome in (StepOutcome.ERROR, StepOutcome.FAIL)
-    if registers.outcome is StepOutcome.FAIL:  # the session had not noticed yet
-        assert registers.measurements[0].outcome is MeasurementOutcome.UNSET
-    assert time.monotonic() - started < 20
+    assert registers.outcome is StepOutcome.ERROR and result.verdict is Verdict.ERROR
+    assert registers.message.startswith("Bench 1 ESME ")
+    assert "/dev/pts/" in registers.message
+    assert values(registers) == {"C.7.0": (None, "SKIPPED")}
+
+
+def test_a_meter_sending_bad_data_after_the_restore_fails_on_being_readable(bench) -> None:
+    optical = bench.emulator.esme_optical.settings
+    handle = run_plan(bench, power_outage_plan(), duration_s=120)
+    wait_for(lambda: not bench.powered())
+    optical.corrupt_bcc = True  # every data message from now on fails its check
+    try:
+        result = handle.result(60)
+    finally:
+        optical.corrupt_bcc = False
+    outage = values(by_name(result)["outage"])
+    assert outage["readable_after_restore_s"] == (None, "UNSET")
+    assert outage["power_fail_count_delta"] == (None, "UNSET")
+    assert outage["restore_alert"] == ("8F35", "PASS")
+    assert outage["ch_outage_logged"] == (True, "PASS")
+    assert by_name(result)["outage"].outcome is StepOutcome.FAIL
+    assert "readable_after_restore_s was not measured" in by_name(result)["outage"].message
+    assert result.verdict is Verdict.FAIL and bench.powered()
+
+
+def test_a_hub_gone_during_the_outage_is_an_error_not_a_fail(tmp_path) -> None:
+    own = Bench(tmp_path)
+    try:
+        handle = run_plan(own, power_outage_plan(), duration_s=120)
+        wait_for(lambda: not own.powered())
+        own.runtime.manager.disconnect("Bench 1 Comms Hub")
+        result = handle.result(60)
+        assert own.powered()
+    finally:
+        own.stop()
+    outage = by_name(result)["outage"]
+    assert outage.outcome is StepOutcome.ERROR
+    assert outage.message == "Bench 1 Comms Hub is not connected."
+    assert result.verdict is Verdict.ERROR
