@@ -193,6 +193,8 @@ class DeviceSession:
         self.device_ref = device_ref
         self.health = SessionHealth()
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._readout_waiters: list[asyncio.Future[tuple[bool, str]]] = []
 
     # --- state ---------------------------------------------------------------------------------
     def _set_state(self, state: SessionState, reason: str = "", *, quiet: bool = False) -> None:
@@ -218,6 +220,23 @@ class DeviceSession:
     def stop(self) -> None:
         """Ask the session to end (call on the I/O thread)."""
         self._stop.set()
+        self._wake.set()
+
+    def request_readout(self) -> asyncio.Future[tuple[bool, str]]:
+        """Ask a readout session (:meth:`poll_readouts`) to read the meter now (I/O thread).
+
+        The future gets the (ok, reason) of the first readout that *starts* after this call (one
+        already running may have begun before the caller's moment of interest, an outage's
+        restore for instance); its readings flow to the sink like any other. A session that
+        stops first answers (False, "stopped").
+        """
+        waiter: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
+        if self.stopping:
+            waiter.set_result((False, "stopped"))
+            return waiter
+        self._readout_waiters.append(waiter)
+        self._wake.set()
+        return waiter
 
     @property
     def stopping(self) -> bool:
@@ -457,12 +476,36 @@ class DeviceSession:
 
         async def poll() -> bool:
             while not self.stopping:
-                ok, reason = await self.readout(reply_timeout_s)
+                self._wake.clear()
+                waiters, self._readout_waiters = self._readout_waiters, []
+                try:
+                    ok, reason = await self.readout(reply_timeout_s)
+                except BaseException:
+                    # Not answered: the next readout (after a reconnect) serves them.
+                    self._readout_waiters[:0] = waiters
+                    raise
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result((ok, reason))
                 self._set_state(SessionState.CONNECTED, "" if ok else f"last readout failed: {reason}")
-                await self._sleep_or_stop(poll_s)
+                if not self._readout_waiters:
+                    await self._sleep_or_woken(poll_s)
             return True
 
-        await self._keep_connected(poll)
+        try:
+            await self._keep_connected(poll)
+        finally:
+            waiters, self._readout_waiters = self._readout_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result((False, "stopped"))
+
+    async def _sleep_or_woken(self, delay_s: float) -> None:
+        """Sleep until `delay_s` passes, a readout is requested or the session stops."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=delay_s)
+        except TimeoutError:
+            pass
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -359,8 +359,44 @@ class DeviceManager:
             return failed
         return self.io.submit(self._switch(session, relay_label, bench, off, channel, timeout_s))
 
+    def switch_supply_acked(self, relay_label: str, bench: str, off: bool, channel: int = 1,
+                            timeout_s: float = 3.0
+                            ) -> concurrent.futures.Future[tuple[str, datetime | None]]:
+        """Like :meth:`switch_supply`, with the host time of the board's acknowledgement:
+        ("", ack time) on success, else (why not, None)."""
+        session = self._sessions.get(relay_label)
+        if session is None:
+            failed: concurrent.futures.Future[tuple[str, datetime | None]] = (
+                concurrent.futures.Future())
+            failed.set_result((f"{relay_label} is not connected.", None))
+            return failed
+        acked: list[datetime] = []
+
+        async def switch() -> tuple[str, datetime | None]:
+            why = await self._switch(session, relay_label, bench, off, channel, timeout_s,
+                                     acked)
+            return why, (acked[0] if acked and not why else None)
+
+        return self.io.submit(switch())
+
+    def read_now(self, label: str) -> concurrent.futures.Future[tuple[bool, str]]:
+        """Ask an IEC 62056-21 readout session to read its meter now (see
+        :meth:`DeviceSession.request_readout`): (ok, reason) of a readout begun after the call.
+        The readings go through the event queue like every periodic readout's."""
+        session = self._sessions.get(label)
+        if session is None or not isinstance(session.codec, IecReadoutClient):
+            done: concurrent.futures.Future[tuple[bool, str]] = concurrent.futures.Future()
+            done.set_result((False, f"{label} is not connected." if session is None else
+                             f"{label} is not read by IEC 62056-21 readouts."))
+            return done
+
+        async def read() -> tuple[bool, str]:
+            return await session.request_readout()
+
+        return self.io.submit(read())
+
     async def _switch(self, session: DeviceSession, label: str, bench: str, off: bool, channel: int,
-                      timeout_s: float) -> str:
+                      timeout_s: float, acked: list[datetime] | None = None) -> str:
         fut: asyncio.Future[DeviceEvent] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(label, []).append(fut)
         await session.send(f"RELAY {channel} {'OFF' if off else 'ON'}\r\n".encode())
@@ -374,6 +410,8 @@ class DeviceManager:
         if answer.fields.get("state") != "ok":
             return f"{label} refused the command: {answer.fields.get('error', 'error')}."
         self.events.put(ground_truth_event(label, bench, off, answer.host_time, channel))
+        if acked is not None:
+            acked.append(answer.host_time)
         return ""
 
     def shutdown(self) -> None:
