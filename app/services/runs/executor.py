@@ -67,6 +67,8 @@ RESTORE_ACK_TIMEOUT_S = 3.0
 #: Real seconds allowed to list the run's evidence at its end.
 EVIDENCE_TIMEOUT_S = 10.0
 RESTORE_STEP_NAME = "restore supply"
+#: Real seconds a run waits for what must finish before it (see :meth:`Executor.start`).
+BEFORE_TIMEOUT_S = 20.0
 
 
 class BenchBusyError(Exception):
@@ -126,6 +128,7 @@ class _Run:
     stopped_by: str = ""
     started_at: datetime | None = None
     events: EventStream | None = None
+    before: concurrent.futures.Future[Any] | None = None
 
     def abort(self) -> None:
         """On the loop: mark the run aborted and cancel the step in progress (not teardown)."""
@@ -177,8 +180,12 @@ class Executor:
 
     def start(self, plan: Plan, parameters: Mapping[str, Any], link: BenchLink | None,
               prompt: Prompt, recorder: RunRecorder, observer: RunObserver,
-              start_info: RunStart) -> RunHandle:
+              start_info: RunStart,
+              before: concurrent.futures.Future[Any] | None = None) -> RunHandle:
         """Start a run of `plan` with resolved `parameters`; returns at once (any thread).
+
+        `before`: the run waits (at most BEFORE_TIMEOUT_S) until it is done, e.g. until the
+        demo's scripted outages have released the bench's relay.
 
         Raises:
             BenchBusyError: a run is already going on that bench.
@@ -192,7 +199,7 @@ class Executor:
             self._busy[bench] = handle
         try:
             run = _Run(plan, dict(parameters), link or self._link_for(bench), prompt, recorder,
-                       observer, start_info, handle)
+                       observer, start_info, handle, before=before)
             handle._run = run
             self.io.submit(self._main(run))
         except BaseException:
@@ -223,6 +230,14 @@ class Executor:
                 handle.future.set_result(result)
 
     async def _run(self, run: _Run) -> RunResult:
+        if run.before is not None:
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(run.before), BEFORE_TIMEOUT_S)
+            except TimeoutError:
+                raise BenchError(f"{run.start.bench}'s relay was still busy after "
+                                 f"{BEFORE_TIMEOUT_S:g} s.") from None
+            except Exception:  # what ran before ended badly: the run goes on all the same
+                logger.exception("before the run on %s", run.start.bench)
         run.started_at = self.clock.now()
         run_id = _call("recorder", run.recorder.started, run.start)
         run.run_id = run_id if isinstance(run_id, int) else 0
@@ -294,14 +309,22 @@ class Executor:
                           tuple(MeasurementResult.skipped(m) for m in specs),
                           f"Skipped: {why}.", attempts=0)
 
+    @staticmethod
+    def _limit_s(spec: StepSpec, settings: Mapping[str, Any]) -> float:
+        """The plan's limit, or what the kind needs for this run's settings (an outage of
+        3600 s needs longer than one of 120 s)."""
+        return spec.time_limit_s if spec.time_limit_given else \
+            step_kind(spec.kind).time_limit_s(settings)
+
     def _real_limit_s(self, run: _Run, step: Step, spec: StepSpec,
                       settings: Mapping[str, Any]) -> float:
+        limit = self._limit_s(spec, settings)
         if step.real_time_limit:
-            return spec.time_limit_s
+            return limit
         clock = run.link.clock
         host_s = step.host_wait_s(settings)
         # Host waits take the same real time at any scale; the bench limit covers 1/scale of it.
-        return clock.real_s(spec.time_limit_s) + max(0.0, host_s * (1 - 1 / clock.time_scale))
+        return clock.real_s(limit) + max(0.0, host_s * (1 - 1 / clock.time_scale))
 
     async def _step(self, run: _Run, index: int, spec: StepSpec, teardown: bool) -> StepResult:
         _call("observer", run.observer.step_started, run.run_id, index, spec.name, spec.kind,
@@ -321,7 +344,8 @@ class Executor:
             attempts += 1
             ctx = StepContext(
                 run.link, run.prompt, run.run_id, index, spec.name, spec.kind, settings, specs,
-                spec.time_limit_s, run.started_at or started, run.events,  # type: ignore[arg-type]
+                self._limit_s(spec, settings), run.started_at or started,
+                run.events,  # type: ignore[arg-type]
                 run.supply,
                 on_measurement=lambda m: _call("observer", run.observer.measurement, run.run_id,
                                                index, m),
