@@ -85,10 +85,12 @@ def step(name: str, kind: str, time_limit_s: float | None = None,
          measurements: tuple[MeasurementSpec, ...] = (), on_fail: OnFail = OnFail.CONTINUE,
          repeat_limit: int = 1, **settings: Any) -> StepSpec:
     """A step whose time limit, when not given, is its kind's (as the plan loader gives it)."""
+    given = time_limit_s is not None
     if time_limit_s is None:
         resolved = resolve_step(step_kind(kind), settings, measurements, name)
         time_limit_s = step_kind(kind).time_limit_s(resolved.settings)
-    return StepSpec(name, kind, settings, measurements, time_limit_s, repeat_limit, on_fail)
+    return StepSpec(name, kind, settings, measurements, time_limit_s, repeat_limit, on_fail,
+                    time_limit_given=given)
 
 
 def limits(name: str, unit: str = "", **raw: Any) -> MeasurementSpec:
