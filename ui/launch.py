@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, db_path_of
 from app.domain.clock import Clock, FixedClock, OffsetClock
 from app.main import AppContext, build_context
 from app.services.demo import create_demo_lab
 from ui.pages.registry import PAGES, page_names
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
@@ -131,6 +134,7 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
             live_page.attach(devices.runtime)
         # The demo's scripted outages start once its devices are connected (queued after them).
         devices.bridge.run_for_device("demo outages", devices.runtime.start_demo_outages)
+    runs = attach_runs(window, ctx, devices.runtime if devices is not None else None)
     previous_hook = sys.excepthook
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -154,6 +158,8 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         sys.excepthook = previous_hook
         if hasattr(live_page, "detach"):
             live_page.detach()
+        if runs is not None:
+            runs.shutdown()
         if devices is not None:
             devices.stop()
         window.close()
@@ -162,6 +168,33 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         # goes on using the QApplication (tests, scripts) does not keep a dead window around.
         app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         ctx.close()
+
+
+def attach_runs(window: Any, ctx: AppContext, runtime: Any) -> Any:
+    """Give the Runs page its service (runs start only with a device runtime; the history is
+    there either way) and let it open a run's window on the Live page."""
+    from app.services.runs.service import RunsService
+    from ui.pages.runs import RunsPage
+
+    page = window.pages.get("runs")
+    if not isinstance(page, RunsPage):
+        return None
+    try:
+        service = RunsService(ctx.db, ctx.db_path, ctx.clock, ctx.actor, runtime=runtime)
+    except Exception as exc:  # the rest of the application works without runs
+        log.exception("the runs service did not start")
+        window.errors.report(f"Test runs are not available ({exc}).", "Runs")
+        return None
+    page.attach(service)
+    live = window.pages.get("live")
+
+    def show_on_live(start: Any, end: Any) -> None:
+        if hasattr(live, "show_window"):
+            window.show_page("live")
+            live.show_window(start, end)
+
+    page.sig_show_on_live.connect(show_on_live)
+    return page
 
 
 def _screenshot(window: QWidget, path: Path, after_s: float) -> int:

@@ -79,6 +79,12 @@ def _live(env: PageEnv) -> QWidget:
     return LivePage(env)
 
 
+def _runs(env: PageEnv) -> QWidget:
+    from ui.pages.runs import RunsPage
+
+    return RunsPage(env)
+
+
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("bookings", "Bookings",
              "Lab space bookings by week, the booking list, participants and inductions.",
@@ -90,8 +96,8 @@ PAGES: tuple[PageSpec, ...] = (
              "Alerts and outages as they happen: a timeline of GBCS alerts, N28/N29 events and "
              "line profiles from the devices on the benches.", _live),
     PageSpec("runs", "Runs",
-             "Test runs: what was captured, from which devices, with the raw capture files and "
-             "their checksums."),
+             "Test runs: run a plan on a bench, answer its prompts, and the stored results with "
+             "their measurements against their limits.", _runs),
     PageSpec("reports", "Reports",
              "Reports for participants and lab managers: bookings, utilisation and test results."),
     PageSpec("induction", "Induction",

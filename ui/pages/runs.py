@@ -52,12 +52,23 @@ from ui.widgets.run_tables import (
 log = logging.getLogger(__name__)
 
 ANY = "Any"
+#: The plan the form offers first.
+DEFAULT_PLAN = "power-outage"
 
 
 def _verdict_css(verdict: str) -> str:
     fill, text = OUTCOME_STYLE.get(verdict, OUTCOME_STYLE["WAITING"])
     return (f"QLabel {{ background: {fill}; color: {text}; border-radius: 6px; padding: 6px 14px;"
             f" font-size: 15pt; font-weight: 600; }}")
+
+
+def parameter_label(spec: ParameterSpec) -> str:
+    """"duration_s" -> "Duration" (the unit is shown in the editor)."""
+    name = spec.name
+    if spec.unit and name.endswith(f"_{spec.unit}"):
+        name = name[: -len(spec.unit) - 1]
+    text = name.replace("_", " ").strip() or spec.name
+    return text[0].upper() + text[1:]
 
 
 class ParameterForm(QWidget):
@@ -81,8 +92,7 @@ class ParameterForm(QWidget):
             editor = self._editor(spec)
             editor.setObjectName(f"param_{spec.name}")
             editor.setToolTip(spec.description or spec.name)
-            label = spec.name.replace("_", " ")
-            self.form.addRow(f"{label}:", editor)
+            self.form.addRow(f"{parameter_label(spec)}:", editor)
             self.editors[spec.name] = (spec, editor)
 
     @staticmethod
@@ -98,7 +108,7 @@ class ParameterForm(QWidget):
             return box
         if spec.type is ParamType.FLOAT:
             dbox = QDoubleSpinBox()
-            dbox.setDecimals(3)
+            dbox.setDecimals(1 if float(spec.default).is_integer() else 3)
             dbox.setRange(spec.minimum if spec.minimum is not None else -1e12,
                           spec.maximum if spec.maximum is not None else 1e12)
             dbox.setValue(float(spec.default))
@@ -430,6 +440,19 @@ class RunsPage(QWidget):
         self.service = service
         self.reload()
 
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Closing: abort a run in progress and wait for its teardown (the bench's supply is
+        restored before the application goes), then write what the recorder holds."""
+        handle, self.handle = self.handle, None
+        if handle is not None:
+            handle.abort()
+            try:
+                handle.result(timeout=timeout_s)
+            except Exception:
+                log.exception("the run did not end within %s s of the abort", timeout_s)
+        if self.service is not None:
+            self.service.close()
+
     def reload(self) -> None:
         """Plans, benches and filters from the service (after attach, or after a change)."""
         if self.service is None:
@@ -442,10 +465,11 @@ class RunsPage(QWidget):
             if entry.plan is None:
                 continue
             self.plans[entry.name] = entry.plan
-            self.plan_box.addItem(f"{entry.name} ({entry.version})", entry.name)
+            self.plan_box.addItem(f"{entry.name} ({entry.plan.version})", entry.name)
         self.plan_box.blockSignals(False)
-        if current and self.plan_box.findData(current) >= 0:
-            self.plan_box.setCurrentIndex(self.plan_box.findData(current))
+        wanted = current or DEFAULT_PLAN
+        if self.plan_box.findData(wanted) >= 0:
+            self.plan_box.setCurrentIndex(self.plan_box.findData(wanted))
         self._plan_chosen()
         benches = self.service.benches()
         self.bench_box.blockSignals(True)
@@ -472,6 +496,23 @@ class RunsPage(QWidget):
         plan = self.plans.get(self.plan_box.currentData())
         self.plan_about.setText(plan.description if plan else "")
         self.params.set_plan(plan)
+        if self.handle is None and plan is not None:  # a preview of what the run will do
+            self.steps_model.set_rows(self._rows_of(plan))
+            self.meas_model.set_rows([])
+            self.progress.setRange(0, max(1, len(self.steps_model.rows)))
+            self.progress.setValue(0)
+            self.run_title.setText(f"{plan.name} {plan.version}: {len(plan.steps)} steps, "
+                                   f"{len(plan.teardown)} teardown")
+            self.verdict_label.setVisible(False)
+            self.run_status.setText("Choose the bench and parameters, then Start run "
+                                    "(Ctrl+Return).")
+            self.live_button.setEnabled(False)
+
+    @staticmethod
+    def _rows_of(plan: Plan) -> list[StepRow]:
+        rows = [StepRow(i, s.name, s.kind) for i, s in enumerate(plan.steps)]
+        return rows + [StepRow(len(plan.steps) + i, s.name, s.kind, teardown=True)
+                       for i, s in enumerate(plan.teardown)]
 
     def _bench_chosen(self) -> None:
         self.booking_box.clear()
@@ -497,6 +538,9 @@ class RunsPage(QWidget):
                                     "runs are under History.")
         elif not can_start:
             self.form_error.setText(self.service.why_not_run())
+        elif self.form_error.text() == self.service.why_not_run() or \
+                self.form_error.text().startswith("Device I/O is not running"):
+            self.form_error.setText("")
 
     # --- a run ---------------------------------------------------------------------------------
     def start_run(self) -> None:
@@ -524,9 +568,7 @@ class RunsPage(QWidget):
             log.exception("run did not start")
             self.form_error.setText(f"The run could not start: {exc}")
             return
-        rows = [StepRow(i, s.name, s.kind) for i, s in enumerate(plan.steps)]
-        rows += [StepRow(len(plan.steps) + i, s.name, s.kind, teardown=True)
-                 for i, s in enumerate(plan.teardown)]
+        rows = self._rows_of(plan)
         self.steps_model.set_rows(rows)
         self.meas_model.set_rows([])
         self.progress.setRange(0, len(rows))

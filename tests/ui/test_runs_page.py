@@ -1,0 +1,157 @@
+"""The Runs page driving the real executor on the emulated bench (real ptys), as an operator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.domain.clock import OffsetClock
+from app.main import AppContext
+from app.services.runtime import DeviceRuntime
+from app.storage.devices import DeviceRepo
+from app.storage.runs import RunRepo
+from ui.launch import attach_runs, prepare_context
+
+pytestmark = pytest.mark.timeout(120)
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def runs_ctx(tmp_path: Path) -> Iterator[AppContext]:
+    ctx, _ = prepare_context(tmp_path / "runs.db", OffsetClock(NOW), "tester", demo=True)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def window(qtbot, runs_ctx):
+    from ui.main_window import MainWindow
+
+    win = MainWindow(runs_ctx)
+    qtbot.addWidget(win)
+    win.resize(1440, 900)
+    win.show_page("runs")
+    win.show()
+    yield win
+    win.pages["live"].detach()
+
+
+@pytest.fixture
+def runtime(window, runs_ctx, tmp_path) -> Iterator[DeviceRuntime]:
+    devices = DeviceRepo(runs_ctx.db, runs_ctx.clock).list()
+    rt = DeviceRuntime(runs_ctx.clock, runs_ctx.db_path, tmp_path / "captures", devices=devices)
+    rt.start(with_emulator=True)
+    rt.connect_all(devices)
+    window.pages["live"].attach(rt)
+    yield rt
+    rt.stop()
+
+
+@pytest.fixture
+def page(window, runs_ctx, runtime):
+    page = attach_runs(window, runs_ctx, runtime)
+    assert page is window.pages["runs"]
+    yield page
+    page.shutdown()
+
+
+def choose(page, plan: str, **params) -> None:
+    page.plan_box.setCurrentIndex(page.plan_box.findData(plan))
+    page.bench_box.setCurrentText("Bench 1")
+    for name, value in params.items():
+        page.params.set_value(name, value)
+
+
+def statuses(page) -> list[str]:
+    return [r.status for r in page.steps_model.rows]
+
+
+def test_a_power_outage_run_from_the_page_passes_and_lands_in_the_history(qtbot, window,
+                                                                           page, runs_ctx):
+    choose(page, "power-outage", duration_s=179)
+    assert page.start_button.isEnabled(), page.form_error.text()
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert page.abort_button.isEnabled() and not page.start_button.isEnabled()
+    qtbot.waitUntil(lambda: page.verdict_label.text() == "PASS", timeout=60_000)
+    assert statuses(page) == ["PASS", "PASS", "PASS"]
+    assert page.progress.value() == page.progress.maximum() == 3
+    assert page.start_button.isEnabled() and not page.abort_button.isEnabled()
+    # The outage step's measurements, as the operator sees them after clicking it.
+    page.steps_view.selectRow(0)
+    shown = {m.name: (m.value, m.outcome.value) for m in page.meas_model.rows}
+    assert shown["restore_alert"] == ("8F35", "PASS")
+    assert shown["power_fail_count_delta"] == (1, "PASS")
+    # Stored, and in the history with the same verdict.
+    runs = RunRepo(runs_ctx.db.conn).list()
+    assert [(r.plan_name, r.verdict.value, r.emulated) for r in runs] == [
+        ("power-outage", "PASS", True)]
+    page.tabs.setCurrentIndex(1)
+    assert page.history_model.rowCount() == 1
+    page.history_view.selectRow(0)
+    assert page.h_verdict.text() == "PASS"
+    assert [r.status for r in page.h_steps_model.rows] == ["PASS", "PASS", "PASS"]
+    # The run's window on the Live page.
+    qtbot.mouseClick(page.h_live, Qt.MouseButton.LeftButton)
+    assert window.current_page_name() == "live"
+    x0, x1 = window.pages["live"].plots.view_range()
+    assert x0 <= runs[0].started.timestamp() and x1 >= runs[0].ended.timestamp()
+
+
+def test_the_prompt_is_answered_in_the_page_and_a_fail_is_a_fail(qtbot, page, runs_ctx):
+    choose(page, "ihd-outage-message")
+    page.start_run()
+    qtbot.waitUntil(lambda: page.prompt_panel.isVisible(), timeout=60_000)
+    assert "IHD" in page.prompt_panel.question.text()
+    assert page.prompt_panel.isVisibleTo(page) and not page.start_button.isEnabled()
+    page.prompt_panel.note.setText("display stayed blank")
+    qtbot.mouseClick(page.prompt_panel.fail_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.verdict_label.text() == "FAIL", timeout=30_000)
+    assert not page.prompt_panel.isVisible()
+    prompt_row = next(r for r in page.steps_model.rows if r.kind == "prompt")
+    assert prompt_row.status == "FAIL"
+    record = RunRepo(runs_ctx.db.conn).get(RunRepo(runs_ctx.db.conn).list()[0].id)
+    step = next(s for s in record.steps if s.kind == "prompt")
+    assert step.outcome.value == "FAIL" and "fail" in step.answer
+    assert "display stayed blank" in step.answer + step.message + "".join(
+        m.note for m in step.measurements)
+    assert "Step" in page.run_status.text() and "FAIL" in page.run_status.text()
+
+
+def test_abort_in_the_middle_of_an_outage_restores_the_supply(qtbot, page, runtime):
+    choose(page, "power-outage", duration_s=3600)
+    page.start_run()
+    qtbot.waitUntil(lambda: page.steps_model.rows[0].status == "RUNNING", timeout=30_000)
+    qtbot.waitUntil(lambda: not runtime.emulator.bench.power.is_on(time.monotonic()), timeout=30_000)
+    qtbot.mouseClick(page.abort_button, Qt.MouseButton.LeftButton)
+    assert "Aborting" in page.run_status.text()
+    qtbot.waitUntil(lambda: page.verdict_label.text() == "ABORTED", timeout=60_000)
+    assert statuses(page)[0] == "ABORTED"
+    assert statuses(page)[-1] == "PASS"  # the teardown: supply on
+    assert runtime.emulator.bench.power.is_on(time.monotonic())
+
+
+def test_without_device_io_the_page_shows_the_history_and_says_why_it_cannot_run(
+        qtbot, window, runs_ctx):
+    page = attach_runs(window, runs_ctx, None)
+    assert not page.start_button.isEnabled()
+    assert "Device I/O is not running" in page.form_error.text()
+    page.start_run()  # Ctrl+Return with nothing to run on: nothing happens
+    assert page.handle is None
+    page.shutdown()
+
+
+def test_a_run_takes_the_relay_from_the_demo_outages_and_gives_it_back(qtbot, page, runtime):
+    runtime.start_demo_outages(repeat_s=3.0)
+    assert runtime.demo_outages_on("Bench 1")
+    choose(page, "power-outage", duration_s=60)
+    page.start_run()
+    qtbot.waitUntil(lambda: page.verdict_label.text() not in ("RUNNING", ""), timeout=60_000)
+    # The demo's own outages did not cut across the run's: its measurements hold.
+    assert page.verdict_label.text() == "PASS", page.run_status.text()
+    qtbot.waitUntil(lambda: runtime.demo_outages_on("Bench 1"), timeout=5_000)
