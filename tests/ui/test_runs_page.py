@@ -155,3 +155,19 @@ def test_a_run_takes_the_relay_from_the_demo_outages_and_gives_it_back(qtbot, pa
     # The demo's own outages did not cut across the run's: its measurements hold.
     assert page.verdict_label.text() == "PASS", page.run_status.text()
     qtbot.waitUntil(lambda: runtime.demo_outages_on("Bench 1"), timeout=5_000)
+
+
+def test_a_fault_set_for_one_run_fails_it_on_its_measurement_and_is_recorded(qtbot, page,
+                                                                            runtime, runs_ctx):
+    choose(page, "power-outage", duration_s=100)
+    assert page.faults_edit.isVisibleTo(page)
+    page.faults_edit.setText("counter-stuck")
+    page.start_run()
+    qtbot.waitUntil(lambda: page.verdict_label.text() == "FAIL", timeout=60_000)
+    assert page.steps_view.currentIndex().row() == 0  # the failed step is shown
+    failed = [m.name for m in page.meas_model.rows if m.outcome.value != "PASS"]
+    assert failed == ["power_fail_count_delta"]
+    assert "fault" in page.run_title.text()
+    record = RunRepo(runs_ctx.db.conn).list()[0]
+    assert RunRepo(runs_ctx.db.conn).get(record.id).faults == ("counter-stuck",)
+    assert runtime.emulator.bench.faults.all() == ()  # healthy again after the run

@@ -290,6 +290,15 @@ class RunsPage(QWidget):
         self.params = ParameterForm()
         self.bench_note = QLabel()
         self.bench_note.setWordWrap(True)
+        self.faults_edit = QLineEdit()
+        self.faults_edit.setObjectName("faults")
+        self.faults_edit.setPlaceholderText("none (e.g. counter-stuck, late-alert=30)")
+        self.faults_edit.setToolTip(
+            "Make the emulated bench misbehave for this run, to see a plan fail: "
+            "wrong-restore-alert, late-alert=SECONDS, no-restore-alert, no-outage-log, "
+            "counter-stuck, silent-after-restore (separate them with commas)")
+        self.faults_label = QLabel("&Faults:")
+        self.faults_label.setBuddy(self.faults_edit)
         self.start_button = QPushButton("Start run")
         self.start_button.setObjectName("startRun")
         self.start_button.setToolTip("Start the plan on the bench (Ctrl+Return)")
@@ -304,6 +313,7 @@ class RunsPage(QWidget):
         form.addRow(QLabel("<b>Parameters</b>"))
         form.addRow(self.params)
         form.addRow("", self.bench_note)
+        form.addRow(self.faults_label, self.faults_edit)
         form.addRow(self.start_button)
         form.addRow(self.form_error)
         split.addWidget(left)
@@ -526,11 +536,17 @@ class RunsPage(QWidget):
             if booking_id == default:
                 self.booking_box.setCurrentIndex(self.booking_box.count() - 1)
         self.bench_note.setText(self.service.bench_note(bench))
+        emulated = self.service.is_emulated(bench)
+        self.faults_label.setVisible(emulated)
+        self.faults_edit.setVisible(emulated)
+        if not emulated:
+            self.faults_edit.clear()
 
     def _set_running(self, running: bool) -> None:
         can_start = self.service is not None and self.service.can_run()
         self.start_button.setEnabled(not running and can_start and bool(self.plans))
-        for w in (self.plan_box, self.bench_box, self.booking_box, self.params):
+        for w in (self.plan_box, self.bench_box, self.booking_box, self.params,
+                  self.faults_edit):
             w.setEnabled(not running)
         self.abort_button.setEnabled(running)
         if self.service is None:
@@ -557,7 +573,8 @@ class RunsPage(QWidget):
             self.handle = self.service.start(
                 plan=name, bench=self.bench_box.currentText(),
                 booking_id=self.booking_box.currentData(), parameters=self.params.values(),
-                observer=self.bridge, prompt_ui=True)
+                observer=self.bridge, prompt_ui=True,
+                faults=tuple(f.strip() for f in self.faults_edit.text().split(",") if f.strip()))
         except (ValidationError, NotFoundError) as exc:
             self.form_error.setText(exc.message)
             return
@@ -596,7 +613,8 @@ class RunsPage(QWidget):
         if self.handle is None:
             return
         self.run_id = run_id
-        emulated = " (emulated bench)" if start.emulated else ""
+        emulated = " (emulated bench" + (f", faults: {', '.join(start.faults)})"
+                                          if start.faults else ")") if start.emulated else ""
         self.run_title.setText(f"Run {run_id}: {start.plan_name} {start.plan_version} on "
                                f"{start.bench}{emulated}")
         self._run_window[0] = start.started

@@ -38,7 +38,7 @@ from app.services.runs.bookings import (
     default_booking,
     describe,
 )
-from app.services.runs.executor import Executor, RunHandle
+from app.services.runs.executor import BenchBusyError, Executor, RunHandle
 from app.services.runs.plans import PlanEntry, check_run_values, find_plans, get_plan
 from app.services.runs.prompts import QueuePrompt
 from app.services.runs.store import StoreRunRecorder
@@ -199,8 +199,35 @@ class RunsService:
         is running one). With `prompt_ui`, questions wait for :meth:`answer`."""
         if self.executor is None or self.runtime is None:
             raise ValidationError("bench", self.why_not_run())
-        prepared = self.prepare(plan, bench, parameters, booking_id, org, faults)
-        return self.start_prepared(prepared, observer, self.prompts if prompt_ui else prompt)
+        parsed = self._faults(bench, faults)
+        prepared = self.prepare(plan, bench, parameters, booking_id, org,
+                                tuple(str(f) for f in parsed))
+        emulator = self.runtime.emulator
+        if prepared.start.bench in self.executor.running():
+            raise BenchBusyError(f"{prepared.start.bench} is busy with another run; wait for it "
+                                 f"to end or abort it.")
+        if parsed and emulator is not None:
+            # The faults last for this run; the emulated bench is healthy again after it.
+            emulator.set_faults(parsed)
+        handle = self.start_prepared(prepared, observer, self.prompts if prompt_ui else prompt)
+        if parsed and emulator is not None:
+            handle.future.add_done_callback(lambda _f: emulator.set_faults(()))
+        return handle
+
+    def _faults(self, bench: str, faults: Iterable[str]) -> tuple[Any, ...]:
+        """Faults for a run on the emulated bench (none on a real one)."""
+        from devices.emulator.faults import parse_faults
+
+        texts = [t for t in faults if t.strip()]
+        if not texts:
+            return ()
+        if not self.is_emulated(bench) or self.runtime is None or self.runtime.emulator is None:
+            raise ValidationError("fault", f"Faults can only be set on an emulated bench; "
+                                           f"{bench} is real.")
+        try:
+            return parse_faults(texts)
+        except ValueError as exc:
+            raise ValidationError("fault", str(exc).removeprefix("--fault: ")) from None
 
     def start_prepared(self, prepared: PreparedRun, observer: RunObserver | None,
                        prompt: Prompt | None) -> RunHandle:
