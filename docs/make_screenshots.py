@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app.cli import main as cli_main
 from app.domain.bookings import Phase
-from app.domain.clock import FixedClock
+from app.domain.clock import FixedClock, OffsetClock
 from ui.dialogs.booking_dialog import to_qdatetime
 from ui.launch import SCREENSHOT_SIZE, prepare_context
 from ui.main_window import MainWindow
@@ -93,8 +94,83 @@ def main() -> int:
         save(window, "participants.png")
         window.close()
         ctx.close()
+        runs_screenshots(Path(tmp))
     app.processEvents()
     return 0
+
+
+def wait_until(condition, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the run did not get there in time")
+        settle(50)
+
+
+def runs_screenshots(tmp: Path) -> None:
+    """The Runs page on the emulated bench: a run going, a prompt, a FAIL, the history."""
+    from app.services.runtime import DeviceRuntime
+    from app.storage.devices import DeviceRepo
+    from ui.launch import attach_runs
+
+    ctx, _ = prepare_context(tmp / "runs.db", OffsetClock(datetime.fromisoformat(NOW)),
+                             "lab.staff", True)
+    window = MainWindow(ctx)
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    devices = DeviceRepo(ctx.db, ctx.clock).list()
+    runtime = DeviceRuntime(ctx.clock, ctx.db_path, tmp / "captures", devices=devices)
+    runtime.start(with_emulator=True)
+    runtime.connect_all(devices)
+    window.pages["live"].attach(runtime)
+    page = attach_runs(window, ctx, runtime)
+    window.show_page("runs")
+    try:
+        def choose(plan: str, **params) -> None:
+            page.plan_box.setCurrentIndex(page.plan_box.findData(plan))
+            for name, value in params.items():
+                page.params.set_value(name, value)
+
+        # 1. A power-outage run after its outage, reading the meter.
+        choose("power-outage", duration_s=179)
+        page.start_run()
+        wait_until(lambda: page.steps_model.rows[1].status == "RUNNING")
+        page.steps_view.selectRow(0)
+        settle()
+        save(window, "runs-running.png")
+        wait_until(lambda: page.handle is None)
+
+        # 2. The IHD question, answered in the page.
+        choose("ihd-outage-message")
+        page.start_run()
+        wait_until(lambda: page.prompt_panel.isVisible())
+        page.prompt_panel.note.setText("Supply interruption shown at 10:04")
+        settle()
+        save(window, "runs-prompt.png")
+        page.prompt_panel.pass_button.click()
+        wait_until(lambda: page.handle is None)
+
+        # 3. A meter whose power-failure counter does not move: FAIL on that measurement.
+        choose("power-outage", duration_s=240)
+        page.faults_edit.setText("counter-stuck")
+        page.start_run()
+        wait_until(lambda: page.handle is None)
+        page.faults_edit.clear()
+        settle()
+        save(window, "runs-fail.png")
+
+        # 4. The history, the failed run opened.
+        page.tabs.setCurrentIndex(1)
+        page.refresh_history()
+        page.history_view.selectRow(0)
+        settle()
+        save(window, "runs-history.png")
+    finally:
+        page.shutdown()
+        window.pages["live"].detach()
+        runtime.stop()
+        window.close()
+        ctx.close()
 
 
 if __name__ == "__main__":

@@ -147,7 +147,9 @@ class Validator:
         if self.marginal is not None:
             parts.append(f"marginal outside {_fmt(self.marginal[0])}..{_fmt(self.marginal[1])}")
         if self.equals is not None:
-            parts.append(f"x == {self.equals!r}")
+            shown = ("true" if self.equals else "false") if isinstance(self.equals, bool) \
+                else repr(self.equals)
+            parts.append(f"x == {shown}")
         if self.regex is not None:
             parts.append(f"x matches /{self.regex}/")
         if self.within_percent is not None:

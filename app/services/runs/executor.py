@@ -450,6 +450,14 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _fail_message(measurements: tuple[MeasurementResult, ...]) -> str:
     failed = [m for m in measurements
               if m.outcome in (MeasurementOutcome.FAIL, MeasurementOutcome.UNSET)]
@@ -458,5 +466,6 @@ def _fail_message(measurements: tuple[MeasurementResult, ...]) -> str:
         if m.outcome is MeasurementOutcome.UNSET:
             parts.append(f"{m.name} was not measured" + (f" ({m.note})" if m.note else ""))
         else:
-            parts.append(f"{m.name} = {m.value!r} is outside {m.limits}")
+            unit = f" {m.unit}" if m.unit else ""
+            parts.append(f"{m.name} = {_shown(m.value)}{unit}, expected {m.limits}")
     return _sentence("; ".join(parts))
