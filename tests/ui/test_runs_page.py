@@ -171,3 +171,19 @@ def test_a_fault_set_for_one_run_fails_it_on_its_measurement_and_is_recorded(qtb
     record = RunRepo(runs_ctx.db.conn).list()[0]
     assert RunRepo(runs_ctx.db.conn).get(record.id).faults == ("counter-stuck",)
     assert runtime.emulator.bench.faults.all() == ()  # healthy again after the run
+
+
+def test_a_result_the_database_cannot_take_is_said_not_lost_silently(qtbot, page, runs_ctx,
+                                                                   tmp_path):
+    from app.services.runs.store import StoreRunRecorder
+
+    reported: list[str] = []
+    page.env.errors.report = lambda message, *_a, **_k: reported.append(message)
+    # A database file that is not there: the recorder refuses to create one and counts.
+    page.service.recorder = StoreRunRecorder(tmp_path / "gone" / "runs.db", runs_ctx.clock)
+    choose(page, "power-outage", duration_s=30)
+    page.start_run()
+    qtbot.waitUntil(lambda: page.handle is None, timeout=60_000)
+    assert page.verdict_label.text() == "PASS"
+    assert "could not be stored" in page.run_status.text()
+    assert reported and "only copy" in reported[0]

@@ -250,6 +250,7 @@ class RunsPage(QWidget):
         self.bridge = RunBridge(self)
         self.plans: dict[str, Any] = {}
         self._history_rows: list[Any] = []
+        self._unstored_before = 0
 
         outer = QVBoxLayout(self)
         self.tabs = QTabWidget()
@@ -569,6 +570,7 @@ class RunsPage(QWidget):
             return
         self.form_error.setText("")
         self.run_id = 0
+        self._unstored_before = self.service.recorder.unstored
         try:
             self.handle = self.service.start(
                 plan=name, bench=self.bench_box.currentText(),
@@ -702,6 +704,17 @@ class RunsPage(QWidget):
             summary += f" Step {first.index + 1} ({first.name}): {why}"
         if result.message:
             summary += f" {result.message}"
+        lost = 0
+        if self.service is not None:
+            # The result's last writes are queued: wait a moment for them (milliseconds
+            # normally), so a database that refused them is said now, not never.
+            self.service.recorder.flush(1.0)
+            lost = self.service.recorder.unstored - self._unstored_before
+        if lost or not result.run_id:
+            why = self.service.recorder.last_error if self.service is not None else ""
+            summary += (f" {lost} of its results could not be stored in the database"
+                        f"{f' ({why})' if why else ''}: what is shown here is the only copy.")
+            self.env.errors.report(summary, "Runs")
         self.run_status.setText(summary)
         self._run_window[1] = result.ended
         if failed:
