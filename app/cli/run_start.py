@@ -194,10 +194,15 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
         raise ValidationError("fault", str(exc).removeprefix("--fault: ")) from None
     scale = DEFAULT_TIME_SCALE
     if args.time_scale is not None:
-        scale = parse_positive_float(args.time_scale, "time_scale", MAX_TIME_SCALE)
+        try:
+            scale = parse_positive_float(args.time_scale, "time_scale", MAX_TIME_SCALE)
+        except ValidationError:
+            scale = 0.0
         if scale < 1:
-            raise ValidationError("time_scale", f"--time-scale must be from 1 to "
+            raise ValidationError("time_scale", f"--time-scale must be a number from 1 to "
                                                 f"{MAX_TIME_SCALE:g}, not {args.time_scale!r}.")
+    if not args.bench.strip():
+        raise ValidationError("bench", "--bench must name a bench, e.g. \"Bench 1\".")
     booking_id = check_booking_id(args.booking)
     plan_dirs = [Path(p) for p in (args.plan_dir or [])] or None
     db_path = db_path_of(args)
