@@ -14,8 +14,9 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli import (
     EXIT_NO_ANSWER,
@@ -35,11 +36,19 @@ from app.domain.parsing import parse_positive_float
 from app.domain.runs import MeasurementResult, StepResult, Verdict
 from app.services.runs.api import NullObserver, PromptAnswer, PromptRequest, RunResult
 
+if TYPE_CHECKING:
+    from devices.emulator.bench import BenchConfig
+    from devices.emulator.faults import Fault
+
 #: How long the bench's devices have to connect before the run gives up (exit 4).
 CONNECT_TIMEOUT_S = 15.0
 #: Fastest emulated clock a run may ask for.
 MAX_TIME_SCALE = 3600.0
 DEFAULT_TIME_SCALE = 60.0
+#: Routine alerts of a run's emulated bench, per minute of the bench's clock (on average; the
+#: meter's at least every other one), so that a plan's wait for one means the same at any time
+#: scale: the meter's next alert is at most 3 bench minutes away.
+ROUTINE_ALERTS_PER_BENCH_MIN = 1.0
 
 EXIT_BY_VERDICT = {Verdict.PASS: EXIT_OK, Verdict.MARGINAL: EXIT_OK, Verdict.FAIL: EXIT_RUN_FAIL,
                    Verdict.ERROR: EXIT_RUN_ERROR, Verdict.ABORTED: EXIT_RUN_ABORTED}
@@ -93,6 +102,15 @@ def emulated_devices(registry: list[Device], bench: str) -> list[Device]:
         out.append(replace(d, label=label, bench=bench,
                            connection=replace(d.connection, via=via)))
     return out
+
+
+def emulated_bench_config(scale: float, start: datetime, faults: tuple[Fault, ...]
+                          ) -> BenchConfig:
+    """The emulated bench of a run: the demo bench, its routine alerts on the bench's clock."""
+    from app.services.device_manager import demo_bench_config
+
+    return replace(demo_bench_config(scale, start=start), faults=faults,
+                   alert_rate_per_min=ROUTINE_ALERTS_PER_BENCH_MIN * scale)
 
 
 class LinePrinter(NullObserver):
@@ -154,7 +172,6 @@ def terminal_prompt(request: PromptRequest) -> concurrent.futures.Future[PromptA
 def run_start(args: argparse.Namespace, clock: Clock) -> int:
     from app.domain.devices import IEC_62056_21
     from app.main import build_context
-    from app.services.device_manager import demo_bench_config
     from app.services.runs.bookings import check_booking_id
     from app.services.runs.prompts import ScriptedPrompt
     from app.services.runs.service import RunsService
@@ -177,10 +194,15 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
         raise ValidationError("fault", str(exc).removeprefix("--fault: ")) from None
     scale = DEFAULT_TIME_SCALE
     if args.time_scale is not None:
-        scale = parse_positive_float(args.time_scale, "time_scale", MAX_TIME_SCALE)
+        try:
+            scale = parse_positive_float(args.time_scale, "time_scale", MAX_TIME_SCALE)
+        except ValidationError:
+            scale = 0.0
         if scale < 1:
-            raise ValidationError("time_scale", f"--time-scale must be from 1 to "
+            raise ValidationError("time_scale", f"--time-scale must be a number from 1 to "
                                                 f"{MAX_TIME_SCALE:g}, not {args.time_scale!r}.")
+    if not args.bench.strip():
+        raise ValidationError("bench", "--bench must name a bench, e.g. \"Bench 1\".")
     booking_id = check_booking_id(args.booking)
     plan_dirs = [Path(p) for p in (args.plan_dir or [])] or None
     db_path = db_path_of(args)
@@ -215,7 +237,7 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
         runtime = DeviceRuntime(clock, db_path, capture_dir, devices=devices, on_state=on_state)
         config = None
         if emulated:
-            config = replace(demo_bench_config(scale, start=clock.now()), faults=faults)
+            config = emulated_bench_config(scale, clock.now(), faults)
         runtime.start(with_emulator=emulated, emulator_config=config)
         direct = [d for d in bench_devs if d.connection.is_direct]
         runtime.connect_all(direct)

@@ -66,7 +66,9 @@ class HubSettings:
 
     Attributes:
         firmware: firmware text in the boot line.
-        alert_rate_per_min: routine alerts per real minute (0 disables them).
+        alert_rate_per_min: routine alerts per real minute (0 disables them). Their originator
+            is random, but every other one at least is the ESME's (when the hub has one), so a
+            test waiting for a meter's alert waits at most two alert intervals.
         status_period_s: emulated seconds between status lines.
         read_period_s: emulated seconds between ESME register readings.
         noise_lines_per_s: debug noise lines per real second (0 disables them).
@@ -167,6 +169,7 @@ class CommsHubDebugPort:
         self._timeline: Timeline[tuple[_Job, _Payload]] = Timeline()
         self._backlog = bytearray()
         self._counters: dict[str, int] = {}
+        self._last_alert_esme = True
         self._alive = False
         self._outages_handled = 0
         self._boot_s = clock.t0_s
@@ -308,7 +311,10 @@ class CommsHubDebugPort:
 
     def _routine_alert(self, moment: datetime) -> bytes:
         roll = self._alert_rng.random()
+        if not self._last_alert_esme and self._esme is not None:
+            roll = 0.1 + roll * 0.45  # the ESME's turn: never two alerts in a row from others
         gsme = next((d for d in self._han if d.kind is HanKind.GSME), None)
+        self._last_alert_esme = False
         if roll < 0.1 or (self._esme is None and gsme is None):
             code = self._alert_rng.choice(CHF_ALERTS)
             message = self._alert_message(self._chf_eui, code, moment, "der", ciphered=True)
@@ -316,6 +322,7 @@ class CommsHubDebugPort:
             assert self._esme is not None
             code = self._alert_rng.choice(ESME_ALERTS)
             message = self._alert_message(self._esme.eui, code, moment, "dlms")
+            self._last_alert_esme = True
         else:
             code = self._alert_rng.choice(GSME_ALERTS)
             message = self._alert_message(gsme.eui, code, moment, "gbz")
