@@ -47,7 +47,7 @@ class ParameterSpec:
         Raises:
             ValidationError: not of the type, or outside the bounds (field ``param.NAME``).
         """
-        where = f"param.{self.name}"
+        where = "param"
         try:
             if self.type is ParamType.BOOL:
                 if isinstance(raw, bool):
@@ -161,7 +161,7 @@ class Plan:
             if p.name == name:
                 return p
         known = ", ".join(p.name for p in self.parameters) or "none"
-        raise ValidationError(f"param.{name}", f"Plan {self.name} has no parameter {name!r} "
+        raise ValidationError("param", f"Plan {self.name} has no parameter {name!r} "
                                                f"(its parameters: {known}).")
 
     def resolve_parameters(self, given: Mapping[str, Any]) -> dict[str, Any]:

@@ -131,7 +131,8 @@ class DeviceRuntime:
         self.events = EventQueue()
         self.live = LiveData()
         self.events.add_batch_listener(self.live.on_events)
-        self.outages = OutageService(clock, list(devices or []), tracker_config)
+        self._devices = list(devices or [])
+        self.outages = OutageService(clock, self._devices, tracker_config)
         self.writer = EventWriter(db_path, self.events, on_error=on_write_error,
                                   after_batch=self.outages.on_batch)
         self.emulator: DemoEmulator | None = None
@@ -151,6 +152,11 @@ class DeviceRuntime:
         self.writer.start()
         if with_emulator:
             self.emulator = DemoEmulator(emulator_config or demo_bench_config(start=self.clock.now()))
+            # Outages of an emulated bench last on its clock: the tracker scales relay times.
+            scale = self.emulator.bench.clock.time_scale
+            for device in self._devices:
+                if device.connection.transport == "emulator" and device.bench:
+                    self.outages.tracker.config.time_scale[device.bench] = scale
             self.emulator.start()
             self.manager.emulator = self.emulator
 

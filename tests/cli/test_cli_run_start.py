@@ -219,7 +219,12 @@ def test_a_killed_run_is_closed_as_error_by_the_next_command(tmp_path) -> None:
     assert len(rows) == 1 and rows[0]["verdict"] == "ERROR"
     shown = json.loads(meterlab(db, "run", "show", str(rows[0]["run_id"])).stdout)
     assert shown["verdict"] == "ERROR"
-    assert shown["message"] == "interrupted: MeterLab stopped during the run"
+    assert shown["message"] == ("interrupted: MeterLab stopped during the run; check that "
+                                "Bench 1's supply is on (the run may have ended with it cut)")
+    # Its capture files are its evidence all the same, with their size and SHA-256.
+    devices = {e["device"] for e in shown["evidence"]}
+    assert {"Bench 1 ESME", "Bench 1 Comms Hub", "Bench 1 relay"} <= devices
+    assert all(len(e["sha256"]) == 64 and e["bytes"] > 0 for e in shown["evidence"])
     # Nothing after the cut was recorded: no step finished, so the run ends where it started.
     assert shown["ended"] == shown["started"]
     assert all(s["outcome"] != "PASS" for s in shown["steps"] if not s["teardown"])

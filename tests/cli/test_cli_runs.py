@@ -152,5 +152,5 @@ def test_a_run_left_by_a_dead_process_is_closed_when_the_command_opens_the_datab
     code, out, err = run(capsys, db, "run", "show", str(dead))
     assert code == 0, err
     assert out[0]["verdict"] == "ERROR"
-    assert out[0]["message"] == "interrupted: MeterLab stopped during the run"
+    assert out[0]["message"].startswith("interrupted: MeterLab stopped during the run; check")
     assert out[0]["ended"] == out[0]["started"]  # no step was recorded

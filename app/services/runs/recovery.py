@@ -12,7 +12,13 @@ import logging
 import sqlite3
 from datetime import datetime
 
-from app.storage.capture_sessions import ProcessOwner, current_owner, owner_is_gone
+from app.services.runs.api import RunEvidenceItem
+from app.storage.capture_sessions import (
+    CaptureSessionRepo,
+    ProcessOwner,
+    current_owner,
+    owner_is_gone,
+)
 from app.storage.runs import OpenRun, RunRepo
 
 logger = logging.getLogger(__name__)
@@ -41,14 +47,43 @@ def close_interrupted_runs(conn: sqlite3.Connection, now: datetime,
             if not _abandoned(run, me):
                 continue
             ended = run.last_step_end or run.started
-            if repo.close_interrupted(run.id, ended, INTERRUPTED_MESSAGE):
+            message = (f"{INTERRUPTED_MESSAGE}; check that {run.bench}'s supply is on (the "
+                       f"run may have ended with it cut)")
+            if repo.close_interrupted(run.id, ended, message):
                 closed += 1
+                evidence = _capture_sessions(conn, run.id, run.started, run.owner)
+                if evidence:
+                    repo.add_evidence(run.id, evidence)
                 logger.warning("run %d on %s was left unfinished by a process that ended; "
                                "closed as ERROR at %s (noticed %s)", run.id, run.bench,
                                ended.isoformat(), now.isoformat())
     except sqlite3.Error as exc:
         logger.error("runs left unfinished could not be closed: %s", exc)
     return closed
+
+
+def _capture_sessions(conn: sqlite3.Connection, run_id: int, started: datetime,
+                      owner: ProcessOwner | None) -> list[RunEvidenceItem]:
+    """The capture sessions the run's process held for its devices from its start on: its
+    evidence, kept though the run could not list it itself (recovery has closed them by now)."""
+    if owner is None:
+        return []
+    labels = [row[0] for row in conn.execute(
+        "SELECT label FROM run_devices WHERE run_id = ?", (run_id,))]
+    mine = {row[0] for row in conn.execute(
+        "SELECT id FROM capture_sessions WHERE owner_host = ? AND owner_pid = ?",
+        (owner.host, owner.pid))}
+    repo = CaptureSessionRepo(conn)
+    items = []
+    for label in labels:
+        for row in repo.list(device=label):
+            ended = row["ended_at"]
+            if int(row["id"]) not in mine or (ended is not None and ended < started):
+                continue
+            items.append(RunEvidenceItem(int(row["id"]), str(row["device"]),
+                                         str(row.get("capture_path") or ""),
+                                         int(row.get("bytes_in") or 0), str(row["sha256"] or "")))
+    return sorted(items, key=lambda e: e.capture_session_id)
 
 
 def _abandoned(run: OpenRun, me: ProcessOwner) -> bool:

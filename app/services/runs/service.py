@@ -157,6 +157,9 @@ class RunsService:
             that does not hold the bench or is not open.
         """
         check_text(bench, "bench", 200)
+        if not bench.strip():
+            raise ValidationError("bench", "Name the bench the run is on.")
+        bench = bench.strip()
         the_plan = get_plan(plan, self.plan_dirs)
         values = check_run_values(the_plan, dict(parameters or {}))
         devices = bench_devices(self.devices, bench)

@@ -155,6 +155,11 @@ def test_power_outage_passes_with_the_restore_alert_for_its_length(runs, case, c
     assert done.record["faults"] == []
     assert {e["device"] for e in done.record["evidence"]} >= {"Bench 1 ESME", "Bench 1 Comms Hub",
                                                               "Bench 1 relay"}
+    # The Live page's outage record agrees: the bench's clock, and nothing flagged.
+    outages = json.loads(meterlab(done.db, "outages", "list").stdout)
+    assert len(outages) == 1 and not outages[0]["flags"]
+    assert outages[0]["restore_alert_code"] == code
+    assert abs(outages[0]["duration_s"] - int(case.split()[1])) < 2
 
 
 def test_wrong_restore_alert_fails_on_the_restore_alert(runs) -> None:

@@ -422,4 +422,4 @@ def test_a_runs_values_are_checked_against_every_step_before_it_starts() -> None
                                   "not 'XYZ'.")
     with pytest.raises(ValidationError) as info:
         check_run_values(plan, {"duration_s": "0"})
-    assert info.value.field == "param.duration_s"
+    assert info.value.field == "param"
