@@ -31,8 +31,13 @@ from app.services.reports.json_export import (
 )
 from app.services.reports.seal import differences
 
-__all__ = ["NotAReportError", "Verification", "verify_file", "evidence_problems",
-           "read_markers"]
+__all__ = [
+    "NotAReportError",
+    "Verification",
+    "evidence_problems",
+    "read_markers",
+    "verify_file",
+]
 
 #: The most bytes of a report file read (a PDF of a very long run stays far below).
 MAX_REPORT_BYTES = 500_000_000
