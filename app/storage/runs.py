@@ -329,6 +329,17 @@ class RunRepo:
             for rid, bench, started, last, host, pid, started_token in rows
         ]
 
+    def neighbours_on_bench(self, run_id: int) -> tuple[datetime | None, datetime | None]:
+        """(end of the bench's run before run `run_id`, start of the bench's run after it):
+        None where there is none (or the one before has not ended)."""
+        row = self.conn.execute(
+            "SELECT (SELECT max(p.ended) FROM runs p WHERE p.bench = r.bench "
+            "AND p.started < r.started AND p.id != r.id), "
+            "(SELECT min(n.started) FROM runs n WHERE n.bench = r.bench "
+            "AND n.started > r.started AND n.id != r.id) FROM runs r WHERE r.id = ?",
+            (run_id,)).fetchone()
+        return (None, None) if row is None else (from_db(row[0]), from_db(row[1]))
+
     def _steps(self, run_id: int) -> tuple[StepResult, ...]:
         measurements: dict[int, list[MeasurementResult]] = {}
         for idx, name, value, unit, limits, outcome, note in self.conn.execute(

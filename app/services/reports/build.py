@@ -34,7 +34,8 @@ from app.storage.outages import OutageRepo
 from app.storage.runs import RunRepo
 from app.storage.timefmt import from_db, to_db
 
-#: The window of a run's report: from this long before its start to this long after its end.
+#: The window of a run's report: from this long before its start to this long after its end
+#: (see :func:`_window`).
 WINDOW_MARGIN = timedelta(seconds=10)
 
 
@@ -64,8 +65,7 @@ def build_report(conn: sqlite3.Connection, run_id: int, clock: Clock,
     sealed = repo.sealed(run_id)
     if sealed is not None:
         record, context = _as_sealed(record, context, json.loads(sealed[1]))
-    window_start = record.started - WINDOW_MARGIN
-    window_end = record.ended + WINDOW_MARGIN
+    window_start, window_end = _window(repo, record)
     labels = [d.label for d in record.devices]
     alerts, events_total = _alerts(conn, record, labels, window_start, window_end)
     return RunReport(
@@ -75,6 +75,19 @@ def build_report(conn: sqlite3.Connection, run_id: int, clock: Clock,
         version=version if version is not None else _installed_version(),
         events_total=events_total,
     )
+
+
+def _window(repo: RunRepo, record: RunRecord) -> tuple[datetime, datetime]:
+    """The run's span with :data:`WINDOW_MARGIN` either side, but not reaching into the bench's
+    run before or after (so back-to-back runs do not share their alerts)."""
+    assert record.ended is not None
+    start, end = record.started - WINDOW_MARGIN, record.ended + WINDOW_MARGIN
+    before, after = repo.neighbours_on_bench(record.id)
+    if before is not None and before > start:
+        start = min(before, record.started)
+    if after is not None and after < end:
+        end = max(after, record.ended)
+    return start, end
 
 
 def _installed_version() -> str:
