@@ -197,6 +197,13 @@ def report_verify(args: argparse.Namespace, clock: Clock) -> int:
 def report_campaign(args: argparse.Namespace, clock: Clock) -> int:
     """An organisation's completion report (every run in the period, latest verdicts, open
     failures, a seal over the runs' seals)."""
+    if args.pdf is None and args.html is None:
+        return fail("report campaign: give at least one of --pdf FILE or --html FILE.",
+                    EXIT_BAD_INPUT)
+    pdf = _output_file(args.pdf, "pdf")
+    html = _output_file(args.html, "html")
+    _check_distinct({"pdf": pdf, "html": html})
+
     from app.main import open_bench_database
     from app.services.reports.campaign import (
         build_campaign,
@@ -205,12 +212,6 @@ def report_campaign(args: argparse.Namespace, clock: Clock) -> int:
     )
     from app.services.reports.files import write_atomically
 
-    if args.pdf is None and args.html is None:
-        return fail("report campaign: give at least one of --pdf FILE or --html FILE.",
-                    EXIT_BAD_INPUT)
-    pdf = _output_file(args.pdf, "pdf")
-    html = _output_file(args.html, "html")
-    _check_distinct({"pdf": pdf, "html": html})
     progress = _Progress()
     db = open_bench_database(db_path_of(args), clock)
     try:
