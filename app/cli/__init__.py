@@ -10,6 +10,8 @@ Exit codes:
     6   a test run ended ERROR (the bench failed: a port gone, a relay without acknowledgement,
         no operator answer).
     7   a test run was ABORTED (Ctrl-C or Abort; its teardown ran).
+    8   a report's seal does not verify: the report, its run's stored data or an evidence file
+        changed (what differs is said).
     9   storage: the database cannot be opened or written (read-only, locked beyond the busy
         timeout, damaged, disk full, or written by a newer MeterLab) or evidence could not be
         stored; one sentence says which and what to do.
@@ -46,12 +48,13 @@ from app.storage.db import DatabaseError, classify_sqlite_error, default_db_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_NO_ANSWER = 0, 1, 2, 3, 4
 EXIT_RUN_FAIL, EXIT_RUN_ERROR, EXIT_RUN_ABORTED = 5, 6, 7
+EXIT_SEAL = 8
 EXIT_STORAGE = 9
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141
 
 #: Options naming files or devices: the OS takes any bytes there, so their text is not checked.
 _PATH_OPTIONS = frozenset({"db", "screenshot", "file", "capture_dir", "profile_dir", "plan_dir",
-                           "ics", "csv", "port"})
+                           "ics", "csv", "port", "pdf", "html", "json"})
 #: Options holding free text, allowed to be longer than a name.
 _NOTE_OPTIONS = frozenset({"notes", "reason", "override", "devices"})
 #: Options naming a lab, organisation or device by name or id.
@@ -88,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         device_cmds,
         evidence_cmds,
         plan_cmds,
+        report_cmds,
         run_cmds,
     )
 
@@ -112,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     evidence_cmds.register(sub, common)
     plan_cmds.register(sub, common)
     run_cmds.register(sub, common)
+    report_cmds.register(sub, common)
     return parser
 
 

@@ -221,3 +221,14 @@ def m006_test_runs(db: Database) -> None:
         pk=("run_id", "capture_session_id", "path"), foreign_keys=[("run_id", "runs", "id")],
         not_null={"run_id", "capture_session_id"},
     )
+
+
+@migrations()
+def m007_run_seals(db: Database) -> None:
+    # The canonical JSON a run's report was sealed over, kept when the seal is first stored
+    # (runs.seal), so that a later check can say what changed since, not only that it did.
+    db["run_seals"].create(
+        {"run_id": int, "seal": str, "canonical_json": str, "sealed_at": str},
+        pk="run_id", foreign_keys=[("run_id", "runs", "id")],
+        not_null={"run_id", "seal", "canonical_json", "sealed_at"},
+    )

@@ -187,6 +187,33 @@ class RunRepo:
                 (Verdict.ERROR.value, to_db(ended), message, run_id))
         return cur.rowcount == 1
 
+    def set_seal(self, run_id: int, seal: str, canonical_json: str, at: datetime) -> str | None:
+        """Store the seal of run `run_id`'s report and the canonical JSON it is the SHA-256 of,
+        unless the run has a seal already (compare-and-set: the first seal stays).
+
+        Returns:
+            The seal stored before (None if this call stored it).
+        """
+        with write_transaction(self._db):
+            cur = self.conn.execute("UPDATE runs SET seal = ? WHERE id = ? AND seal IS NULL",
+                                    (seal, run_id))
+            if cur.rowcount == 1:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO run_seals (run_id, seal, canonical_json, sealed_at) "
+                    "VALUES (?,?,?,?)", (run_id, seal, canonical_json, to_db(at)))
+                return None
+            row = self.conn.execute("SELECT seal FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise ValueError(f"there is no run {run_id}")
+        return str(row[0])
+
+    def sealed(self, run_id: int) -> tuple[str, str] | None:
+        """(seal, canonical JSON) as stored when run `run_id`'s report was first sealed; None if
+        it never was (or its canonical JSON was not kept)."""
+        row = self.conn.execute("SELECT seal, canonical_json FROM run_seals WHERE run_id = ?",
+                                (run_id,)).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
     def _write_step(self, run_id: int, step: StepResult) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO run_steps (run_id, idx, name, kind, teardown, outcome, "
@@ -301,6 +328,17 @@ class RunRepo:
                            if host and pid is not None else None))
             for rid, bench, started, last, host, pid, started_token in rows
         ]
+
+    def neighbours_on_bench(self, run_id: int) -> tuple[datetime | None, datetime | None]:
+        """(end of the bench's run before run `run_id`, start of the bench's run after it):
+        None where there is none (or the one before has not ended)."""
+        row = self.conn.execute(
+            "SELECT (SELECT max(p.ended) FROM runs p WHERE p.bench = r.bench "
+            "AND p.started < r.started AND p.id != r.id), "
+            "(SELECT min(n.started) FROM runs n WHERE n.bench = r.bench "
+            "AND n.started > r.started AND n.id != r.id) FROM runs r WHERE r.id = ?",
+            (run_id,)).fetchone()
+        return (None, None) if row is None else (from_db(row[0]), from_db(row[1]))
 
     def _steps(self, run_id: int) -> tuple[StepResult, ...]:
         measurements: dict[int, list[MeasurementResult]] = {}
