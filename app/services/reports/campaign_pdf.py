@@ -224,12 +224,12 @@ def _runs_table(c: Campaign) -> Table:
                 f"{escape(r.device_key)}, {escape(r.bench)}"
                 + (" (emulated)" if r.emulated else ""))
         i = len(rows)
+        colour = VERDICT_COLOURS[r.verdict].hexval()[2:]
         rows.append([_p(f"#{r.run_id}"), _p(_when(c, r)), Paragraph(what, _CELL),
-                     _p(r.verdict.value)])
+                     Paragraph(f'<font color="#{colour}"><b>{r.verdict.value}</b></font>',
+                               _CELL)])
         rows.append([Paragraph(f"seal {r.seal}", _MONO), "", "", ""])
-        style += [("TEXTCOLOR", (3, i), (3, i), VERDICT_COLOURS[r.verdict]),
-                  ("FONTNAME", (3, i), (3, i), "Helvetica-Bold"),
-                  ("SPAN", (0, i + 1), (-1, i + 1)),
+        style += [("SPAN", (0, i + 1), (-1, i + 1)),
                   ("LINEABOVE", (0, i + 1), (-1, i + 1), 0.25, _HEAD),
                   ("TOPPADDING", (0, i + 1), (-1, i + 1), 0)]
     table = Table(rows, colWidths=[13 * mm, 36 * mm, None, 20 * mm], repeatRows=1)

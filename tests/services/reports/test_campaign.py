@@ -269,3 +269,33 @@ def test_the_default_seal_is_the_run_reports_seal(lab, conn) -> None:
     c = build_campaign(conn, ORG, clock=GENERATED)
     assert [r.seal for r in c.runs] == [build.build_report(conn, r.run_id, GENERATED).seal()
                                         for r in c.runs]
+
+
+def test_period_days_follow_the_lab_clock_across_summer_time(tmp_path) -> None:
+    """23:30 UTC on 30 June is 00:30 on 1 July in London: a July run."""
+    db = tmp_path / "summer.db"
+    ctx = build_context(db, FixedClock(datetime(2026, 6, 29, 8, tzinfo=UTC)), "tester")
+    create_demo_lab(ctx.lab_service, ctx.booking_service)
+    org_id = ctx.orgs.resolve(ORG).id
+    ctx.close()
+    conn = sqlite3.connect(db)
+    repo = RunRepo(conn)
+    ids = []
+    for at in (datetime(2026, 6, 30, 22, 30, tzinfo=UTC), datetime(2026, 6, 30, 23, 30,
+                                                                   tzinfo=UTC)):
+        # Recorded through the store (as a run's executor records it), not executed.
+        run_id = repo.start(RunStart(
+            plan_name="readout-sanity", plan_version="1.0", plan_sha256="", bench="Bench 1",
+            plan_source="builtin:readout-sanity", parameters={}, started=at, emulated=True,
+            org_id=org_id, devices=(RunDeviceInfo("Bench 1 ESME", "ESME", "00-DB-12-34-56-78-"
+                                                                          "90-A0"),)))
+        repo.close_interrupted(run_id, at + timedelta(minutes=1), "stopped")
+        ids.append(run_id)
+    try:
+        june = campaign(conn, date_from="2026-06-30", date_to="2026-06-30")
+        july = campaign(conn, date_from="2026-07-01", date_to="2026-07-01")
+        assert [r.run_id for r in june.runs] == ids[:1]
+        assert [r.run_id for r in july.runs] == ids[1:]
+        assert july.local(july.runs[0].started).strftime("%d %H:%M %z") == "01 00:30 +0100"
+    finally:
+        conn.close()
