@@ -423,6 +423,9 @@ def _read_kinds(source: str) -> tuple[str, ...] | None:
 
 
 def _day(value: date | str | None, field: str) -> date | None:
+    if isinstance(value, datetime):
+        raise ValidationError(field, f"{field.capitalize()} must be a day, not a time "
+                                     f"({value.isoformat()}).")
     if value is None or isinstance(value, date):
         return value
     return parse_day(value, field)

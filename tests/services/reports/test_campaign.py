@@ -176,7 +176,8 @@ def test_bad_input_names_the_field(conn) -> None:
         campaign(conn, org="Nobody Ltd")
     assert missing.value.field == "org"
     for kw, field in (({"role": "XX"}, "role"), ({"date_from": "24/11/2026"}, "from"),
-                      ({"date_from": "2026-11-25", "date_to": "2026-11-24"}, "to")):
+                      ({"date_from": "2026-11-25", "date_to": "2026-11-24"}, "to"),
+                      ({"date_to": MONDAY}, "to")):
         with pytest.raises(ValidationError) as bad:
             campaign(conn, **kw)
         assert bad.value.field == field
