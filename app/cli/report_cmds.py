@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +102,8 @@ def _check_distinct(paths: dict[str, Path | None]) -> None:
 
 def report_export(args: argparse.Namespace, clock: Clock) -> int:
     """Export run RUN_ID's report in the formats asked for."""
-    from app.main import open_bench_database
-    from app.services.reports.build import build_report
-    from app.services.reports.files import write_atomically
-    from app.services.reports.seal import SealMismatchError, seal_run
+    from app.services.reports.export import ExportRequest, export_run
+    from app.services.reports.seal import SealMismatchError
 
     run_id = parse_id(args.run_id, "run_id")
     if not any(getattr(args, f) is not None for f in _FORMATS):
@@ -117,61 +114,18 @@ def report_export(args: argparse.Namespace, clock: Clock) -> int:
     json_path = _output_file(args.json, "json")
     csv_dir = _output_folder(args.csv, "csv")
     _check_distinct({"pdf": pdf, "html": html, "json": json_path})
-    db = open_bench_database(db_path_of(args), clock)
-    try:
-        try:
-            report = build_report(db.conn, run_id, clock)
-        except NotFoundError:
-            return fail(f"no such run {run_id} (see `meterlab run list`).", EXIT_BAD_INPUT)
-        try:
-            seal = seal_run(db.conn, report, clock)
-        except SealMismatchError as exc:
-            return fail(str(exc), EXIT_SEAL)
-    finally:
-        db.conn.close()
-
     progress = _Progress()
-    jobs: list[tuple[str, Callable[[Callable[[float, str], None]], list[Path]]]] = []
-    if json_path is not None:
-        def _json(_: Callable[[float, str], None], path: Path = json_path) -> list[Path]:
-            from app.services.reports.json_export import write_json
-
-            write_atomically(path, lambda tmp: write_json(report, tmp))
-            return [path]
-        jobs.append(("JSON", _json))
-    if csv_dir is not None:
-        def _csv(_: Callable[[float, str], None], folder: Path = csv_dir) -> list[Path]:
-            from app.services.reports.csv_export import write_csv
-            from app.services.reports.files import write_bytes_atomically
-
-            return write_csv(report, folder, write_bytes_atomically)
-        jobs.append(("CSV", _csv))
-    if html is not None:
-        def _html(_: Callable[[float, str], None], path: Path = html) -> list[Path]:
-            from app.services.reports.html import write_html
-
-            write_atomically(path, lambda tmp: write_html(report, tmp))
-            return [path]
-        jobs.append(("HTML", _html))
-    if pdf is not None:
-        def _pdf(step: Callable[[float, str], None], path: Path = pdf) -> list[Path]:
-            from app.services.reports.pdf import write_pdf
-
-            write_atomically(path, lambda tmp: write_pdf(report, tmp, progress=step))
-            return [path]
-        jobs.append(("PDF", _pdf))
-
-    written: list[Path] = []
+    request = ExportRequest(pdf=pdf, html=html, json=json_path, csv=csv_dir)
     try:
-        for n, (name, job) in enumerate(jobs):
-            def step(fraction: float, what: str, n: int = n, name: str = name) -> None:
-                progress((n + max(0.0, min(1.0, fraction))) / len(jobs), f"{name}: {what}")
-            step(0.0, "writing")
-            written += job(step)
-            step(1.0, "written")
+        result = export_run(db_path_of(args), run_id, clock, request, _version(), progress)
+    except NotFoundError:
+        return fail(f"no such run {run_id} (see `meterlab run list`).", EXIT_BAD_INPUT)
+    except SealMismatchError as exc:
+        return fail(str(exc), EXIT_SEAL)
     finally:
         progress.done()
-    emit({"run_id": run_id, "seal": seal, "files": [_file_info(p) for p in written]})
+    emit({"run_id": run_id, "seal": result.seal,
+          "files": [_file_info(p) for p in result.files]})
     return EXIT_OK
 
 
