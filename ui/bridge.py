@@ -231,3 +231,47 @@ class RunBridge(QObject):
 
     def run_finished(self, result: Any) -> None:
         self.sig_run_finished.emit(result)
+
+
+class BackgroundTask(QObject):
+    """Work that waits on the disk (an export, a report) on its own thread, with its progress
+    and its end as signals in the GUI thread.
+
+    Args:
+        work: called on the worker thread with a progress callback (fraction 0..1, what).
+    """
+
+    #: (fraction 0..1, what is being done)
+    sig_progress = Signal(float, str)
+    #: the work's return value
+    sig_done = Signal(object)
+    #: one sentence saying why the work failed
+    sig_failed = Signal(str)
+
+    def __init__(self, work: Callable[[Callable[[float, str], None]], Any],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._work = work
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="background task", daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait for the worker thread; True when it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            return not self._thread.is_alive()
+        return True
+
+    def _run(self) -> None:
+        try:
+            result = self._work(lambda f, what: self.sig_progress.emit(float(f), str(what)))
+        except Exception as exc:  # said in the page, never a crash of the worker
+            message = getattr(exc, "message", None) or _error_sentence(exc)
+            if not isinstance(exc, ValueError | LookupError | OSError):
+                log.exception("background task failed")
+            self.sig_failed.emit(str(message))
+            return
+        self.sig_done.emit(result)

@@ -85,6 +85,12 @@ def _runs(env: PageEnv) -> QWidget:
     return RunsPage(env)
 
 
+def _reports(env: PageEnv) -> QWidget:
+    from ui.pages.reports import ReportsPage
+
+    return ReportsPage(env)
+
+
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("bookings", "Bookings",
              "Lab space bookings by week, the booking list, participants and inductions.",
@@ -99,7 +105,8 @@ PAGES: tuple[PageSpec, ...] = (
              "Test runs: run a plan on a bench, answer its prompts, and the stored results with "
              "their measurements against their limits.", _runs),
     PageSpec("reports", "Reports",
-             "Reports for participants and lab managers: bookings, utilisation and test results."),
+             "Sealed reports of test runs for participants (PDF, HTML, CSV, JSON), an "
+             "organisation's completion report, and checking a report's seal.", _reports),
     PageSpec("induction", "Induction",
              "Induction material and sign-off for visitors. Inductions can already be recorded "
              "under Bookings › Participants."),
