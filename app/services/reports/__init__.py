@@ -1,0 +1,1 @@
+"""Reports of runs: the report as data, its exports (PDF, HTML, CSV, JSON) and its seal."""
