@@ -77,6 +77,8 @@ def _styles() -> dict[str, ParagraphStyle]:
         "note": ParagraphStyle("note", base, fontSize=7, leading=9, textColor=MUTED),
         "verdict": ParagraphStyle("verdict", base, fontName=BOLD, fontSize=30, leading=34,
                                   textColor=colors.white, alignment=1),
+        "verdict_label": ParagraphStyle("verdict_label", base, fontName=BOLD, fontSize=7,
+                                        leading=8, textColor=colors.white, alignment=1),
         "hash": ParagraphStyle("hash", base, fontSize=6.2, leading=8),
     }
 
@@ -278,16 +280,17 @@ def _fit_width(text: str, room: float, known: dict[str, int]) -> str:
 def _title_block(report: RunReport, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     r = report.record
     verdict = sections.verdict_text(report)
-    banner = Table([[Paragraph(escape(verdict), st["verdict"])]], colWidths=[170],
-                   rowHeights=[44], hAlign="LEFT")
+    banner = Table([[Paragraph("VERDICT", st["verdict_label"])],
+                    [Paragraph(escape(verdict), st["verdict"])]], colWidths=[170],
+                   rowHeights=[12, 38], hAlign="LEFT")
     banner.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(OUTCOME_COLOUR.get(verdict, "#444"))),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
     ]))
     title = [Paragraph(f"Test report: run {r.id}", st["title"]),
              _p(f"{r.plan_name} on {r.bench}", st["body"]),
-             Spacer(1, 4),
-             Paragraph("VERDICT", st["label"])]
+             _p(f"{report.context.lab_name or 'MeterLab'} · {r.org_name or 'no organisation'}",
+                st["body"])]
     head = Table([[title, banner]], colWidths=[BODY_W - 175, 175], hAlign="LEFT")
     head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
                               ("LEFTPADDING", (0, 0), (-1, -1), 0),
@@ -315,26 +318,26 @@ def flowables(report: RunReport, seal: str | None = None) -> list[Flowable]:
     st = _styles()
     outcome = {i: OUTCOME_COLOUR for i in range(8)}
     story = _title_block(report, st)
-    story += _table(sections.steps(report), (14, 120, 50, 86, 34, 24, 48, 110), st,
+    story += _table(sections.steps(report), (14, 128, 44, 100, 32, 26, 52, 119), st,
                     {6: outcome[6]})
     story += _table(sections.measurements(report), (22, 90, 60, 30, 110, 48, 90), st,
                     {5: outcome[5]})
     story += _table(sections.devices(report), (90, 45, 100, 70, 70, 70, 50), st)
     story += _figure(plots.alert_timeline(report, BODY_W), st)
     story += _figure(plots.outage_plot(report, BODY_W), st)
-    story += _table(sections.outages(report), (16, 30, 58, 58, 34, 58, 58, 34, 34, 60), st)
-    story += _table(sections.answers(report), (22, 100, 60, 260), st)
+    story += _table(sections.outages(report), (14, 32, 62, 62, 38, 62, 62, 38, 38, 56), st)
+    story += _table(sections.answers(report), (24, 140, 40, 300), st)
     story += _table(sections.alert_codes(report), (26, 160, 50, 30, 26, 80, 80), st,
                     {2: SEVERITY_COLOUR})
     story += [CondPageBreak(60), Paragraph("Alerts", st["h2"])]
     rows = list(sections.alert_rows(report))
     if rows:
         story.append(RowsFlowable(
-            sections.ALERT_HEADINGS, rows, (26, 88, 24, 42, 116, 116, 34, 30, 22),
+            sections.ALERT_HEADINGS, rows, (26, 84, 24, 42, 118, 118, 34, 30, 22),
             {3: SEVERITY_COLOUR, 8: {"LATE": "#c62828"}}))
     else:
         story.append(Paragraph("No alert in the run's window.", st["note"]))
-    story += _table(sections.evidence(report), (80, 150, 40, 245), st,
+    story += _table(sections.evidence(report), (64, 160, 35, 256), st,
                     styles={3: st["hash"]})
     story += [CondPageBreak(60), Paragraph("Seal", st["h2"]),
               Paragraph("The SHA-256 of the run's canonical record (its plan, parameters, "

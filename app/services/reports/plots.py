@@ -342,7 +342,6 @@ def outage_plot(report: RunReport, width: float) -> Figure:
             items.append(Text(_r(x0 + 2), TOP + LANE_H / 2 + 2.5,
                               fit(f"{s.index + 1} {s.name}", x1 - x0 - 3), fill="#ffffff"))
     relay_y, hub_y = TOP + LANE_H, TOP + 2 * LANE_H
-    label_end = -math.inf
     scale = max(r.time_scale, 1e-9)
     for o in report.outages:
         stroke = FLAG_STROKE if o.flags else None
@@ -356,10 +355,15 @@ def outage_plot(report: RunReport, width: float) -> Figure:
                                                  else "ongoing")
             if o.restore_alert:
                 label += f" {o.restore_alert}"
-            lx = max(x1 + 3, label_end + 4)
-            if lx + len(label) * CHAR_W <= axis.x1:
-                items.append(Text(_r(lx), relay_y + LANE_H / 2 + 2.5, label))
-                label_end = lx + len(label) * CHAR_W
+            room_end = min((axis.x(n.start) for n in report.outages
+                            if n.start is not None and n.start_source == "relay"
+                            and n.start > o.start), default=axis.x1)
+            text_w = len(label) * CHAR_W
+            if x1 - x0 >= text_w + 4:
+                items.append(Text(_r((x0 + x1) / 2), relay_y + LANE_H / 2 + 2.5, label,
+                                  anchor="middle"))
+            elif x1 + 3 + text_w <= min(room_end, axis.x1) - 2:
+                items.append(Text(_r(x1 + 3), relay_y + LANE_H / 2 + 2.5, label))
             if o.device_start and o.device_end and o.end is not None:
                 hub_s = (o.device_end - o.device_start).total_seconds() / scale
                 anchor = axis.x(alert.host_time) if alert else x1
@@ -381,7 +385,7 @@ def outage_plot(report: RunReport, width: float) -> Figure:
             f"what the hub reported" + (f" (divided by the time scale {r.time_scale:g})"
                                         if r.time_scale != 1.0 else "") + "."
             if n else "No outage in the run's window.")
-    return Figure(width, bottom + AXIS_H, tuple(items), "Outages", note)
+    return Figure(width, bottom + AXIS_H, tuple(items), "Outages: relay against hub record", note)
 
 
 def _outage_key(x: float, y: float) -> list[Primitive]:

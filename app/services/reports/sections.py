@@ -212,14 +212,14 @@ def outages(report: RunReport) -> Table:
 
 
 def answers(report: RunReport) -> Table:
-    """The operator's answers to prompt steps, and the notes left on measurements."""
-    rows = [(str(s.index + 1), s.name, "answer", s.answer)
-            for s in report.record.steps if s.answer]
-    rows += [(str(s.index + 1), s.name, f"note on {m.name}", m.note)
-             for s in report.record.steps for m in s.measurements if m.note]
-    rows.sort(key=lambda row: int(row[0]))
-    return Table("Operator answers and notes", ("Step", "Name", "What", "Text"), rows,
-                 "No answer or note.")
+    """The operator's answers to prompt steps, with the note they typed."""
+    rows = []
+    for s in report.record.steps:
+        if s.answer:
+            answer, _sep, note = s.answer.partition(": ")
+            rows.append((str(s.index + 1), s.name, answer, note))
+    return Table("Operator answers and notes", ("Step", "Prompt", "Answer", "Note"), rows,
+                 "No operator answer in this run.")
 
 
 def evidence(report: RunReport) -> Table:
