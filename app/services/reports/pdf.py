@@ -318,7 +318,7 @@ def flowables(report: RunReport, seal: str | None = None) -> list[Flowable]:
     st = _styles()
     outcome = {i: OUTCOME_COLOUR for i in range(8)}
     story = _title_block(report, st)
-    story += _table(sections.steps(report), (14, 128, 44, 100, 32, 26, 52, 119), st,
+    story += _table(sections.steps(report), (14, 118, 44, 114, 32, 26, 50, 117), st,
                     {6: outcome[6]})
     story += _table(sections.measurements(report), (22, 90, 60, 30, 110, 48, 90), st,
                     {5: outcome[5]})

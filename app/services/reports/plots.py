@@ -162,8 +162,8 @@ def fit(text: str, width: float, size: float = FONT_SIZE) -> str:
 
 def ticks(t0: float, t1: float, width: float, zone: tzinfo) -> list[tuple[float, str]]:
     """Tick instants and labels for [t0, t1] over `width`: round lab-local times, about one per
-    60 points, with the date where the day changes."""
-    most = max(int(width / 60), 2)
+    50 points, with the date where the day changes."""
+    most = max(int(width / 50), 2)
     span = t1 - t0
     step = next((s for s in TICK_STEPS_S if span / s <= most), TICK_STEPS_S[-1])
     offset = datetime.fromtimestamp(t0, UTC).astimezone(zone).utcoffset() or timedelta()
@@ -195,7 +195,10 @@ def _axis(axis: TimeAxis, top: float, bottom: float, zone: tzinfo) -> list[Primi
         x = _r(axis.x(t))
         items.append(Line(x, top, x, bottom, GRID, 0.4))
         items.append(Line(x, bottom, x, bottom + 3, AXIS, 0.5))
-        items.append(Text(x, bottom + 11, label, anchor="middle", fill=AXIS))
+        # A label at the right end is set flush right, so it stays inside the figure.
+        flush = x + len(label) * CHAR_W / 2 > axis.x1 + 4
+        items.append(Text(x, bottom + 11, label, anchor="end" if flush else "middle",
+                          fill=AXIS))
     items.append(Line(axis.x0, bottom, axis.x1, bottom, AXIS, 0.6))
     start = datetime.fromtimestamp(axis.t0, UTC).astimezone(zone)
     end = datetime.fromtimestamp(axis.t1, UTC).astimezone(zone)

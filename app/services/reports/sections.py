@@ -205,7 +205,7 @@ def outages(report: RunReport) -> Table:
                      lab_time(o.end, zone), duration_text(o.duration_s),
                      lab_time(o.device_start, zone), lab_time(o.device_end, zone),
                      duration_text(hub), o.restore_alert or NO_VALUE,
-                     ", ".join(o.flags)))
+                     "; ".join(str(f) for f in o.flags)))
     return Table("Outages", ("#", "Source", "Start", "End", "Duration", "Hub start", "Hub end",
                              "Hub duration", "Restore alert", "Flags"), rows,
                  "No outage in the run's window.")
