@@ -83,9 +83,23 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
+#: a table cell holds at most this many characters: a cell cannot split across pages, and a
+#: longer note would not fit on one (the HTML and JSON exports hold the whole text)
+CELL_MAX_CHARS = 1500
+CELL_MAX_LINES = 40
+
+
+def _cut(text: str) -> str:
+    lines = text.split("\n")
+    if len(text) <= CELL_MAX_CHARS and len(lines) <= CELL_MAX_LINES:
+        return text
+    kept = "\n".join(lines[:CELL_MAX_LINES])[:CELL_MAX_CHARS]
+    return f"{kept}… ({len(text) - len(kept):,} more characters in the HTML and JSON exports)"
+
+
 def _p(text: str, style: ParagraphStyle, colour: str | None = None) -> Paragraph:
-    """A paragraph of user text: escaped, line breaks kept."""
-    body = escape(text).replace("\n", "<br/>")
+    """A paragraph of user text: escaped, line breaks kept, cut if too long for a page."""
+    body = escape(_cut(text)).replace("\n", "<br/>")
     if colour:
         body = f'<font color="{colour}"><b>{body}</b></font>'
     return Paragraph(body, style)
@@ -316,12 +330,11 @@ def flowables(report: RunReport, seal: str | None = None) -> list[Flowable]:
     """The report's content, in order (`seal`: the report's seal, if already computed)."""
     _fonts()
     st = _styles()
-    outcome = {i: OUTCOME_COLOUR for i in range(8)}
     story = _title_block(report, st)
     story += _table(sections.steps(report), (14, 118, 44, 114, 32, 26, 50, 117), st,
-                    {6: outcome[6]})
+                    {6: OUTCOME_COLOUR})
     story += _table(sections.measurements(report), (22, 90, 60, 30, 110, 48, 90), st,
-                    {5: outcome[5]})
+                    {5: OUTCOME_COLOUR})
     story += _table(sections.devices(report), (90, 45, 100, 70, 70, 70, 50), st)
     story += _figure(plots.alert_timeline(report, BODY_W), st)
     story += _figure(plots.outage_plot(report, BODY_W), st)

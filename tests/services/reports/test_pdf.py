@@ -107,6 +107,18 @@ def test_text_a_person_typed_prints_whatever_it_holds(tmp_path: Path) -> None:
     assert "Société Générale — Énergie <b>&amp;</b>" in text
 
 
+def test_a_note_longer_than_a_page_is_cut_not_fatal(tmp_path: Path) -> None:
+    rep = report()
+    steps = list(rep.record.steps)
+    note = "\n".join(f"line {i}: the display went blank again" for i in range(2000))
+    steps[2] = replace(steps[2], answer=f"fail: {note}")
+    rep = replace(rep, record=replace(rep.record, steps=tuple(steps)))
+    write_pdf(rep, tmp_path / "long.pdf")
+    text = " ".join(_text(tmp_path / "long.pdf")[1])
+    assert "line 0: the display went blank again" in text
+    assert "more characters in the HTML and JSON exports" in text
+
+
 def test_progress_is_reported_up_to_done(tmp_path: Path) -> None:
     seen: list[tuple[float, str]] = []
     write_pdf(report(alert_count=400), tmp_path / "p.pdf", lambda f, what: seen.append((f, what)))
