@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from reportlab.pdfgen import canvas
 
 from app.domain.clock import FixedClock
 from app.domain.errors import NotFoundError
-from app.domain.reports import RunReport, canonical_json
+from app.domain.reports import RunReport
 from app.services.reports.build import build_report
 from app.services.reports.json_export import write_json
 from app.services.reports.seal import seal_run
@@ -39,23 +38,19 @@ def exported(db: Path, run_id: int = 1) -> RunReport:
         conn.close()
 
 
-def html_stand_in(report: RunReport, path: Path) -> Path:
-    sealed = canonical_json(report.canonical()).decode().replace("</", "<\\/")
-    path.write_text(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
-        f"<meta name=\"meterlab-seal\" content=\"{report.seal()}\">"
-        f"<meta name=\"meterlab-run\" content=\"{report.record.id}\">"
-        f"<script type=\"application/json\" id=\"meterlab-sealed\">{sealed}</script>"
-        f"</head><body><h1>Run {report.record.id}</h1></body></html>", encoding="utf-8")
+def html_export(report: RunReport, path: Path) -> Path:
+    """The real HTML exporter's file."""
+    from app.services.reports.html import write_html
+
+    write_html(report, path)
     return path
 
 
-def pdf_stand_in(report: RunReport, path: Path) -> Path:
-    c = canvas.Canvas(str(path), invariant=1)
-    c.setSubject(f"MeterLab-Seal: {report.seal()}")
-    c.setKeywords(f"MeterLab-Run: {report.record.id}")
-    c.drawString(72, 720, f"Run {report.record.id}")
-    c.save()
+def pdf_export(report: RunReport, path: Path) -> Path:
+    """The real PDF exporter's file."""
+    from app.services.reports.pdf import write_pdf
+
+    write_pdf(report, path)
     return path
 
 
@@ -93,7 +88,7 @@ def test_a_json_report_verifies_from_its_content_alone(db, tmp_path) -> None:
     assert result.message() == "the content does not match its seal: run"
 
 
-@pytest.mark.parametrize("make", [html_stand_in, pdf_stand_in])
+@pytest.mark.parametrize("make", [html_export, pdf_export])
 def test_a_pdf_or_html_report_of_an_unchanged_run_is_valid(db, tmp_path, make) -> None:
     report = exported(db)
     result = verify_file(make(report, tmp_path / "report"), db, CLOCK)
@@ -102,7 +97,7 @@ def test_a_pdf_or_html_report_of_an_unchanged_run_is_valid(db, tmp_path, make) -
     assert result.message().startswith("seal valid")
 
 
-@pytest.mark.parametrize("make", [html_stand_in, pdf_stand_in])
+@pytest.mark.parametrize("make", [html_export, pdf_export])
 def test_an_altered_capture_file_is_named(db, tmp_path, make) -> None:
     report = exported(db)
     path = make(report, tmp_path / "report")
@@ -120,7 +115,7 @@ def test_an_altered_capture_file_is_named(db, tmp_path, make) -> None:
 def test_a_missing_capture_file_is_named_and_bytes_appended_later_are_not_a_change(
         db, tmp_path) -> None:
     report = exported(db)
-    path = pdf_stand_in(report, tmp_path / "report.pdf")
+    path = pdf_export(report, tmp_path / "report.pdf")
     grown, gone = report.record.evidence[0], report.record.evidence[2]
     with open(grown.path, "ab") as f:  # capture goes on after a run: the file grows
         f.write(b"later bytes")
@@ -129,7 +124,7 @@ def test_a_missing_capture_file_is_named_and_bytes_appended_later_are_not_a_chan
         f"evidence file {gone.path} is missing",)
 
 
-@pytest.mark.parametrize("make", [html_stand_in, pdf_stand_in])
+@pytest.mark.parametrize("make", [html_export, pdf_export])
 def test_a_row_changed_in_the_database_is_named(db, tmp_path, make) -> None:
     report = exported(db)
     path = make(report, tmp_path / "report")
@@ -143,7 +138,7 @@ def test_a_row_changed_in_the_database_is_named(db, tmp_path, make) -> None:
 
 def test_a_report_of_another_seal_than_the_stored_one_is_said(db, tmp_path) -> None:
     report = exported(db)
-    forged = pdf_stand_in(report, tmp_path / "r.pdf")
+    forged = pdf_export(report, tmp_path / "r.pdf")
     forged.write_bytes(forged.read_bytes().replace(report.seal().encode(), b"0" * 64))
     result = verify_file(forged, db, CLOCK)
     assert not result.valid
@@ -153,12 +148,12 @@ def test_a_report_of_another_seal_than_the_stored_one_is_said(db, tmp_path) -> N
 
 def test_a_report_of_a_run_not_in_the_database_is_not_found(db, tmp_path) -> None:
     report = exported(db)
-    path = pdf_stand_in(report, tmp_path / "r.pdf")
+    path = pdf_export(report, tmp_path / "r.pdf")
     path.write_bytes(path.read_bytes().replace(b"MeterLab-Run: 1", b"MeterLab-Run: 7"))
     with pytest.raises(NotFoundError, match="run 7, which is not in"):
         verify_file(path, db, CLOCK)
     with pytest.raises(NotFoundError, match="no database"):
-        verify_file(pdf_stand_in(report, tmp_path / "s.pdf"), tmp_path / "none.db", CLOCK)
+        verify_file(pdf_export(report, tmp_path / "s.pdf"), tmp_path / "none.db", CLOCK)
     assert not (tmp_path / "none.db").exists()
 
 
