@@ -165,6 +165,20 @@ def runs_screenshots(tmp: Path) -> None:
         page.history_view.selectRow(0)
         settle()
         save(window, "runs-history.png")
+
+        # 5. The Reports page: the failed run's report previewed, its PDF checked.
+        reports = window.pages["reports"]
+        reports.reload()
+        window.show_page("reports")
+        reports.runs_view.selectRow(0)
+        pdf = tmp / "run-3.pdf"
+        reports.choose_path = lambda *_a: pdf
+        reports.export("pdf")
+        reports.wait_idle()
+        wait_until(lambda: reports.task is None)
+        reports.verify(pdf)
+        settle()
+        save(window, "reports.png")
     finally:
         page.shutdown()
         window.pages["live"].detach()

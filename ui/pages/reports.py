@@ -193,7 +193,7 @@ class ReportsPage(QWidget):
 
         self.plot = ReportPlot()
         layout.addWidget(self.plot, 1)
-        inner = QSplitter(Qt.Orientation.Horizontal)
+        inner = QSplitter(Qt.Orientation.Vertical)
         self.steps_model = StepsModel()
         self.steps_view = make_table(self.steps_model, stretch=5)
         self.meas_model = MeasurementsModel()
@@ -360,6 +360,8 @@ class ReportsPage(QWidget):
                     self._exported)
 
     def _exported(self, result: Any) -> None:
+        if self.report is not None and self.report.record.id == result.run_id:
+            self.show_run(result.run_id)  # now with its seal
         self.last_files = list(result.files)
         names = ", ".join(p.name for p in result.files)
         self.status.setText(f"Wrote {names}. Seal {result.seal}.")

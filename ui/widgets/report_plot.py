@@ -108,7 +108,8 @@ def _draw(painter: QPainter, item: Any) -> None:
             painter.drawRect(QRectF(item.x - half, item.y - half, item.size, item.size))
     elif kind == "Text":
         font = QFont(painter.font())
-        font.setPointSizeF(max(5.0, item.size))
+        # The geometry is in pixels of the widget's width: a text of size 7 is about 9 px.
+        font.setPixelSize(max(7, round(item.size * 1.3)))
         font.setBold(item.bold)
         painter.setFont(font)
         painter.setPen(QColor(item.fill))
