@@ -234,3 +234,15 @@ def _shown(text: object) -> str:
 
 def _label(field: str) -> str:
     return field.replace("_", " ").replace("-", " ").capitalize()
+
+
+def aware_datetime(text: object) -> datetime | None:
+    """An ISO-8601 instant with its offset, or None (not text, not a time, or no offset: a
+    time without an offset says nothing about its zone)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

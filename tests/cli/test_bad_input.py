@@ -17,6 +17,7 @@ from app.cli import EXIT_BAD_INPUT, EXIT_PIPE_CLOSED, EXIT_STORAGE, main
 from app.domain.errors import ValidationError
 from app.domain.parsing import check_text, parse_instant, parse_now, parse_positive_float
 from app.storage.db import DbErrorKind, classify_sqlite_error
+from tests.cli.helpers import dump
 
 NOW = "2026-11-25T10:00+00:00"
 EXE = Path(sys.executable).with_name("meterlab")
@@ -29,12 +30,6 @@ def run(capsys, db: Path, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def dump(db: Path) -> list[str]:
-    conn = sqlite3.connect(db)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from app.services.reports.build import build_report
 from app.services.reports.files import write_atomically
 from app.storage.db import connect
 from tests.services.reports.emulated import fresh_copy
-from tests.services.reports.test_verify import html_stand_in
+from tests.services.reports.test_verify import html_export
 
 NOW = "2027-01-05T09:00+00:00"
 
@@ -110,7 +110,7 @@ def test_verify_an_html_report_against_a_changed_database(db, tmp_path, capsys) 
     conn = connect(db)
     report = build_report(conn, 1, SystemClock())
     conn.close()
-    page = html_stand_in(report, tmp_path / "r.html")
+    page = html_export(report, tmp_path / "r.html")
     assert meterlab(capsys, db, "report", "verify", str(page))[0] == EXIT_OK
     conn = sqlite3.connect(db)
     conn.execute("UPDATE run_devices SET firmware = '9.9.9' WHERE run_id = 1 AND seq = 0")

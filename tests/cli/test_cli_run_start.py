@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from app.cli import main
+from tests.cli.helpers import dump
 
 EXE = Path(sys.executable).with_name("meterlab")
 ENV = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
@@ -36,12 +37,6 @@ def run(capsys, db: Path, *args: str, now: str = NOW) -> tuple[int, str, str]:
     return code, out, err
 
 
-def dump(db: Path) -> list[str]:
-    conn = sqlite3.connect(db)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
 
 
 def files_under(root: Path) -> set[Path]:

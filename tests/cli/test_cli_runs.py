@@ -16,6 +16,7 @@ from app.domain.runs import MeasurementOutcome, MeasurementResult, StepOutcome, 
 from app.services.runs.api import RunDeviceInfo, RunEvidenceItem, RunResult, RunStart
 from app.storage.capture_sessions import ProcessOwner, current_owner
 from app.storage.runs import RunRepo
+from tests.cli.helpers import dump
 
 NOW = "2026-11-25T12:00+00:00"
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -27,12 +28,6 @@ def run(capsys, db: Path, *args: str):  # type: ignore[no-untyped-def]
     return code, [json.loads(line) for line in out.splitlines() if line.strip()], err
 
 
-def dump(db: Path) -> list[str]:
-    conn = sqlite3.connect(db)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
 
 
 def start(org_id: int | None, bench: str, plan: str, at: datetime, label: str) -> RunStart:

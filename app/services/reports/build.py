@@ -24,6 +24,7 @@ from app.domain.clock import Clock
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.events import DeviceEvent, EventKind
 from app.domain.outages import Outage, TrackerConfig
+from app.domain.parsing import aware_datetime
 from app.domain.reports import AlertRow, OutageRow, ReportContext, RunReport
 from app.domain.run_records import RunRecord
 from app.services.runs.bench_link import BenchClock
@@ -200,7 +201,7 @@ def _bench_clock(conn: sqlite3.Connection, time_scale: float, labels: list[str],
             f"SELECT host_time, fields_json FROM events WHERE device IN ({marks}) "
             f"AND host_time >= ? AND host_time <= ? AND fields_json LIKE '%\"log_time\"%'",
             (*labels, *window)):
-        handed = _iso(json.loads(fields_json or "{}").get("log_time"))
+        handed = aware_datetime(json.loads(fields_json or "{}").get("log_time"))
         if handed is not None:
             pairs.append((_aware(host), handed))
     if not pairs:
@@ -208,16 +209,6 @@ def _bench_clock(conn: sqlite3.Connection, time_scale: float, labels: list[str],
     bench_anchor = pairs[0][1]
     host_anchor = min(host - (bench - bench_anchor) / time_scale for host, bench in pairs)
     return BenchClock(time_scale, host_anchor, bench_anchor)
-
-
-def _iso(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _aware(text: str) -> datetime:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from app.domain.run_records import RunDevice, RunEvidence
 from app.domain.runs import MeasurementResult, StepResult, Verdict
 
 
@@ -56,18 +57,8 @@ class Prompt(Protocol):
     def ask(self, request: PromptRequest) -> concurrent.futures.Future[PromptAnswer | None]: ...
 
 
-@dataclass(frozen=True)
-class RunDeviceInfo:
-    """A device under test as it was when the run started."""
-
-    label: str
-    kind: str
-    device_id: str = ""
-    mpxn: str = ""
-    manufacturer: str = ""
-    model: str = ""
-    firmware: str = ""
-    device_ref: int | None = None
+#: A device under test as it was when the run started (the stored record's own type).
+RunDeviceInfo = RunDevice
 
 
 @dataclass(frozen=True)
@@ -92,15 +83,8 @@ class RunStart:
     time_scale: float = 1.0
 
 
-@dataclass(frozen=True)
-class RunEvidenceItem:
-    """A capture session of the run: which device, which file, how many bytes, its SHA-256."""
-
-    capture_session_id: int
-    device: str
-    path: str
-    bytes: int
-    sha256: str
+#: A capture session of the run (the stored record's own type).
+RunEvidenceItem = RunEvidence
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.events import DeviceEvent, EventKind
+from app.domain.parsing import aware_datetime
 from app.domain.runs import MeasurementResult
 from app.services.runs.bench_link import BenchClock, BenchError, BenchLink, NoReadingError
 from app.services.runs.steps.base import BaseStep, StepContext
@@ -52,22 +53,12 @@ def alert_latency_s(clock: BenchClock, ev: DeviceEvent) -> float | None:
     """An alert's latency in bench seconds (see the module docstring); None without its time."""
     if ev.device_time is None:
         return None
-    handed_over = _iso(ev.fields.get("log_time"))
+    handed_over = aware_datetime(ev.fields.get("log_time"))
     if handed_over is None:
         return (clock.to_bench(ev.host_time) - ev.device_time).total_seconds()
     on_device = (handed_over - ev.device_time).total_seconds()
     to_host = (ev.host_time - clock.to_host(handed_over)).total_seconds()
     return on_device + max(0.0, to_host)
-
-
-def _iso(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 class OutageStep(BaseStep):
