@@ -223,3 +223,37 @@ def test_a_killed_run_is_closed_as_error_by_the_next_command(tmp_path) -> None:
     # Nothing after the cut was recorded: no step finished, so the run ends where it started.
     assert shown["ended"] == shown["started"]
     assert all(s["outcome"] != "PASS" for s in shown["steps"] if not s["teardown"])
+
+
+def test_on_a_terminal_the_operator_is_asked_and_answers(tmp_path) -> None:
+    """stdin a real terminal (a pseudo-terminal), no --answer: the question is asked there."""
+    import pty
+    import select
+
+    db = tmp_path / "lab.db"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())",
+         "--db", str(db), "run", "start", "ihd-outage-message", "--bench", "Bench 1",
+         "--emulate"], stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2], env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    os.close(slave)
+    asked = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"Did the IHD show" not in asked and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stderr], [], [], 0.5)
+            if ready:
+                asked += os.read(proc.stderr.fileno(), 4096)
+        assert b"Did the IHD show" in asked, asked
+        os.write(master, b"maybe\n")  # not an answer: asked again
+        os.write(master, b"f: display stayed blank\n")
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 5
+    record = json.loads(out.splitlines()[-1])
+    prompt = next(s for s in record["steps"] if s["kind"] == "prompt")
+    assert prompt["outcome"] == "FAIL" and prompt["answer"] == "fail: display stayed blank"
