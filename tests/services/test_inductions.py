@@ -162,7 +162,7 @@ def test_expiry_follows_the_labs_validity(lab_ctx, tmp_path: Path) -> None:
 
 
 def test_a_participant_may_not_countersign_nor_see_another_organisations_person(visit) -> None:
-    service, lab, _ = visit
+    service = visit[0]
     accounts = StandInAccounts()
     accounts.verify = lambda name, pw: participant("ann@acme.example", 1)  # type: ignore[method-assign]
     with pytest.raises(RuleRefusal):
