@@ -42,9 +42,9 @@ def induction_show(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def induction_record(args: argparse.Namespace, clock: Clock) -> int:
-    from app.services.reports.files import write_atomically
     from app.services.induction_pdf import write_induction_pdf
     from app.services.inductions import InductionService, induction_dict
+    from app.services.reports.files import write_atomically
 
     path = Path(args.pdf)
     if path.is_dir():
