@@ -120,6 +120,19 @@ def staff_verifier(db: Any, clock: Clock) -> StaffVerifier:
     return AccountService(db, clock)
 
 
+class _NeverRaised(Exception):
+    """Stands for the lock-out error where the accounts service is not installed."""
+
+
+def account_locked_error() -> type[Exception]:
+    """The error the accounts service raises for a locked account."""
+    try:
+        from app.services.accounts import AccountLocked
+    except ImportError:
+        return _NeverRaised
+    return AccountLocked
+
+
 @dataclass(frozen=True)
 class Countersignature:
     """Who countersigned and how it was checked.
