@@ -106,7 +106,7 @@ def check_answer(section: Section, choice: int | None) -> AnswerCheck:
         return AnswerCheck(False, f"Choose one of the {len(q.choices)} answers.")
     if choice == q.answer:
         return AnswerCheck(True, "Right.")
-    return AnswerCheck(False, f"Not quite: {q.why}")
+    return AnswerCheck(False, f"Not quite. {q.why}")
 
 
 def normalise_name(name: str) -> str:

@@ -63,7 +63,7 @@ def answer_all(page: InductionPage, qtbot) -> None:
         wrong = (section.question.answer + 1) % len(section.question.choices)
         page.choice_buttons()[wrong].click()
         assert not page.next_button.isEnabled()
-        assert page.feedback.text().startswith("Not quite:")
+        assert page.feedback.text().startswith("Not quite.")
         page.choice_buttons()[section.question.answer].click()
         assert page.next_button.isEnabled()
         page.next_button.click()

@@ -88,6 +88,7 @@ class InductionPage(QWidget):
         self.section_title.setStyleSheet("font-size: 13pt; font-weight: 600;")
         self.section_text = QLabel()
         self.section_text.setWordWrap(True)
+        self.section_text.setStyleSheet("font-size: 11pt;")
         self.section_text.setTextFormat(Qt.TextFormat.PlainText)
         self.question = QLabel()
         self.question.setWordWrap(True)
