@@ -95,6 +95,7 @@ def main() -> int:
         window.close()
         ctx.close()
         runs_screenshots(Path(tmp))
+        induction_screenshots(Path(tmp))
     app.processEvents()
     return 0
 
@@ -185,6 +186,38 @@ def runs_screenshots(tmp: Path) -> None:
         runtime.stop()
         window.close()
         ctx.close()
+
+
+def induction_screenshots(tmp: Path) -> None:
+    """The induction wizard at the safety question, a wrong answer chosen."""
+    from app.services.inductions import NoStaffAccounts
+    from ui.pages.induction import InductionPage
+
+    ctx, _ = prepare_context(tmp / "induction.db", FixedClock(datetime.fromisoformat(NOW)),
+                             "lab.staff", True)
+    lab, req = ctx.booking_service.build_request(
+        "Demo Lab", "Brightside Power", datetime(2026, 11, 25, 11, 0),
+        datetime(2026, 11, 25, 16, 0), 2, Phase.DEVICE, attendees=["jo.walker@brightside.example"],
+        benches=["Bench 7"], devices="Own SMETS2 ESME and IHD")
+    booking = ctx.booking_service.request(lab, req, override="Walk-in").booking
+    ctx.booking_service.transition(booking.id, "approve", "Demo")
+    ctx.booking_service.transition(booking.id, "checkin", "Demo")
+    window = MainWindow(ctx)
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    window.show_page("induction")
+    page = window.stack.currentWidget()
+    assert isinstance(page, InductionPage)
+    page.accounts = NoStaffAccounts()
+    page.reload()
+    page.start_button.click()
+    page.choice_buttons()[page.section.question.answer].click()
+    page.next_button.click()
+    page.choice_buttons()[0].click()
+    settle()
+    save(window, "induction-wizard.png")
+    window.close()
+    ctx.close()
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         bookings_cmds,
         device_cmds,
         evidence_cmds,
+        induction_cmds,
         plan_cmds,
         report_cmds,
         run_cmds,
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan_cmds.register(sub, common)
     run_cmds.register(sub, common)
     report_cmds.register(sub, common)
+    induction_cmds.register(sub, common)
     return parser
 
 

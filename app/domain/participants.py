@@ -63,13 +63,32 @@ class Organisation:
 
 @dataclass(frozen=True, slots=True)
 class Induction:
-    """A lab induction a person attended."""
+    """A lab induction a person attended.
+
+    The remaining attributes are set when the induction was given at the workstation (empty for
+    one recorded as held elsewhere):
+
+    Attributes:
+        content_version: the induction content's version.
+        content_sha256: the SHA-256 of the content's file.
+        participant_signature: the full name the participant typed to sign.
+        countersigned_by: the staff member who countersigned.
+        countersign_note: how the countersignature was checked (e.g. without a password before
+            any staff account existed).
+        booking_id: the checked-in booking of the visit, if any.
+    """
 
     lab_id: int
     date: date
     valid_until: date
     delivered_by: str = ""
     id: int | None = None
+    content_version: str = ""
+    content_sha256: str = ""
+    participant_signature: str = ""
+    countersigned_by: str = ""
+    countersign_note: str = ""
+    booking_id: int | None = None
 
     def valid_on(self, day: date) -> bool:
         return self.date <= day <= self.valid_until

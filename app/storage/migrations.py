@@ -232,3 +232,14 @@ def m007_run_seals(db: Database) -> None:
         pk="run_id", foreign_keys=[("run_id", "runs", "id")],
         not_null={"run_id", "seal", "canonical_json", "sealed_at"},
     )
+
+
+@migrations()
+def m008_induction_records(db: Database) -> None:
+    # An induction given at the workstation keeps what was given (the content's version and the
+    # SHA-256 of its file) and who signed: the participant's typed name and the countersigning
+    # staff member. Inductions recorded as held elsewhere leave these empty.
+    for column in ("content_version", "content_sha256", "participant_signature",
+                   "countersigned_by", "countersign_note"):
+        db["inductions"].add_column(column, str)
+    db["inductions"].add_column("booking_id", int)

@@ -122,6 +122,12 @@ class PersonRepo:
             Induction(
                 id=r["id"], lab_id=r["lab_id"], date=date.fromisoformat(r["date"]),
                 valid_until=date.fromisoformat(r["valid_until"]), delivered_by=r["delivered_by"] or "",
+                content_version=r.get("content_version") or "",
+                content_sha256=r.get("content_sha256") or "",
+                participant_signature=r.get("participant_signature") or "",
+                countersigned_by=r.get("countersigned_by") or "",
+                countersign_note=r.get("countersign_note") or "",
+                booking_id=r.get("booking_id"),
             )
             for r in self.db["inductions"].rows_where("person_id = ?", [person_id], order_by="date")
         )
@@ -160,9 +166,24 @@ class PersonRepo:
                 "person_id": person_id, "lab_id": induction.lab_id,
                 "date": induction.date.isoformat(), "valid_until": induction.valid_until.isoformat(),
                 "delivered_by": induction.delivered_by, "created_at": now,
+                "content_version": induction.content_version,
+                "content_sha256": induction.content_sha256,
+                "participant_signature": induction.participant_signature,
+                "countersigned_by": induction.countersigned_by,
+                "countersign_note": induction.countersign_note,
+                "booking_id": induction.booking_id,
             }).last_pk)
-            write_audit(self.db, now, actor, "created", "induction", induction_id,
-                        {"person_id": person_id, "lab_id": induction.lab_id,
-                         "date": induction.date.isoformat(),
-                         "valid_until": induction.valid_until.isoformat()})
+            details: dict = {"person_id": person_id, "lab_id": induction.lab_id,
+                             "date": induction.date.isoformat(),
+                             "valid_until": induction.valid_until.isoformat()}
+            if induction.content_sha256:
+                details.update({
+                    "content_version": induction.content_version,
+                    "content_sha256": induction.content_sha256,
+                    "participant_signature": induction.participant_signature,
+                    "countersigned_by": induction.countersigned_by,
+                    "countersign_note": induction.countersign_note,
+                    "booking_id": induction.booking_id,
+                })
+            write_audit(self.db, now, actor, "created", "induction", induction_id, details)
         return self.get(person_id)

@@ -37,7 +37,7 @@ def test_navigation_switches_pages_and_shows_placeholders(qtbot, window) -> None
     qtbot.waitExposed(window)
     assert window.current_page_name() == "bookings"
     not_built = {spec.name for spec in PAGES if spec.factory is None}
-    assert {"induction"} <= not_built
+    assert "induction" not in not_built
     for spec in PAGES[1:]:
         window.show_page(spec.name)
         assert window.current_page_name() == spec.name

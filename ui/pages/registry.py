@@ -91,6 +91,12 @@ def _reports(env: PageEnv) -> QWidget:
     return ReportsPage(env)
 
 
+def _induction(env: PageEnv) -> QWidget:
+    from ui.pages.induction import InductionPage
+
+    return InductionPage(env)
+
+
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("bookings", "Bookings",
              "Lab space bookings by week, the booking list, participants and inductions.",
@@ -108,8 +114,9 @@ PAGES: tuple[PageSpec, ...] = (
              "Sealed reports of test runs for participants (PDF, HTML, CSV, JSON), an "
              "organisation's completion report, and checking a report's seal.", _reports),
     PageSpec("induction", "Induction",
-             "Induction material and sign-off for visitors. Inductions can already be recorded "
-             "under Bookings › Participants."),
+             "The lab induction with a participant at the workstation: the lab's rules, safety, "
+             "confidentiality and this visit, each with a question, then both signatures.",
+             _induction),
 )
 
 
