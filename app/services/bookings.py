@@ -23,7 +23,6 @@ from app.domain.bookings import (
 from app.domain.clock import Clock
 from app.domain.errors import ValidationError
 from app.domain.lab import Bench, Lab, OpeningHours, check_bench_count, default_opening_hours
-from app.domain.principals import WORKSTATION_ADMIN, Action, Principal
 from app.domain.participants import (
     Induction,
     Organisation,
@@ -32,6 +31,7 @@ from app.domain.participants import (
     parse_roles,
     validate_email,
 )
+from app.domain.principals import WORKSTATION_ADMIN, Action, Principal
 from app.domain.rules import check_request, find_slot, segments
 from app.storage.bookings import BookingRepo
 from app.storage.labs import LabRepo
