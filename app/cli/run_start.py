@@ -172,6 +172,7 @@ def terminal_prompt(request: PromptRequest) -> concurrent.futures.Future[PromptA
 def run_start(args: argparse.Namespace, clock: Clock) -> int:
     from app.cli import cli_context
     from app.domain.devices import IEC_62056_21
+    from app.domain.principals import Action
     from app.services.runs.bookings import check_booking_id
     from app.services.runs.prompts import ScriptedPrompt
     from app.services.runs.service import RunsService
@@ -210,6 +211,8 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
     runtime: DeviceRuntime | None = None
     service: RunsService | None = None
     try:
+        # Refused before the bench is looked at: a participant learns nothing of its devices.
+        ctx.principal.require(Action.RUNS, "start runs")
         registry = DeviceRepo(ctx.db, clock).list()
         devices = emulated_devices(registry, args.bench) if args.emulate else registry
         checker = RunsService(ctx.db, db_path, clock, ctx.actor, plan_dirs, None, devices,
