@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from app.domain.clock import Clock
+from app.domain.principals import WORKSTATION_ADMIN, Principal
 from app.services.bookings import BookingService, LabService
 from app.services.recovery import close_interrupted_sessions
 from app.services.runs.recovery import close_interrupted_runs
@@ -33,6 +34,14 @@ class AppContext:
     bookings_repo: BookingRepo
     lab_service: LabService
     booking_service: BookingService
+    #: Who the services act for (scoping what they return, refusing what it may not do).
+    principal: Principal = WORKSTATION_ADMIN
+
+    def act_as(self, principal: Principal) -> None:
+        """Make the context's services act for `principal` from now on."""
+        self.principal = principal
+        self.lab_service.principal = principal
+        self.booking_service.principal = principal
 
     def close(self) -> None:
         self.db.conn.close()
@@ -67,16 +76,20 @@ def open_bench_database(db_path: Path, clock: Clock) -> Database:
     return db
 
 
-def build_context(db_path: Path, clock: Clock, actor: str | None = None) -> AppContext:
+def build_context(db_path: Path, clock: Clock, actor: str | None = None,
+                  principal: Principal | None = None) -> AppContext:
     """Open the database at `db_path` (created and upgraded as needed, capture sessions and
-    runs left open by a dead process closed) and wire the services."""
+    runs left open by a dead process closed) and wire the services, acting for `principal`
+    (default: the workstation admin)."""
     db = open_bench_database(db_path, clock)
     labs, orgs, people = LabRepo(db, clock), OrgRepo(db, clock), PersonRepo(db, clock)
     bookings = BookingRepo(db, clock)
     who = actor or default_actor()
+    acting = principal or WORKSTATION_ADMIN
     return AppContext(
         db_path=Path(db_path), db=db, clock=clock, actor=who, labs=labs, orgs=orgs, people=people,
         bookings_repo=bookings,
-        lab_service=LabService(labs, orgs, people, clock, who),
-        booking_service=BookingService(labs, orgs, people, bookings, clock, who),
+        lab_service=LabService(labs, orgs, people, clock, who, acting),
+        booking_service=BookingService(labs, orgs, people, bookings, clock, who, acting),
+        principal=acting,
     )

@@ -29,7 +29,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from app.domain.clock import Clock, FixedClock, SystemClock
@@ -45,6 +45,12 @@ from app.domain.parsing import (
 )
 from app.domain.parsing import parse_now as parse_now_instant
 from app.storage.db import DatabaseError, classify_sqlite_error, default_db_path
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from app.domain.principals import Principal
+    from app.main import AppContext
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_NO_ANSWER = 0, 1, 2, 3, 4
 EXIT_RUN_FAIL, EXIT_RUN_ERROR, EXIT_RUN_ABORTED = 5, 6, 7
@@ -82,6 +88,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="what 'now' is, e.g. 2026-11-25T09:00+00:00 (default: the clock)")
     parser.add_argument("--actor", default=default,
                         help="who is acting, for the audit trail (default: the login name)")
+    parser.add_argument("--participant", default=default, metavar="EMAIL",
+                        help="act as this participant: only its organisation's data, no changes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,6 +266,52 @@ def _db_path_for_message(args_list: list[str]) -> Path | None:
 
 def db_path_of(args: argparse.Namespace) -> Path:
     return Path(args.db) if getattr(args, "db", None) else default_db_path()
+
+
+def principal_of(args: argparse.Namespace, db: Database, clock: Clock) -> Principal:
+    """Who a command acts for: the participant named by `--participant`; else the staff account
+    mapped to the OS login once staff accounts exist; else the workstation admin.
+
+    Raises:
+        NotFoundError / ValidationError: `--participant` names no person (field
+            ``participant``).
+        RuleRefusal: staff accounts exist and none is mapped to the OS login.
+    """
+    from app.domain.principals import WORKSTATION_ADMIN
+    from app.services.principals import participant_principal
+
+    email = getattr(args, "participant", None)
+    if email is not None:
+        return participant_principal(db, clock, email)
+    try:
+        from app.services.accounts import cli_principal  # type: ignore[import-not-found]
+    except ImportError:
+        return WORKSTATION_ADMIN
+    return cli_principal(db, clock)
+
+
+def cli_context(args: argparse.Namespace, clock: Clock) -> AppContext:
+    """The context a command works in, its services acting for :func:`principal_of`."""
+    from app.main import build_context
+
+    ctx = build_context(db_path_of(args), clock, getattr(args, "actor", None))
+    try:
+        ctx.act_as(principal_of(args, ctx.db, clock))
+    except BaseException:
+        ctx.close()
+        raise
+    return ctx
+
+
+def cli_principal_for(args: argparse.Namespace, clock: Clock) -> Principal:
+    """:func:`principal_of` for a command that opens the database itself later."""
+    from app.storage.db import open_database
+
+    db = open_database(db_path_of(args))
+    try:
+        return principal_of(args, db, clock)
+    finally:
+        db.conn.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.cli import EXIT_OK, EXIT_REFUSED, db_path_of, emit, local_iso
+from app.cli import EXIT_OK, EXIT_REFUSED, cli_context, emit, local_iso
 from app.domain.bookings import TRANSITIONS, Booking, BookingStatus, parse_phase
 from app.domain.clock import Clock
 from app.domain.errors import ValidationError
@@ -21,12 +21,12 @@ from app.domain.parsing import (
     parse_positive_float,
     parse_positive_int,
 )
-from app.main import AppContext, build_context
+from app.main import AppContext
 from app.services.export import booking_to_dict, to_csv, to_ics, write_atomically
 
 
 def _ctx(args: argparse.Namespace, clock: Clock) -> AppContext:
-    return build_context(db_path_of(args), clock, getattr(args, "actor", None))
+    return cli_context(args, clock)
 
 
 def _booking_json(booking: Booking, ctx: AppContext) -> dict:
@@ -87,8 +87,9 @@ def org_add(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def org_list(args: argparse.Namespace, clock: Clock) -> int:
+    ctx = _ctx(args, clock)
     emit([{"id": o.id, "name": o.name, "roles": list(o.roles), "completed_roles": list(o.completed_roles)}
-          for o in _ctx(args, clock).orgs.list()])
+          for o in ctx.orgs.list(ctx.principal.org_scope())])
     return EXIT_OK
 
 
@@ -119,8 +120,9 @@ def person_induct(args: argparse.Namespace, clock: Clock) -> int:
 
 def person_list(args: argparse.Namespace, clock: Clock) -> int:
     ctx = _ctx(args, clock)
-    org_id = ctx.orgs.resolve(args.org).id if args.org else None
-    emit([_person_dict(p, ctx) for p in ctx.people.list(org_id)])
+    scope = ctx.principal.org_scope()
+    org_id = ctx.orgs.resolve(args.org, org_scope=scope).id if args.org else None
+    emit([_person_dict(p, ctx) for p in ctx.people.list(org_id, org_scope=scope)])
     return EXIT_OK
 
 

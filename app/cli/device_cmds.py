@@ -8,7 +8,16 @@ import sys
 import threading
 from pathlib import Path
 
-from app.cli import EXIT_NO_ANSWER, EXIT_OK, db_path_of, emit, fail, local_iso
+from app.cli import (
+    EXIT_NO_ANSWER,
+    EXIT_OK,
+    cli_context,
+    db_path_of,
+    emit,
+    fail,
+    local_iso,
+    principal_of,
+)
 from app.domain.clock import Clock
 from app.domain.devices import Device
 from app.domain.errors import ValidationError
@@ -23,7 +32,7 @@ from app.domain.parsing import (
     parse_positive_float,
     parse_positive_int,
 )
-from app.main import build_context
+from app.domain.principals import Action
 from app.storage.db import default_capture_dir, default_profile_dir
 from app.storage.devices import DeviceRepo
 from app.storage.labs import LabRepo
@@ -140,6 +149,7 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
     # Created and upgraded before the writer starts; sessions a killed capture left open closed.
     db = open_bench_database(db_path, clock)
     try:
+        principal_of(args, db, clock).require(Action.DEVICES, "capture from devices")
         if args.device and DeviceRepo(db, clock).find(args.device) is None:
             raise ValidationError(
                 "device", f"No device {args.device!r} is registered; register it first with "
@@ -189,24 +199,19 @@ def device_add(args: argparse.Namespace, clock: Clock) -> int:
         owner=args.owner or "lab", bench=args.bench or "",
         connection={k: v for k, v in (("port", args.port), ("protocol", args.protocol)) if v},
     )
-    ctx = build_context(db_path_of(args), clock, getattr(args, "actor", None))
-    if device.bench:
-        _check_bench(device.bench, ctx.labs.list())
-    repo = DeviceRepo(ctx.db, clock)
-    if device.mpxn and not args.force:
-        other = next((d for d in repo.list() if d.mpxn == device.mpxn), None)
-        if other is not None:
-            raise ValidationError(
-                "mpxn", f"MPxN {device.mpxn} is already registered to device {other.label!r} "
-                        f"(id {other.id}); give --force to register it again.")
-    stored = repo.add(device)
+    from app.services.device_registry import DeviceRegistry
+
+    ctx = cli_context(args, clock)
+    stored = DeviceRegistry(ctx.db, clock, ctx.principal).add(device, force=args.force)
     emit(_device_dict(stored))
     return EXIT_OK
 
 
 def device_list(args: argparse.Namespace, clock: Clock) -> int:
-    ctx = build_context(db_path_of(args), clock, getattr(args, "actor", None))
-    emit([_device_dict(d) for d in DeviceRepo(ctx.db, clock).list()])
+    from app.services.device_registry import DeviceRegistry
+
+    ctx = cli_context(args, clock)
+    emit([_device_dict(d) for d in DeviceRegistry(ctx.db, clock, ctx.principal).list()])
     return EXIT_OK
 
 
@@ -230,6 +235,7 @@ def outages_list(args: argparse.Namespace, clock: Clock) -> int:
 
     db = open_bench_database(db_path_of(args), clock)
     try:
+        principal_of(args, db, clock).require(Action.READ_ALL, "read the lab's outage log")
         repo = OutageRepo(db.conn)
         # A bench no lab has is still known if outages were stored under it (devices without a
         # bench file their outages under their own label).

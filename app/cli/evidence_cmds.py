@@ -6,9 +6,10 @@ import argparse
 import sqlite3
 from pathlib import Path
 
-from app.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORAGE, db_path_of, emit, fail
+from app.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORAGE, db_path_of, emit, fail, principal_of
 from app.domain.clock import Clock
 from app.domain.errors import ValidationError
+from app.domain.principals import Action
 
 
 def replay(args: argparse.Namespace, clock: Clock) -> int:
@@ -30,6 +31,7 @@ def replay(args: argparse.Namespace, clock: Clock) -> int:
     profile_dirs = (*(Path(p) for p in (args.profile_dir or [])), default_profile_dir())
     db = open_bench_database(db_path_of(args), clock)
     try:
+        principal_of(args, db, clock).require(Action.DEVICES, "restore capture sessions")
         result = restore_session(db.conn, int(text), profile_dirs)
     except RestoreRefused as exc:
         return fail(str(exc), EXIT_STORAGE)
@@ -53,6 +55,7 @@ def sessions_list(args: argparse.Namespace, clock: Clock) -> int:
     limit = parse_positive_int(args.limit, "limit", 1, 100_000)
     db = open_bench_database(db_path_of(args), clock)
     try:
+        principal_of(args, db, clock).require(Action.READ_ALL, "read the lab's capture sessions")
         rows = CaptureSessionRepo(db.conn).list(args.device or None, args.missing, limit)
     finally:
         db.conn.close()

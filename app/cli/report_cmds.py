@@ -23,9 +23,11 @@ from app.cli import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     EXIT_SEAL,
+    cli_principal_for,
     db_path_of,
     emit,
     fail,
+    principal_of,
 )
 from app.domain.clock import Clock
 from app.domain.errors import NotFoundError, ValidationError
@@ -114,10 +116,12 @@ def report_export(args: argparse.Namespace, clock: Clock) -> int:
     json_path = _output_file(args.json, "json")
     csv_dir = _output_folder(args.csv, "csv")
     _check_distinct({"pdf": pdf, "html": html, "json": json_path})
+    principal = cli_principal_for(args, clock)
     progress = _Progress()
     request = ExportRequest(pdf=pdf, html=html, json=json_path, csv=csv_dir)
     try:
-        result = export_run(db_path_of(args), run_id, clock, request, _version(), progress)
+        result = export_run(db_path_of(args), run_id, clock, request, _version(), progress,
+                            principal)
     except NotFoundError:
         return fail(f"no such run {run_id} (see `meterlab run list`).", EXIT_BAD_INPUT)
     except SealMismatchError as exc:
@@ -170,7 +174,8 @@ def report_campaign(args: argparse.Namespace, clock: Clock) -> int:
     db = open_bench_database(db_path_of(args), clock)
     try:
         campaign = build_campaign(db.conn, args.org, args.role, args.date_from, args.date_to,
-                                  clock, version=_version(), progress=progress)
+                                  clock, version=_version(), progress=progress,
+                                  principal=principal_of(args, db, clock))
     finally:
         db.conn.close()
     written: list[Path] = []

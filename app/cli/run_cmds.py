@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import EXIT_OK, db_path_of, emit
+from app.cli import EXIT_OK, cli_context, emit
 from app.domain.clock import Clock
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.parsing import parse_id, parse_positive_int
@@ -32,16 +32,17 @@ def parse_verdict(text: str | None) -> Verdict | None:
 
 def run_list(args: argparse.Namespace, clock: Clock) -> int:
     """Stored runs matching the filters, newest first (runs still executing have verdict null)."""
-    from app.main import build_context
     from app.storage.runs import RunRepo
 
     verdict = parse_verdict(args.verdict)
     limit = parse_positive_int(args.limit, "limit", 1, MAX_LIST)
-    ctx = build_context(db_path_of(args), clock, getattr(args, "actor", None))
+    ctx = cli_context(args, clock)
     try:
-        org_id = ctx.orgs.resolve(args.org).id if args.org else None
+        scope = ctx.principal.org_scope()
+        org_id = ctx.orgs.resolve(args.org, org_scope=scope).id if args.org else None
         runs = RunRepo(ctx.db.conn).list(org_id=org_id, bench=args.bench, device=args.device,
-                                         plan=args.plan, verdict=verdict, limit=limit)
+                                         plan=args.plan, verdict=verdict, limit=limit,
+                                         org_scope=scope)
     finally:
         ctx.close()
     emit([r.to_dict() for r in runs])
@@ -50,15 +51,15 @@ def run_list(args: argparse.Namespace, clock: Clock) -> int:
 
 def run_show(args: argparse.Namespace, clock: Clock) -> int:
     """One stored run: the object `run start` ends with, and everything else the run recorded."""
-    from app.main import open_bench_database
     from app.storage.runs import RunRepo
 
     run_id = parse_id(args.id, "id")
-    db = open_bench_database(db_path_of(args), clock)
+    ctx = cli_context(args, clock)
     try:
-        record = RunRepo(db.conn).get(run_id)
+        # Another organisation's run reads exactly as a missing one: nothing is revealed.
+        record = RunRepo(ctx.db.conn).get(run_id, ctx.principal.org_scope())
     finally:
-        db.conn.close()
+        ctx.close()
     if record is None:
         raise NotFoundError("id", f"There is no run {run_id} (see `meterlab run list`).")
     emit(record.to_dict())

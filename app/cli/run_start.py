@@ -170,8 +170,9 @@ def terminal_prompt(request: PromptRequest) -> concurrent.futures.Future[PromptA
 
 
 def run_start(args: argparse.Namespace, clock: Clock) -> int:
+    from app.cli import cli_context
     from app.domain.devices import IEC_62056_21
-    from app.main import build_context
+    from app.domain.principals import Action
     from app.services.runs.bookings import check_booking_id
     from app.services.runs.prompts import ScriptedPrompt
     from app.services.runs.service import RunsService
@@ -206,13 +207,16 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
     booking_id = check_booking_id(args.booking)
     plan_dirs = [Path(p) for p in (args.plan_dir or [])] or None
     db_path = db_path_of(args)
-    ctx = build_context(db_path, clock, getattr(args, "actor", None))
+    ctx = cli_context(args, clock)
     runtime: DeviceRuntime | None = None
     service: RunsService | None = None
     try:
+        # Refused before the bench is looked at: a participant learns nothing of its devices.
+        ctx.principal.require(Action.RUNS, "start runs")
         registry = DeviceRepo(ctx.db, clock).list()
         devices = emulated_devices(registry, args.bench) if args.emulate else registry
-        checker = RunsService(ctx.db, db_path, clock, ctx.actor, plan_dirs, None, devices)
+        checker = RunsService(ctx.db, db_path, clock, ctx.actor, plan_dirs, None, devices,
+                              ctx.principal)
         prepared = checker.prepare(args.plan, args.bench, params, booking_id, args.org,
                                    tuple(str(f) for f in faults))
         checker.close()
@@ -246,7 +250,8 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
                                    if d.connection.protocol_or_default == IEC_62056_21})
         if why:
             return fail(why, EXIT_NO_ANSWER)
-        service = RunsService(ctx.db, db_path, clock, ctx.actor, plan_dirs, runtime, devices)
+        service = RunsService(ctx.db, db_path, clock, ctx.actor, plan_dirs, runtime, devices,
+                              ctx.principal)
         start = replace(prepared.start, time_scale=service.time_scale(prepared.start.bench),
                         emulated=emulated)
         prepared = replace(prepared, start=start)

@@ -31,6 +31,7 @@ from app.domain.participants import (
     parse_roles,
     validate_email,
 )
+from app.domain.principals import WORKSTATION_ADMIN, Action, Principal
 from app.domain.rules import check_request, find_slot, segments
 from app.storage.bookings import BookingRepo
 from app.storage.labs import LabRepo
@@ -55,12 +56,18 @@ class RequestOutcome:
 
 
 class LabService:
-    """Labs, organisations, people and inductions."""
+    """Labs, organisations, people and inductions.
+
+    Every use case acts for a principal: the one given to the call, else the service's own
+    (:attr:`principal`, the workstation admin unless the front end says otherwise). Changes are
+    refused (:class:`RuleRefusal`) for a principal whose role does not allow them.
+    """
 
     def __init__(self, labs: LabRepo, orgs: OrgRepo, people: PersonRepo, clock: Clock,
-                 actor: str = "unknown") -> None:
+                 actor: str = "unknown", principal: Principal = WORKSTATION_ADMIN) -> None:
         self.labs, self.orgs, self.people, self.clock = labs, orgs, people, clock
         self.actor = actor  # who the audit trail names for what this service creates
+        self.principal = principal
 
     def add_lab(
         self,
@@ -70,8 +77,10 @@ class LabService:
         opens: time | None = None,
         closes: time | None = None,
         benches: int | list[Bench] = 0,
+        principal: Principal | None = None,
         **settings: Any,
     ) -> Lab:
+        (principal or self.principal).require(Action.LABS, "add labs")
         if (opens is None) != (closes is None):
             missing = "closes" if closes is None else "opens"
             raise ValidationError(missing, "Give both --opens and --closes, or neither (default 08:00-18:00).")
@@ -87,21 +96,27 @@ class LabService:
                   benches=tuple(bench_list), **settings)
         return self.labs.add(lab, self.actor)
 
-    def add_org(self, name: str, roles: str | None = None, completed_roles: str | None = None) -> Organisation:
+    def add_org(self, name: str, roles: str | None = None, completed_roles: str | None = None,
+                principal: Principal | None = None) -> Organisation:
+        (principal or self.principal).require(Action.PEOPLE, "add organisations")
         held = parse_roles(roles, "roles")
         done = parse_roles(completed_roles, "completed_roles")
         return self.orgs.add(
             Organisation(name=name.strip(), roles=held, completed_roles=done), self.actor
         )
 
-    def add_person(self, org_ref: str, name: str, email: str) -> Person:
+    def add_person(self, org_ref: str, name: str, email: str,
+                   principal: Principal | None = None) -> Person:
+        (principal or self.principal).require(Action.PEOPLE, "add people")
         org = self.orgs.resolve(org_ref)
         address = validate_email(email)
         assert org.id is not None
         return self.people.add(Person(name=name.strip(), email=address, org_id=org.id), self.actor)
 
-    def induct(self, email: str, lab_ref: str, held_on: date, delivered_by: str = "") -> Person:
+    def induct(self, email: str, lab_ref: str, held_on: date, delivered_by: str = "",
+               principal: Principal | None = None) -> Person:
         """Record that a person attended a lab's induction on `held_on`."""
+        (principal or self.principal).require(Action.INDUCT, "record inductions")
         person = self.people.resolve_email(validate_email(email))
         lab = self.labs.resolve(lab_ref)
         today = lab.local(self.clock.now()).date()
@@ -119,12 +134,17 @@ class LabService:
 
 
 class BookingService:
-    """Requesting, checking, moving and exporting bookings."""
+    """Requesting, checking, moving and exporting bookings.
+
+    Every use case acts for a principal: the one given to the call, else :attr:`principal`. A
+    participant sees only its own organisation's bookings and may change none.
+    """
 
     def __init__(self, labs: LabRepo, orgs: OrgRepo, people: PersonRepo, bookings: BookingRepo,
-                 clock: Clock, actor: str) -> None:
+                 clock: Clock, actor: str, principal: Principal = WORKSTATION_ADMIN) -> None:
         self.labs, self.orgs, self.people, self.bookings = labs, orgs, people, bookings
         self.clock, self.actor = clock, actor
+        self.principal = principal
 
     def write_transaction(self) -> AbstractContextManager[None]:
         """Group several use cases into one all-or-nothing write (e.g. seeding the demo lab).
@@ -198,16 +218,24 @@ class BookingService:
         """Every rule the request breaks right now (empty when it may be booked)."""
         return check_request(lab, req, self.clock.now(), self.context_for(lab, req))
 
-    def request(self, lab: Lab, req: BookingRequest, override: str = "") -> RequestOutcome:
+    def request(self, lab: Lab, req: BookingRequest, override: str = "",
+                principal: Principal | None = None) -> RequestOutcome:
         """Book if every rule passes; otherwise refuse (kept in the audit trail only).
 
         With a written `override` justification, lab staff book despite the refusal; the reasons
         and the justification are kept on the booking and in the audit trail.
+
+        Raises:
+            RuleRefusal: the principal may not request bookings (nothing is written).
         """
+        (principal or self.principal).require(Action.BOOKINGS, "request bookings")
         # The rule check reads what other bookings hold; only inside the write transaction can
         # nobody else book those spaces between the check and our insert.
         with self.bookings.write_transaction():
             reasons = self.check(lab, req)
+            if reasons and override.strip():
+                (principal or self.principal).require(Action.OVERRIDE, "override a refused "
+                                                                       "booking")
             if reasons and not override.strip():
                 self.bookings.record_refusal(self.actor, _request_dict(lab, req), reasons)
                 return RequestOutcome("refused", None, reasons)
@@ -227,7 +255,8 @@ class BookingService:
         return RequestOutcome("overridden" if reasons else "requested", stored, reasons)
 
     # --- life cycle ------------------------------------------------------------------------
-    def transition(self, booking_id: int, action: str, why: str = "") -> Booking:
+    def transition(self, booking_id: int, action: str, why: str = "",
+                   principal: Principal | None = None) -> Booking:
         """Apply a life-cycle `action` (approve, reject, cancel, checkin, complete, no_show).
 
         Raises:
@@ -235,7 +264,9 @@ class BookingService:
             NotFoundError: there is no such booking.
             TransitionRefused: the booking's status does not allow `action`, including when
                 another workstation moved it first (only one of two simultaneous moves wins).
+            RuleRefusal: the principal may not move bookings.
         """
+        (principal or self.principal).require(Action.BOOKINGS, "change bookings")
         with self.bookings.write_transaction():
             booking = self.bookings.get(booking_id)
             target = next_status(action, booking.status)
@@ -261,19 +292,25 @@ class BookingService:
 
     def list(self, lab_ref: str | None = None, org_ref: str | None = None,
              day_from: date | None = None, day_to: date | None = None,
-             statuses: tuple[BookingStatus, ...] | None = None) -> list[Booking]:
+             statuses: tuple[BookingStatus, ...] | None = None,
+             principal: Principal | None = None) -> list[Booking]:
+        """Bookings matching the filters; a participant's are only its organisation's (naming
+        another organisation is "no such organisation")."""
+        scope = (principal or self.principal).org_scope()
         lab = self.labs.resolve(lab_ref) if lab_ref else None
-        org = self.orgs.resolve(org_ref) if org_ref else None
+        org = self.orgs.resolve(org_ref, org_scope=scope) if org_ref else None
         tz = lab.tz if lab else None
         start = _day_start(day_from, tz) if day_from else None
         end = _day_start(day_to + timedelta(days=1), tz) if day_to else None
         return self.bookings.list(
             lab_id=lab.id if lab else None, org_id=org.id if org else None,
-            statuses=statuses, start=start, end=end,
+            statuses=statuses, start=start, end=end, org_scope=scope,
         )
 
-    def active_between(self, lab: Lab, start: datetime, end: datetime) -> list[Booking]:
-        return self.bookings.list(lab_id=lab.id, statuses=ACTIVE_STATUSES, start=start, end=end)
+    def active_between(self, lab: Lab, start: datetime, end: datetime,
+                       principal: Principal | None = None) -> list[Booking]:
+        return self.bookings.list(lab_id=lab.id, statuses=ACTIVE_STATUSES, start=start, end=end,
+                                  org_scope=(principal or self.principal).org_scope())
 
 
 def _day_start(day: date, tz: ZoneInfo | None) -> datetime:

@@ -163,9 +163,10 @@ class BookingRepo:
         cols = [c[0] for c in cur.description]
         return [self._from_row(dict(zip(cols, r))) for r in cur.fetchall()]
 
-    def get(self, booking_id: int) -> Booking:
+    def get(self, booking_id: int, org_scope: int | None = None) -> Booking:
+        """Booking `booking_id`; with `org_scope`, another organisation's is "no such booking"."""
         rows = self._query("b.id = ?", [booking_id])
-        if not rows:
+        if not rows or (org_scope is not None and rows[0].org_id != org_scope):
             raise NotFoundError("id", f"There is no booking with id {booking_id}.")
         return rows[0]
 
@@ -176,9 +177,17 @@ class BookingRepo:
         statuses: tuple[BookingStatus, ...] | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        org_scope: int | None = None,
     ) -> list[Booking]:
-        """Bookings matching every filter given; [start, end) selects those overlapping it."""
+        """Bookings matching every filter given; [start, end) selects those overlapping it.
+
+        Args:
+            org_scope: the organisation a participant may see (None: every organisation).
+        """
         where, args = ["1 = 1"], []  # type: list[str], list[Any]
+        if org_scope is not None:
+            where.append("b.org_id = ?")
+            args.append(org_scope)
         if lab_id is not None:
             where.append("b.lab_id = ?")
             args.append(lab_id)

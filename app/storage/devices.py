@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from app.domain.bookings import ACTIVE_STATUSES
 from app.domain.clock import Clock
 from app.domain.devices import ConnectionSettings, Device, DeviceKind
 from app.domain.errors import NotFoundError, ValidationError
@@ -94,8 +95,22 @@ class DeviceRepo:
             "lower(label) = lower(?) OR upper(device_id) = upper(?)", [text, text]))
         return self._from_row(rows[0]) if rows else None
 
-    def list(self) -> list[Device]:
-        return [self._from_row(r) for r in self.db["devices"].rows_where(order_by="bench, label")]
+    def list(self, org_scope: int | None = None) -> list[Device]:
+        """Every registered device, or (with `org_scope`) a participant's: devices have no
+        organisation of their own, so a participant sees the devices on the benches its
+        organisation's open bookings (requested, scheduled, checked in) hold right now, and
+        none otherwise; bench names are matched ignoring case."""
+        if org_scope is None:
+            return [self._from_row(r)
+                    for r in self.db["devices"].rows_where(order_by="bench, label")]
+        now = to_db(self.clock.now())
+        statuses = [s.value for s in ACTIVE_STATUSES]
+        held = (
+            "lower(bench) IN (SELECT lower(j.value) FROM bookings b, json_each(b.benches_json) j "
+            f"WHERE b.org_id = ? AND b.status IN ({','.join('?' * len(statuses))}) "
+            "AND b.start_utc <= ? AND b.end_utc > ?)")
+        return [self._from_row(r) for r in self.db["devices"].rows_where(
+            held, [org_scope, *statuses, now, now], order_by="bench, label")]
 
 
 def _iso_utc(moment: datetime) -> str:

@@ -65,9 +65,9 @@ class OrgRepo:
             completed_roles=_roles(row["completed_roles"]),
         )
 
-    def get(self, org_id: int) -> Organisation:
+    def get(self, org_id: int, org_scope: int | None = None) -> Organisation:
         rows = list(self.db["organisations"].rows_where("id = ?", [org_id]))
-        if not rows:
+        if not rows or (org_scope is not None and org_id != org_scope):
             raise NotFoundError("org", f"There is no organisation with id {org_id}.")
         return self._from_row(rows[0])
 
@@ -80,15 +80,21 @@ class OrgRepo:
         rows = list(self.db["organisations"].rows_where("lower(name) = lower(?)", [text]))
         return self._from_row(rows[0]) if rows else None
 
-    def resolve(self, ref: str | int, field: str = "org") -> Organisation:
+    def resolve(self, ref: str | int, field: str = "org",
+                org_scope: int | None = None) -> Organisation:
+        """An organisation by name or id; with `org_scope`, any other is "no such organisation"
+        and the message names only the organisations in scope."""
         org = self.find(ref)
-        if org is None:
-            names = ", ".join(r["name"] for r in self.db["organisations"].rows) or "none yet"
+        if org is None or (org_scope is not None and org.id != org_scope):
+            names = ", ".join(o.name for o in self.list(org_scope)) or "none yet"
             raise NotFoundError(field, f"There is no organisation {ref!r} (organisations: {names}).")
         return org
 
-    def list(self) -> list[Organisation]:
-        return [self._from_row(r) for r in self.db["organisations"].rows_where(order_by="name")]
+    def list(self, org_scope: int | None = None) -> list[Organisation]:
+        """Every organisation, or only `org_scope` (a participant's own)."""
+        where, args = ("id = ?", [org_scope]) if org_scope is not None else (None, [])
+        return [self._from_row(r)
+                for r in self.db["organisations"].rows_where(where, args, order_by="name")]
 
 
 class PersonRepo:
@@ -154,9 +160,16 @@ class PersonRepo:
             raise NotFoundError(field, f"There is no person with email {email!r}; add them first.")
         return person
 
-    def list(self, org_id: int | None = None) -> list[Person]:
-        where, args = ("org_id = ?", [org_id]) if org_id is not None else (None, [])
-        return [self._from_row(r) for r in self.db["people"].rows_where(where, args, order_by="name")]
+    def list(self, org_id: int | None = None, org_scope: int | None = None) -> list[Person]:
+        """People (of organisation `org_id` if given), with their inductions; `org_scope` limits
+        them to a participant's own organisation whatever `org_id` says."""
+        where, args = [], []  # type: list[str], list[object]
+        for value in (org_id, org_scope):
+            if value is not None:
+                where.append("org_id = ?")
+                args.append(value)
+        return [self._from_row(r) for r in self.db["people"].rows_where(
+            " AND ".join(where) or None, args, order_by="name")]
 
     def add_induction(self, person_id: int, induction: Induction, actor: str = "unknown") -> Person:
         """Record an induction and its audit entry in one transaction."""

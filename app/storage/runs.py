@@ -236,8 +236,9 @@ class RunRepo:
              for e in items])
 
     # --- reading ------------------------------------------------------------------------------
-    def get(self, run_id: int) -> RunRecord | None:
-        """The whole record of run `run_id`, or None if there is none."""
+    def get(self, run_id: int, org_scope: int | None = None) -> RunRecord | None:
+        """The whole record of run `run_id`, or None if there is none (with `org_scope`: none
+        of that organisation, so another organisation's run is indistinguishable from none)."""
         row = self.conn.execute(
             "SELECT r.id, r.plan_name, r.plan_version, r.plan_sha256, r.plan_source, "
             "r.parameters_json, r.bench, r.started, r.emulated, r.ended, r.verdict, r.message, "
@@ -245,7 +246,7 @@ class RunRepo:
             "r.step_names_json, r.seal, r.owner_host, r.owner_pid "
             "FROM runs r LEFT JOIN organisations o ON o.id = r.org_id WHERE r.id = ?",
             (run_id,)).fetchone()
-        if row is None:
+        if row is None or (org_scope is not None and row[15] != org_scope):
             return None
         (rid, plan_name, plan_version, plan_sha, plan_source, params, bench, started, emulated,
          ended, verdict, message, operator, lab_id, booking_id, org_id, org_name, faults,
@@ -266,15 +267,20 @@ class RunRepo:
 
     def list(self, org_id: int | None = None, bench: str | None = None,
              device: str | None = None, plan: str | None = None,
-             verdict: Verdict | str | None = None, limit: int = 200) -> list[RunSummary]:
+             verdict: Verdict | str | None = None, limit: int = 200,
+             org_scope: int | None = None) -> list[RunSummary]:
         """Runs matching every filter given, newest first.
 
         Args:
             device: a device's label or its device id (EUI-64) as recorded in the run.
             plan: the plan's name.
             verdict: a :class:`Verdict` (runs still executing have none and match no verdict).
+            org_scope: the organisation a participant may see (None: every organisation).
         """
         where, args = [], []
+        if org_scope is not None:
+            where.append("r.org_id = ?")
+            args.append(org_scope)
         if org_id is not None:
             where.append("r.org_id = ?")
             args.append(org_id)

@@ -25,6 +25,7 @@ from app.domain.errors import NotFoundError, ValidationError
 from app.domain.events import DeviceEvent, EventKind
 from app.domain.outages import Outage, TrackerConfig
 from app.domain.parsing import aware_datetime
+from app.domain.principals import WORKSTATION_ADMIN, Principal
 from app.domain.reports import AlertRow, OutageRow, ReportContext, RunReport
 from app.domain.run_records import RunRecord
 from app.services.runs.bench_link import BenchClock
@@ -41,7 +42,8 @@ WINDOW_MARGIN = timedelta(seconds=10)
 
 
 def build_report(conn: sqlite3.Connection, run_id: int, clock: Clock,
-                 version: str | None = None) -> RunReport:
+                 version: str | None = None,
+                 principal: Principal = WORKSTATION_ADMIN) -> RunReport:
     """The report of run `run_id`.
 
     Once a run's report has been sealed, what the report says around the run (the lab's name,
@@ -50,13 +52,14 @@ def build_report(conn: sqlite3.Connection, run_id: int, clock: Clock,
 
     Args:
         version: the MeterLab version to print (default: the installed one).
+        principal: who asks; a participant gets only its organisation's runs.
 
     Raises:
-        NotFoundError: there is no run `run_id`.
+        NotFoundError: there is no run `run_id` (or it is another organisation's).
         ValidationError: the run is still executing (it has no verdict yet).
     """
     repo = RunRepo(conn)
-    record = repo.get(run_id)
+    record = repo.get(run_id, principal.org_scope())
     if record is None:
         raise NotFoundError("run_id", f"There is no run {run_id} (see `meterlab run list`).")
     if record.running or record.ended is None:

@@ -49,6 +49,7 @@ from app.domain.clock import Clock, SystemClock
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.parsing import parse_day
 from app.domain.participants import parse_roles
+from app.domain.principals import WORKSTATION_ADMIN, Principal
 from app.domain.reports import canonical_json, seal_of
 from app.domain.run_records import RunDevice, RunRecord
 from app.domain.runs import VERDICT_ORDER, Verdict
@@ -280,7 +281,8 @@ def run_seal(conn: sqlite3.Connection, run_id: int, clock: Clock) -> str:
 def build_campaign(conn: sqlite3.Connection | Database, org: str | int, role: str | None = None,
                    date_from: date | str | None = None, date_to: date | str | None = None,
                    clock: Clock | None = None, seal_of_run: SealOfRun | None = None,
-                   version: str = "", progress: Progress | None = None) -> Campaign:
+                   version: str = "", progress: Progress | None = None,
+                   principal: Principal = WORKSTATION_ADMIN) -> Campaign:
     """Gather an organisation's campaign from the database (see the module's docstring).
 
     Args:
@@ -292,9 +294,11 @@ def build_campaign(conn: sqlite3.Connection | Database, org: str | int, role: st
         seal_of_run: run id -> that run's seal (default: :func:`run_seal`).
         version: the MeterLab version shown in the report.
         progress: told (fraction, what) as the runs are sealed.
+        principal: who asks; a participant only its own organisation's campaign.
 
     Raises:
-        NotFoundError: there is no such organisation (field ``org``).
+        NotFoundError: there is no such organisation (field ``org``), or it is not the
+            participant's own.
         ValidationError: a bad role or date, or a period that ends before it starts.
     """
     if isinstance(conn, Database):
@@ -307,13 +311,14 @@ def build_campaign(conn: sqlite3.Connection | Database, org: str | int, role: st
         raise ValidationError("to", f"The period must end on or after its first day {first}, "
                                     f"not on {last}.")
     wanted_role = _role(role)
-    found = OrgRepo(db, clock).resolve(org, "org")
+    found = OrgRepo(db, clock).resolve(org, "org", principal.org_scope())
     if found.id is None:  # stored organisations always have one
         raise NotFoundError("org", f"There is no organisation {org!r}.")
     seal_fn = seal_of_run or (lambda run_id: run_seal(conn, run_id, clock))
 
     repo = RunRepo(conn)
-    records = [r for s in repo.list(org_id=found.id, limit=_ALL_RUNS)
+    records = [r for s in repo.list(org_id=found.id, limit=_ALL_RUNS,
+                                    org_scope=principal.org_scope())
                if s.verdict is not None and (r := repo.get(s.id)) is not None
                and r.verdict is not None]
     tz_name = _timezone(db, {r.lab_id for r in records if r.lab_id is not None})

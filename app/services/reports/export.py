@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.domain.clock import Clock
+from app.domain.principals import WORKSTATION_ADMIN, Principal
 from app.main import open_bench_database
 
 Progress = Callable[[float, str], None]
@@ -37,8 +38,12 @@ class ExportResult:
 
 
 def export_run(db_path: Path, run_id: int, clock: Clock, request: ExportRequest,
-               version: str = "", progress: Progress | None = None) -> ExportResult:
+               version: str = "", progress: Progress | None = None,
+               principal: Principal = WORKSTATION_ADMIN) -> ExportResult:
     """Build, seal and write run `run_id`'s report.
+
+    A participant may export its own organisation's runs (the first export stores the seal,
+    as for staff); another organisation's run is "no such run".
 
     Raises:
         NotFoundError: no such run. ValidationError: the run is still running.
@@ -51,7 +56,7 @@ def export_run(db_path: Path, run_id: int, clock: Clock, request: ExportRequest,
     report_progress = progress or (lambda _f, _w: None)
     db = open_bench_database(Path(db_path), clock)
     try:
-        report = build_report(db.conn, run_id, clock, version or None)
+        report = build_report(db.conn, run_id, clock, version or None, principal)
         seal = seal_run(db.conn, report, clock)
     finally:
         db.conn.close()

@@ -20,6 +20,7 @@ from app.domain.devices import Device, DeviceKind
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.parsing import check_text
 from app.domain.plans import Plan
+from app.domain.principals import WORKSTATION_ADMIN, Action, Principal
 from app.domain.run_records import RunRecord, RunSummary
 from app.domain.runs import Verdict
 from app.services.runs.api import (
@@ -86,12 +87,16 @@ class RunsService:
         plan_dirs: folders of the lab's own plans (None: the data directory's ``plans``).
         runtime: the running device runtime; without one, runs cannot start (history only).
         devices: the device registry the runs use (default: read from `db`).
+        principal: who acts (default: the workstation admin): a participant sees only its
+            organisation's runs, organisations and bookings, and may not start a run.
     """
 
     def __init__(self, db: Database, db_path: Path, clock: Clock, actor: str,
                  plan_dirs: Iterable[Path] | None = None, runtime: DeviceRuntime | None = None,
-                 devices: Iterable[Device] | None = None) -> None:
+                 devices: Iterable[Device] | None = None,
+                 principal: Principal = WORKSTATION_ADMIN) -> None:
         self.db, self.db_path, self.clock, self.actor = db, Path(db_path), clock, actor
+        self.principal = principal
         self.plan_dirs = list(plan_dirs) if plan_dirs is not None else None
         self.runtime = runtime
         self.devices = list(devices) if devices is not None else DeviceRepo(db, clock).list()
@@ -111,11 +116,14 @@ class RunsService:
         return sorted(names, key=str.casefold)
 
     def organisations(self) -> list[tuple[int, str]]:
-        return [(o.id, o.name) for o in OrgRepo(self.db, self.clock).list()]
+        return [(o.id, o.name)
+                for o in OrgRepo(self.db, self.clock).list(self.principal.org_scope())]
 
     def booking_choices(self, bench: str) -> list[tuple[int, str]]:
         repo = BookingRepo(self.db, self.clock)
-        return [(b.id, describe(b)) for b in bookings_on_bench(repo, bench, self.clock.now())]
+        scope = self.principal.org_scope()
+        return [(b.id, describe(b)) for b in bookings_on_bench(repo, bench, self.clock.now())
+                if scope is None or b.org_id == scope]
 
     def default_booking(self, bench: str) -> int | None:
         found = default_booking(BookingRepo(self.db, self.clock), bench, self.clock.now())
@@ -154,8 +162,9 @@ class RunsService:
 
         Raises:
             NotFoundError / ValidationError: bad input (field named); RuleRefusal: a booking
-            that does not hold the bench or is not open.
+            that does not hold the bench or is not open, or a principal that may not start runs.
         """
+        self.principal.require(Action.RUNS, "start runs")
         check_text(bench, "bench", 200)
         if not bench.strip():
             raise ValidationError("bench", "Name the bench the run is on.")
@@ -200,6 +209,7 @@ class RunsService:
               prompt_ui: bool = False, faults: tuple[str, ...] = ()) -> RunHandle:
         """Check and start a run; returns at once with its handle (BenchBusyError if the bench
         is running one). With `prompt_ui`, questions wait for :meth:`answer`."""
+        self.principal.require(Action.RUNS, "start runs")
         if self.executor is None or self.runtime is None:
             raise ValidationError("bench", self.why_not_run())
         parsed = self._faults(bench, faults)
@@ -234,6 +244,7 @@ class RunsService:
 
     def start_prepared(self, prepared: PreparedRun, observer: RunObserver | None,
                        prompt: Prompt | None) -> RunHandle:
+        self.principal.require(Action.RUNS, "start runs")
         from app.services.runs.api import NullObserver
         from app.services.runs.prompts import NoAnswerPrompt
 
@@ -259,18 +270,30 @@ class RunsService:
             self.runtime.resume_demo_outages()
 
     def answer(self, handle: RunHandle, request: PromptRequest, answer: PromptAnswer) -> bool:
+        """Answer a run's question; a participant only those of its organisation's runs.
+
+        Raises:
+            RuleRefusal: the principal may not answer this run's questions.
+        """
+        self.principal.require(Action.ANSWER_PROMPT, "answer a run's questions")
+        scope = self.principal.org_scope()
+        if scope is not None and (self.get(request.run_id) is None):
+            self.principal.require(Action.READ_ALL, "answer another organisation's run")
         return self.prompts.answer(request, answer)
 
     # --- history -------------------------------------------------------------------------------
     def history(self, org_id: int | None = None, bench: str | None = None,
                 device: str | None = None, plan: str | None = None,
                 verdict: str | None = None, limit: int = 500) -> list[RunSummary]:
+        """Stored runs, newest first (a participant's: only its organisation's)."""
         v = Verdict(verdict) if verdict else None
         return RunRepo(self.db.conn).list(org_id=org_id, bench=bench, device=device, plan=plan,
-                                          verdict=v, limit=limit)
+                                          verdict=v, limit=limit,
+                                          org_scope=self.principal.org_scope())
 
     def get(self, run_id: int) -> RunRecord | None:
-        return RunRepo(self.db.conn).get(run_id)
+        """Run `run_id`'s record; None when there is none, or it is another organisation's."""
+        return RunRepo(self.db.conn).get(run_id, self.principal.org_scope())
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Write what the recorder still holds (call before the database closes)."""
