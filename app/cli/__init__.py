@@ -86,6 +86,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from app.cli import (
+        audit_cmds,
         bench_cmds,
         bookings_cmds,
         device_cmds,
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan_cmds.register(sub, common)
     run_cmds.register(sub, common)
     report_cmds.register(sub, common)
+    audit_cmds.register(sub, common)
     return parser
 
 
