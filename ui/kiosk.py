@@ -39,7 +39,6 @@ from app.domain.principals import Principal, participant
 from app.main import AppContext
 from ui.errors import ErrorReporter
 from ui.lock_screen import Verifier, check_staff, locked_errors
-from ui.pages.placeholder import PlaceholderPage
 from ui.pages.registry import PAGES, LabSelection, PageEnv, PageSpec
 
 #: The pages of a participant session, in this order.
@@ -105,6 +104,15 @@ def participant_context(ctx: AppContext, principal: Principal) -> AppContext | N
 def _is_staff_key(event: QKeyEvent) -> bool:
     combo = QKeySequence(event.keyCombination())
     return any(combo.matches(key) == QKeySequence.SequenceMatch.ExactMatch for key in STAFF_KEYS)
+
+
+def _not_in_session(title: str) -> QWidget:
+    label = QLabel(f"{title} is not available in a participant session yet.\n"
+                   "A member of staff can show it on the staff window.")
+    label.setObjectName("notInSession")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setStyleSheet("font-size: 12pt; color: palette(mid);")
+    return label
 
 
 class KioskGuard(QObject):
@@ -267,8 +275,7 @@ class KioskWindow(QWidget):
                 page = spec.factory(env)
             else:
                 self.missing.append(name)
-                page = PlaceholderPage(spec.title, "Not available in a participant session yet. "
-                                                   + spec.summary)
+                page = _not_in_session(spec.title)
             self.pages[name] = page
             self.tabs.addTab(page, spec.title)
 
