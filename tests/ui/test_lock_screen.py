@@ -66,3 +66,26 @@ def test_empty_fields_are_not_sent(qtbot) -> None:
     screen = make(qtbot, accounts)
     screen.login_button.click()
     assert screen.message.text() == "Enter your name and password." and accounts.calls == []
+
+
+def test_locking_the_staff_window_and_logging_in_again(qtbot, window, ctx) -> None:
+    from ui.launch import Sessions
+
+    accounts = StandInAccounts({"sam": ("pw", Role.STAFF), "ada": ("pw2", Role.ADMIN)})
+    lock = LockScreen(accounts.verify, locked=(StandInAccountLocked,))
+    qtbot.addWidget(lock)
+    sessions = Sessions(window, ctx, accounts, lock)
+    window.show()
+    audit_row = [spec.name for spec in window.specs].index("audit")
+    sessions.lock()
+    assert not window.isVisible() and lock.isVisible()
+    lock.name_edit.setText("sam")
+    lock.password_edit.setText("pw")
+    lock.try_login()
+    assert window.isVisible() and not lock.isVisible()
+    assert window.nav.isRowHidden(audit_row)  # staff are not offered the audit trail
+    sessions.lock()
+    lock.name_edit.setText("ada")
+    lock.password_edit.setText("pw2")
+    lock.try_login()
+    assert window.isVisible() and not window.nav.isRowHidden(audit_row)
