@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from app.cli import EXIT_OK, db_path_of, emit, local_iso
 from app.domain.clock import Clock
@@ -32,14 +33,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     audit = sub.add_parser("audit", help="the audit trail: who changed what, when and why").add_subparsers(
         dest="audit_cmd", required=True, metavar="ACTION")
     p = audit.add_parser(
-        "list", parents=[common],
+        "list",
         help="the audit trail, newest first (JSON): each row's time (London, with its offset), "
              "actor, action, entity, entity id and details",
         description="The audit trail, newest first, as JSON. Filters combine.",
         epilog="example:\n  meterlab audit list --entity booking --since 2026-11-23 --limit 50",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        # Here --actor filters the rows; listing changes nothing, so no one acts.
-        conflict_handler="resolve")
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    # Not the shared global options: here --actor filters the rows (listing changes nothing,
+    # so no one acts), and the shared --actor action must stay as it is for every other command.
+    p.add_argument("--db", type=Path, default=argparse.SUPPRESS,
+                   help="SQLite database file (default: the user data directory)")
+    p.add_argument("--now", default=argparse.SUPPRESS, metavar="ISO",
+                   help="what 'now' is (default: the clock)")
     p.add_argument("--entity", metavar="E",
                    help="only rows about this kind of thing: booking, device, run, induction, "
                         "person, organisation, lab, account, ...")

@@ -71,3 +71,11 @@ def test_bad_input_names_the_option_and_writes_nothing(trail, capsys, args, fiel
     assert code == 2 and out is None
     assert err.startswith(f"meterlab: {field}:") and err.count("\n") == 1
     assert dump(trail) == before
+
+
+def test_other_commands_keep_their_own_actor_option(trail, capsys) -> None:
+    code, out, err = run(capsys, trail, NOW, "org", "add", "--name", "Bolt", "--actor", "carol")
+    assert code == 0, err
+    code, out, _ = run(capsys, trail, NOW, "audit", "list", "--actor", "carol")
+    assert code == 0 and [(r["entity"], r["details"].get("name")) for r in out] == [
+        ("organisation", "Bolt")]
