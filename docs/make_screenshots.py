@@ -220,5 +220,42 @@ def induction_screenshots(tmp: Path) -> None:
     ctx.close()
 
 
+def session_screenshots() -> int:
+    """The lock screen and a participant session (docs/lock-screen.png, docs/kiosk.png)."""
+    from ui.kiosk import KioskWindow, checked_in_participants
+    from ui.lock_screen import LockScreen
+
+    QApplication.instance() or QApplication(sys.argv[:1])
+
+    def no_account(_name: str, _password: str) -> None:  # pictures only: nobody logs in
+        return None
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx, _ = prepare_context(Path(tmp) / "session.db",
+                                 FixedClock(datetime.fromisoformat(NOW)), "lab.staff", True)
+        try:
+            lock = LockScreen(no_account, locked=())
+            lock.resize(*SCREENSHOT_SIZE)
+            lock.show()
+            lock.name_edit.setText("sam.taylor")
+            settle()
+            save(lock, "lock-screen.png")
+            lock.close()
+
+            ctx.booking_service.transition(4, "approve", "induction visit")
+            ctx.booking_service.transition(4, "checkin")
+            person = checked_in_participants(ctx)[0]
+            kiosk = KioskWindow(ctx, person.principal(), no_account, booking=person.booking,
+                                person_name=person.name, locked=())
+            kiosk.resize(*SCREENSHOT_SIZE)
+            kiosk.start(full_screen=False)
+            settle()
+            save(kiosk, "kiosk.png")
+            kiosk.end("staff")
+        finally:
+            ctx.close()
+    return 0
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main() or session_screenshots())

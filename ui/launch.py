@@ -14,7 +14,7 @@ from app.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, db_path_of
 from app.domain.clock import Clock, FixedClock, OffsetClock
 from app.main import AppContext, build_context
 from app.services.demo import create_demo_lab
-from ui.pages.registry import PAGES, page_names
+from ui.pages.registry import PAGES, page_names, pages_for
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
 
 SCREENSHOT_SIZE = (1440, 900)
+
+#: The status bar's note while no staff account exists.
+NO_ACCOUNTS_MESSAGE = "No staff accounts yet: this workstation acts as admin"
 
 
 def _fail(message: str, code: int) -> int:
@@ -117,13 +120,30 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
     from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
 
+    from app.domain.principals import WORKSTATION_ADMIN, Principal
+    from ui.kiosk import add_session_menu
+    from ui.lock_screen import LockScreen
     from ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("MeterLab")
     ctx, message = prepare_context(db_path_of(args), gui_clock(clock),
                                    getattr(args, "actor", None), not getattr(args, "no_demo", False))
-    window = MainWindow(ctx, PAGES)
+    accounts = account_service(ctx)
+    with_accounts = accounts is not None and bool(accounts.any_accounts())
+    principal: Principal = WORKSTATION_ADMIN
+    lock: LockScreen | None = None
+    if with_accounts and screenshot is None:
+        lock = LockScreen(accounts.verify)
+        first = wait_for_login(app, lock)
+        if first is None:  # the lock screen was closed: nobody logged in
+            lock.deleteLater()
+            ctx.close()
+            return EXIT_OK
+        principal = first
+    elif not with_accounts:
+        message = f"{NO_ACCOUNTS_MESSAGE}. {message}" if message else f"{NO_ACCOUNTS_MESSAGE}."
+    window = MainWindow(ctx, pages_for(principal, PAGES))
     from ui.device_runtime import start_device_runtime
 
     devices = start_device_runtime(ctx, window.pages, window.errors,
@@ -150,6 +170,9 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         if message:
             window.show_status(message)
         if screenshot is None:
+            sessions = Sessions(window, ctx, accounts if with_accounts else None, lock)
+            add_session_menu(window, sessions.open_participant_session,
+                             sessions.lock if with_accounts else None)
             window.resize(1440, 900)
             window.show()
             return int(app.exec())
@@ -168,6 +191,103 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         # goes on using the QApplication (tests, scripts) does not keep a dead window around.
         app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         ctx.close()
+
+
+def account_service(ctx: AppContext) -> Any:
+    """The staff account service, or None in a build without staff accounts."""
+    try:
+        from app.services.accounts import AccountService
+    except ImportError:
+        return None
+    return AccountService(ctx.db, ctx.clock)
+
+
+def wait_for_login(app: Any, lock: Any) -> Any:
+    """Show the lock screen until a staff member logs in; their principal, or None when the
+    lock screen was closed first."""
+    from PySide6.QtCore import QEventLoop
+
+    loop = QEventLoop()
+    got: list[Any] = []
+
+    def unlocked(principal: Any) -> None:
+        got.append(principal)
+        loop.quit()
+
+    lock.sig_unlocked.connect(unlocked)
+    lock.destroyed.connect(loop.quit)
+    closed = app.lastWindowClosed.connect(loop.quit)
+    lock.reset()
+    lock.showMaximized()
+    loop.exec()
+    lock.sig_unlocked.disconnect(unlocked)
+    app.lastWindowClosed.disconnect(closed)
+    lock.hide()
+    return got[0] if got else None
+
+
+class Sessions:
+    """Who uses the staff window: locking it, logging in again, participant sessions."""
+
+    def __init__(self, window: Any, ctx: AppContext, accounts: Any, lock: Any) -> None:
+        self.window, self.ctx, self.accounts, self.lock_screen = window, ctx, accounts, lock
+        self.kiosk: Any = None
+        if lock is not None:
+            lock.sig_unlocked.connect(self._unlocked)
+
+    def lock(self) -> None:
+        """Hide the staff window behind the lock screen."""
+        if self.lock_screen is None:
+            return
+        self.window.hide()
+        self.lock_screen.reset()
+        self.lock_screen.showMaximized()
+
+    def _unlocked(self, principal: Any) -> None:
+        if self.kiosk is not None:
+            return
+        self.lock_screen.hide()
+        # Pages the new principal is not offered are hidden from the navigation.
+        for row, spec in enumerate(self.window.specs):
+            self.window.nav.setRowHidden(row, not spec.visible(principal))
+        if self.window.nav.isRowHidden(self.window.nav.currentRow()):
+            self.window.nav.setCurrentRow(0)
+        self.window.show()
+
+    def open_participant_session(self) -> None:
+        """Choose a checked-in participant and open their session full screen."""
+        from PySide6.QtWidgets import QDialog
+
+        from ui.kiosk import KioskWindow, ParticipantChooser, checked_in_participants
+
+        if self.accounts is None:
+            self.window.errors.report(
+                "A participant session closes only with a staff password: add a staff account "
+                "first (meterlab staff add).", "Participant session")
+            return
+        chooser = ParticipantChooser(checked_in_participants(self.ctx), self.window)
+        try:
+            if chooser.exec() != QDialog.DialogCode.Accepted or chooser.chosen() is None:
+                return
+            person = chooser.chosen()
+        finally:
+            chooser.deleteLater()
+        assert person is not None
+        kiosk = KioskWindow(self.ctx, person.principal(), self.accounts.verify,
+                            booking=person.booking, person_name=person.name)
+        kiosk.sig_ended.connect(self._session_ended)
+        self.kiosk = kiosk
+        self.window.hide()
+        kiosk.start()
+
+    def _session_ended(self, reason: str) -> None:
+        kiosk, self.kiosk = self.kiosk, None
+        if kiosk is not None:
+            kiosk.deleteLater()
+        if reason == "idle":
+            self.lock()
+        else:
+            self.window.show()
 
 
 def attach_runs(window: Any, ctx: AppContext, runtime: Any) -> Any:

@@ -94,6 +94,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from app.cli import (
+        audit_cmds,
         bench_cmds,
         bookings_cmds,
         device_cmds,
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmds.register(sub, common)
     report_cmds.register(sub, common)
     induction_cmds.register(sub, common)
+    audit_cmds.register(sub, common)
     return parser
 
 

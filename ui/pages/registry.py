@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from app.domain.principals import Action, Principal
 from app.main import AppContext
 from ui.errors import ErrorReporter
 
@@ -53,12 +54,17 @@ class PageSpec:
         title: what the navigation shows.
         summary: what the page holds, shown while it is not available yet.
         factory: builds the page; None while the section is not built.
+        visible_to: who is offered the page (None: everyone the window is built for).
     """
 
     name: str
     title: str
     summary: str
     factory: PageFactory | None = None
+    visible_to: Callable[[Principal], bool] | None = None
+
+    def visible(self, principal: Principal) -> bool:
+        return self.visible_to is None or self.visible_to(principal)
 
 
 def _bookings(env: PageEnv) -> QWidget:
@@ -97,6 +103,16 @@ def _induction(env: PageEnv) -> QWidget:
     return InductionPage(env)
 
 
+def _audit(env: PageEnv) -> QWidget:
+    from ui.pages.audit import AuditPage
+
+    return AuditPage(env)
+
+
+def _may_read_audit(principal: Principal) -> bool:
+    return principal.may(Action.AUDIT)
+
+
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("bookings", "Bookings",
              "Lab space bookings by week, the booking list, participants and inductions.",
@@ -117,8 +133,16 @@ PAGES: tuple[PageSpec, ...] = (
              "The lab induction with a participant at the workstation: the lab's rules, safety, "
              "confidentiality and this visit, each with a question, then both signatures.",
              _induction),
+    PageSpec("audit", "Audit",
+             "The audit trail: who changed what, when and why, filtered by kind, actor and time.",
+             _audit, visible_to=_may_read_audit),
 )
 
 
 def page_names(pages: tuple[PageSpec, ...] = PAGES) -> list[str]:
     return [p.name for p in pages]
+
+
+def pages_for(principal: Principal, pages: tuple[PageSpec, ...] = PAGES) -> tuple[PageSpec, ...]:
+    """The pages `principal` is offered, in navigation order."""
+    return tuple(p for p in pages if p.visible(principal))
