@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         plan_cmds,
         report_cmds,
         run_cmds,
+        staff_cmds,
     )
 
     parser = _Parser(prog="meterlab", description="MeterLab: run a smart-metering test lab.")
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan_cmds.register(sub, common)
     run_cmds.register(sub, common)
     report_cmds.register(sub, common)
+    staff_cmds.register(sub, common)
     return parser
 
 
