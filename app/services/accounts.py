@@ -15,7 +15,7 @@ from __future__ import annotations
 import getpass
 from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlite_utils import Database
 
@@ -238,7 +238,7 @@ class AccountService:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return self._failed(account, creds.failed_logins, now)
         self.repo.record_success(account.id)
-        if self.hasher.check_needs_rehash(creds.password_hash):
+        if self._weaker_than_current(creds.password_hash):
             self.repo.rehash(account.id, self.hasher.hash(password))
         return staff(account.name, account.role, account.id)
 
@@ -248,6 +248,19 @@ class AccountService:
         if account is None or account.disabled:
             return None
         return staff(account.name, account.role, account.id)
+
+    def _weaker_than_current(self, password_hash: str) -> bool:
+        """Whether a stored hash was made with weaker parameters than the hasher's.
+
+        Only weaker ones are replaced: a workstation still on older parameters must not weaken a
+        hash another one strengthened.
+        """
+        if not self.hasher.check_needs_rehash(password_hash):
+            return False
+        stored, current = extract_parameters(password_hash), self.hasher
+        return (stored.type is not current.type or stored.time_cost < current.time_cost
+                or stored.memory_cost < current.memory_cost
+                or stored.hash_len < current.hash_len or stored.salt_len < current.salt_len)
 
     def _failed(self, account: StaffAccount, before: int, now: datetime) -> None:
         failures = before + 1
