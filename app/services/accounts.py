@@ -236,7 +236,7 @@ class AccountService:
         try:
             self.hasher.verify(creds.password_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return self._failed(account, creds.failed_logins, now)
+            return self._failed(account, now)
         self.repo.record_success(account.id)
         if self._weaker_than_current(creds.password_hash):
             self.repo.rehash(account.id, self.hasher.hash(password))
@@ -262,14 +262,11 @@ class AccountService:
                 or stored.memory_cost < current.memory_cost
                 or stored.hash_len < current.hash_len or stored.salt_len < current.salt_len)
 
-    def _failed(self, account: StaffAccount, before: int, now: datetime) -> None:
-        failures = before + 1
-        if failures >= MAX_FAILED_LOGINS:
-            until = now + timedelta(seconds=LOCK_S)
-            self.repo.record_failure(account.id, 0, until)
+    def _failed(self, account: StaffAccount, now: datetime) -> None:
+        until = self.repo.record_failure(account.id, MAX_FAILED_LOGINS,
+                                         now + timedelta(seconds=LOCK_S))
+        if until is not None:
             raise self._locked(account.name, until)
-        self.repo.record_failure(account.id, failures, None)
-        return None
 
     @staticmethod
     def _locked(name: str, until: datetime) -> AccountLocked:

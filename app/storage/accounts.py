@@ -182,22 +182,31 @@ class AccountRepo:
                             {"name": account.name})
         return self.get(account_id)
 
-    def record_failure(self, account_id: int, failures: int, lock_until: datetime | None) -> None:
-        """Store the count of wrong passwords in a row and, when it locks, the lock's end (audited).
+    def record_failure(self, account_id: int, max_failures: int,
+                       lock_until: datetime) -> datetime | None:
+        """Count one more wrong password in a row; at `max_failures` lock until `lock_until`.
 
-        The lock's end is stored, not a start and length, so that a changed lock length applies
-        to the next lock only.
+        Counted and checked in one write transaction, so attempts from two processes at once are
+        all counted. The lock's end is stored (audited), not a start and length, so a changed lock
+        length applies to the next lock only.
+
+        Returns:
+            the lock's end when this failure locked the account, else None.
         """
-        now = to_db(self.clock.now())
         with write_transaction(self.db):
+            self.db.execute("UPDATE staff_accounts SET failed_logins = failed_logins + 1 "
+                            "WHERE id = ?", [account_id])
+            failures = int(self.db.execute("SELECT failed_logins FROM staff_accounts WHERE id = ?",
+                                           [account_id]).fetchone()[0])
+            if failures < max_failures:
+                return None
             self.db["staff_accounts"].update(account_id, {
-                "failed_logins": failures,
-                "locked_until": to_db(lock_until) if lock_until else None})
-            if lock_until is not None:
-                account = self.get(account_id)
-                write_audit(self.db, now, account.name, "locked", ENTITY, account_id,
-                            {"name": account.name, "until": to_db(lock_until),
-                             "reason": f"{failures} wrong passwords in a row"})
+                "failed_logins": 0, "locked_until": to_db(lock_until)})
+            account = self.get(account_id)
+            write_audit(self.db, to_db(self.clock.now()), account.name, "locked", ENTITY,
+                        account_id, {"name": account.name, "until": to_db(lock_until),
+                                     "reason": f"{failures} wrong passwords in a row"})
+        return lock_until
 
     def record_success(self, account_id: int) -> None:
         with write_transaction(self.db):
