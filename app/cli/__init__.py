@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         plan_cmds,
         report_cmds,
         run_cmds,
+        staff_cmds,
     )
 
     parser = _Parser(prog="meterlab", description="MeterLab: run a smart-metering test lab.")
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cmds.register(sub, common)
     induction_cmds.register(sub, common)
     audit_cmds.register(sub, common)
+    staff_cmds.register(sub, common)
     return parser
 
 

@@ -243,3 +243,24 @@ def m008_induction_records(db: Database) -> None:
                    "countersigned_by", "countersign_note"):
         db["inductions"].add_column(column, str)
     db["inductions"].add_column("booking_id", int)
+
+
+@migrations()
+def m009_staff_accounts(db: Database) -> None:
+    # Staff who sign in to MeterLab. name_key (the name in lower case) keeps names unique ignoring
+    # case; login maps an operating-system login to its account for the command line. The
+    # password is kept only as an argon2 hash string, which carries its own parameters.
+    # failed_logins and locked_until hold the lock after repeated wrong passwords.
+    db["staff_accounts"].create(
+        {"id": int, "name": str, "name_key": str, "role": str, "login": str,
+         "password_hash": str, "disabled": int, "failed_logins": int, "locked_until": str,
+         "created_at": str, "updated_at": str},
+        pk="id", not_null={"name", "name_key", "role", "password_hash", "disabled",
+                           "failed_logins", "created_at"},
+        defaults={"disabled": 0, "failed_logins": 0},
+    )
+    db["staff_accounts"].create_index(["name_key"], unique=True)
+    # One enabled account per login; a disabled account keeps its login for the record without
+    # blocking a new account for it.
+    db.execute("CREATE UNIQUE INDEX idx_staff_accounts_login_enabled "
+               "ON staff_accounts (login) WHERE disabled = 0")
