@@ -42,6 +42,8 @@ class AppContext:
         self.principal = principal
         self.lab_service.principal = principal
         self.booking_service.principal = principal
+        scope = principal.org_scope()
+        self.orgs.scope = self.people.scope = self.bookings_repo.scope = scope
 
     def close(self) -> None:
         self.db.conn.close()
@@ -82,10 +84,13 @@ def build_context(db_path: Path, clock: Clock, actor: str | None = None,
     runs left open by a dead process closed) and wire the services, acting for `principal`
     (default: the workstation admin)."""
     db = open_bench_database(db_path, clock)
-    labs, orgs, people = LabRepo(db, clock), OrgRepo(db, clock), PersonRepo(db, clock)
-    bookings = BookingRepo(db, clock)
     who = actor or default_actor()
     acting = principal or WORKSTATION_ADMIN
+    # A participant's context reads only its organisation's data, whatever a page asks for.
+    scope = acting.org_scope()
+    labs = LabRepo(db, clock)
+    orgs, people = OrgRepo(db, clock, scope), PersonRepo(db, clock, scope)
+    bookings = BookingRepo(db, clock, scope)
     return AppContext(
         db_path=Path(db_path), db=db, clock=clock, actor=who, labs=labs, orgs=orgs, people=people,
         bookings_repo=bookings,

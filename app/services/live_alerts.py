@@ -93,9 +93,13 @@ class AlertQuery:
     """
 
     def __init__(self, conn: sqlite3.Connection, devices: list[Device],
-                 catalogue: AlertCatalogue | None = None) -> None:
+                 catalogue: AlertCatalogue | None = None,
+                 only: tuple[str, ...] | None = None) -> None:
         self.conn = conn
         self.catalogue = catalogue or default_catalogue()
+        #: when set, only alerts stored under these device labels are read (a participant's
+        #: benches); None: every device's
+        self.only = only
         self.set_devices(devices)
 
     def set_devices(self, devices: list[Device]) -> None:
@@ -108,6 +112,10 @@ class AlertQuery:
     def list(self, flt: AlertFilter, limit: int = DEFAULT_LIMIT) -> list[AlertRow]:
         """The newest alerts matching `flt`, newest first, at most `limit`."""
         where, args = ["e.kind = 'alert'"], []  # type: list[str], list[Any]
+        if self.only is not None:
+            where.append(f"e.device IN ({','.join('?' * len(self.only))})" if self.only
+                         else "0")
+            args += list(self.only)
         if flt.device:
             ref = self._ref_of_label.get(flt.device)
             own, own_args = ("e.device_ref = ?", [ref]) if ref is not None else (
@@ -170,6 +178,8 @@ class AlertQuery:
 
     def codes(self) -> list[str]:
         """The alert codes stored so far (for the code filter's suggestions)."""
+        if self.only is not None:
+            return sorted({r.code for r in self.list(AlertFilter(), limit=10_000) if r.code})
         cur = self.conn.execute(
             "SELECT DISTINCT code FROM events WHERE kind = 'alert' AND code IS NOT NULL ORDER BY code")
         return [str(c) for (c,) in cur.fetchall()]

@@ -41,9 +41,10 @@ FROM bookings b JOIN labs l ON l.id = b.lab_id JOIN organisations o ON o.id = b.
 class BookingRepo:
     """Stores and loads :class:`Booking` values; answers occupancy questions quickly."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, scope: int | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.scope = scope  # a participant's organisation: get and list see only its bookings
 
     @contextmanager
     def write_transaction(self) -> Iterator[None]:
@@ -165,6 +166,7 @@ class BookingRepo:
 
     def get(self, booking_id: int, org_scope: int | None = None) -> Booking:
         """Booking `booking_id`; with `org_scope`, another organisation's is "no such booking"."""
+        org_scope = self.scope if org_scope is None else org_scope
         rows = self._query("b.id = ?", [booking_id])
         if not rows or (org_scope is not None and rows[0].org_id != org_scope):
             raise NotFoundError("id", f"There is no booking with id {booking_id}.")
@@ -184,6 +186,7 @@ class BookingRepo:
         Args:
             org_scope: the organisation a participant may see (None: every organisation).
         """
+        org_scope = self.scope if org_scope is None else org_scope
         where, args = ["1 = 1"], []  # type: list[str], list[Any]
         if org_scope is not None:
             where.append("b.org_id = ?")

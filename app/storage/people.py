@@ -19,11 +19,17 @@ def _roles(text: str | None) -> tuple[str, ...]:
 
 
 class OrgRepo:
-    """Stores and loads :class:`Organisation` values."""
+    """Stores and loads :class:`Organisation` values.
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    Args:
+        scope: a participant's organisation: every read is limited to it unless a call gives
+            its own `org_scope` (None: every organisation).
+    """
+
+    def __init__(self, db: Database, clock: Clock, scope: int | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.scope = scope
 
     def add(self, org: Organisation, actor: str = "unknown") -> Organisation:
         """Insert an organisation and its audit entry in one transaction.
@@ -66,6 +72,7 @@ class OrgRepo:
         )
 
     def get(self, org_id: int, org_scope: int | None = None) -> Organisation:
+        org_scope = self.scope if org_scope is None else org_scope
         rows = list(self.db["organisations"].rows_where("id = ?", [org_id]))
         if not rows or (org_scope is not None and org_id != org_scope):
             raise NotFoundError("org", f"There is no organisation with id {org_id}.")
@@ -73,17 +80,23 @@ class OrgRepo:
 
     def find(self, ref: str | int) -> Organisation | None:
         text = str(ref).strip()
+        found = None
         if text.isdigit():
             rows = list(self.db["organisations"].rows_where("id = ?", [int(text)]))
             if rows:
-                return self._from_row(rows[0])
-        rows = list(self.db["organisations"].rows_where("lower(name) = lower(?)", [text]))
-        return self._from_row(rows[0]) if rows else None
+                found = self._from_row(rows[0])
+        if found is None:
+            rows = list(self.db["organisations"].rows_where("lower(name) = lower(?)", [text]))
+            found = self._from_row(rows[0]) if rows else None
+        if found is not None and self.scope is not None and found.id != self.scope:
+            return None
+        return found
 
     def resolve(self, ref: str | int, field: str = "org",
                 org_scope: int | None = None) -> Organisation:
         """An organisation by name or id; with `org_scope`, any other is "no such organisation"
         and the message names only the organisations in scope."""
+        org_scope = self.scope if org_scope is None else org_scope
         org = self.find(ref)
         if org is None or (org_scope is not None and org.id != org_scope):
             names = ", ".join(o.name for o in self.list(org_scope)) or "none yet"
@@ -92,6 +105,7 @@ class OrgRepo:
 
     def list(self, org_scope: int | None = None) -> list[Organisation]:
         """Every organisation, or only `org_scope` (a participant's own)."""
+        org_scope = self.scope if org_scope is None else org_scope
         where, args = ("id = ?", [org_scope]) if org_scope is not None else (None, [])
         return [self._from_row(r)
                 for r in self.db["organisations"].rows_where(where, args, order_by="name")]
@@ -100,9 +114,10 @@ class OrgRepo:
 class PersonRepo:
     """Stores and loads :class:`Person` values with their inductions."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, scope: int | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.scope = scope  # a participant's organisation: reads see only its people
 
     def add(self, person: Person, actor: str = "unknown") -> Person:
         """Insert a person and their audit entry in one transaction.
@@ -146,12 +161,16 @@ class PersonRepo:
 
     def get(self, person_id: int) -> Person:
         rows = list(self.db["people"].rows_where("id = ?", [person_id]))
+        if rows and self.scope is not None and rows[0]["org_id"] != self.scope:
+            rows = []
         if not rows:
             raise NotFoundError("person", f"There is no person with id {person_id}.")
         return self._from_row(rows[0])
 
     def find_by_email(self, email: str) -> Person | None:
         rows = list(self.db["people"].rows_where("email = ?", [email.strip().lower()]))
+        if rows and self.scope is not None and rows[0]["org_id"] != self.scope:
+            return None
         return self._from_row(rows[0]) if rows else None
 
     def resolve_email(self, email: str, field: str = "email") -> Person:
@@ -163,6 +182,7 @@ class PersonRepo:
     def list(self, org_id: int | None = None, org_scope: int | None = None) -> list[Person]:
         """People (of organisation `org_id` if given), with their inductions; `org_scope` limits
         them to a participant's own organisation whatever `org_id` says."""
+        org_scope = self.scope if org_scope is None else org_scope
         where, args = [], []  # type: list[str], list[object]
         for value in (org_id, org_scope):
             if value is not None:

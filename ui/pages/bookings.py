@@ -132,6 +132,12 @@ class BookingsPage(QWidget):
         self.next_button.clicked.connect(self.next_week)
         self.new_button.clicked.connect(lambda: self.new_booking())
         self.find_button.clicked.connect(self.find_slot)
+        if self.ctx.principal.is_participant:
+            # A participant reads its own bookings here; nothing on this page changes lab data
+            # for them, so the staff tools are not offered (the services refuse them anyway).
+            self.new_button.setVisible(False)
+            self.find_button.setVisible(False)
+            self.tabs.removeTab(self.tabs.indexOf(self.participants))
         self.lab_combo.currentIndexChanged.connect(self._lab_chosen)
         self.show_closed.toggled.connect(self._show_closed_toggled)
         self.calendar.sig_booking_selected.connect(self.select_booking)
@@ -256,6 +262,8 @@ class BookingsPage(QWidget):
             booking = self.ctx.bookings_repo.get(booking_id)
             lab = self.ctx.labs.get(booking.lab_id)
             self.detail.show_booking(booking, lab, self.ctx.bookings_repo.audit_for(booking_id))
+            if self.ctx.principal.is_participant:
+                self.detail.hide_actions()
             self.calendar.select(booking_id)
             self.list_panel.select(booking_id)
 

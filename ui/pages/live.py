@@ -63,7 +63,9 @@ class LivePage(QWidget):
         super().__init__(parent)
         self.env = env
         self.ctx = env.ctx
-        self.devices = DeviceRepo(env.ctx.db, env.ctx.clock).list()
+        # A participant sees the devices of the benches its bookings hold, and their alerts only.
+        self._scope = env.ctx.principal.org_scope()
+        self.devices = DeviceRepo(env.ctx.db, env.ctx.clock).list(org_scope=self._scope)
         self.runtime: DeviceRuntime | None = None
         self.replay: CaptureReplay | None = None
         self.stats: IngestStats | None = None
@@ -72,7 +74,9 @@ class LivePage(QWidget):
         self._live_source = self._source_for(LiveData(alert_capacity=1000), None, "Live")
 
         self.plots = LivePlots(self._live_source)
-        self.alerts = AlertTablePanel(AlertQuery(env.ctx.db.conn, self.devices), env.ctx.actor,
+        only = tuple(d.label for d in self.devices) if self._scope is not None else None
+        self.alerts = AlertTablePanel(AlertQuery(env.ctx.db.conn, self.devices, only=only),
+                                      env.ctx.actor,
                                       env.ctx.clock.now, self.plots.view_range)
         self.alerts.set_devices([d.label for d in self.devices])
 
@@ -159,7 +163,7 @@ class LivePage(QWidget):
         """Show the running devices (called once the device runtime has started)."""
         self.runtime = runtime
         self.stats = runtime.events.stats
-        self.devices = DeviceRepo(self.ctx.db, self.ctx.clock).list()
+        self.devices = DeviceRepo(self.ctx.db, self.ctx.clock).list(org_scope=self._scope)
         self.alerts.query.set_devices(self.devices)
         self.alerts.set_devices([d.label for d in self.devices])
         runtime.live.set_devices(self.devices)

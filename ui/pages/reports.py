@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.reports import RunReport
 from app.domain.runs import VERDICT_ORDER
-from app.storage.people import OrgRepo
 from app.storage.runs import RunRepo
 from ui.bridge import BackgroundTask
 from ui.pages.registry import PageEnv
@@ -230,9 +229,12 @@ class ReportsPage(QWidget):
     # --- data ----------------------------------------------------------------------------------
     def reload(self) -> None:
         """Organisations, plans and roles for the choosers, then the runs."""
-        orgs = OrgRepo(self.ctx.db, self.ctx.clock).list()
+        # A participant's context lists only its own organisation and its own runs' plans.
+        orgs = self.ctx.orgs.list()
+        scope = self.ctx.principal.org_scope()
         plans = sorted({r[0] for r in self.ctx.db.conn.execute(
-            "SELECT DISTINCT plan_name FROM runs")})
+            "SELECT DISTINCT plan_name FROM runs WHERE ? IS NULL OR org_id = ?",
+            (scope, scope))})
         roles = sorted({role for o in orgs for role in getattr(o, "roles", ()) or ()})
         for box, items in ((self.f_org, [(o.id, o.name) for o in orgs]),
                            (self.f_plan, [(p, p) for p in plans])):
@@ -267,6 +269,7 @@ class ReportsPage(QWidget):
     def refresh(self) -> None:
         verdict = None if self.f_verdict.currentText() == ANY else self.f_verdict.currentText()
         rows = [r for r in RunRepo(self.ctx.db.conn).list(
+            org_scope=self.ctx.principal.org_scope(),
             org_id=self.f_org.currentData(), plan=self.f_plan.currentData(), verdict=verdict,
             limit=5000) if r.verdict is not None]
         first, last = self._period()
@@ -290,7 +293,8 @@ class ReportsPage(QWidget):
         from app.services.reports.build import build_report
 
         try:
-            report = build_report(self.ctx.db.conn, run_id, self.ctx.clock)
+            report = build_report(self.ctx.db.conn, run_id, self.ctx.clock,
+                                  principal=self.ctx.principal)
         except (NotFoundError, ValidationError) as exc:
             self.report = None
             self.status.setText(exc.message)
@@ -354,9 +358,10 @@ class ReportsPage(QWidget):
                 return
             request = ExportRequest(**{fmt: path})
         db_path, clock, version = self.ctx.db_path, self.ctx.clock, _version()
+        principal = self.ctx.principal
         self._start(f"Exporting run {run_id} as {fmt.upper()}",
                     lambda progress: export_run(db_path, run_id, clock, request, version,
-                                                progress),
+                                                progress, principal),
                     self._exported)
 
     def _exported(self, result: Any) -> None:
@@ -387,6 +392,7 @@ class ReportsPage(QWidget):
         role = self.c_role.currentData()
         first, last = self._period()
         db_path, clock, version = self.ctx.db_path, self.ctx.clock, _version()
+        principal = self.ctx.principal
 
         def work(progress: Callable[[float, str], None]) -> Any:
             from app.main import open_bench_database
@@ -394,7 +400,7 @@ class ReportsPage(QWidget):
             db = open_bench_database(db_path, clock)
             try:
                 campaign = build_campaign(db.conn, org_id, role, first, last, clock,
-                                          version=version,
+                                          version=version, principal=principal,
                                           progress=lambda f, w: progress(f * 0.5, w))
             finally:
                 db.conn.close()

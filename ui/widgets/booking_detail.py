@@ -135,6 +135,14 @@ class BookingDetailPanel(QWidget):
     def booking(self) -> Booking | None:
         return self._booking
 
+    def hide_actions(self) -> None:
+        """Read-only: no life-cycle actions, no override, no audit trail (a participant)."""
+        for button in self.buttons.values():
+            button.setVisible(False)
+        self.override_box.setVisible(False)
+        self.no_actions.setVisible(False)
+        self.audit_box.setVisible(False)
+
     def show_booking(self, booking: Booking | None, lab: Lab | None,
                      audit: list[dict[str, Any]]) -> None:
         self._booking = booking
