@@ -281,16 +281,13 @@ def principal_of(args: argparse.Namespace, db: Database, clock: Clock) -> Princi
             ``participant``).
         RuleRefusal: staff accounts exist and none is mapped to the OS login.
     """
-    from app.domain.principals import WORKSTATION_ADMIN
     from app.services.principals import participant_principal
 
     email = getattr(args, "participant", None)
     if email is not None:
         return participant_principal(db, clock, email)
-    try:
-        from app.services.accounts import cli_principal  # type: ignore[import-not-found]
-    except ImportError:
-        return WORKSTATION_ADMIN
+    from app.services.accounts import cli_principal
+
     return cli_principal(db, clock)
 
 

@@ -21,6 +21,11 @@ def audit_list(args: argparse.Namespace, clock: Clock) -> int:
     limit = parse_positive_int(args.limit, "limit", maximum=1_000_000)
     db = open_database(db_path_of(args))
     try:
+        from app.cli import principal_of
+        from app.domain.principals import Action
+
+        # Admins read the audit trail (before any staff account exists, the workstation is one).
+        principal_of(args, db, clock).require(Action.AUDIT, "read the audit trail")
         rows = list_audit(db, entity=args.entity, actor=args.actor_filter, since=since, limit=limit)
         emit([{**row.to_dict(), "at": local_iso(row.at)} for row in rows])
     finally:

@@ -203,3 +203,16 @@ def test_password_stdin_from_a_shell_pipe(tmp_path) -> None:
     assert res.returncode == EXIT_OK, res.stderr
     assert verify(db, "Ada", "second secret") is not None
     assert verify(db, "Ada", "piped secret") is None
+
+
+def test_only_an_admin_reads_the_audit_trail(cli, with_admin) -> None:
+    code, _, err = cli("staff", "add", "--name", "Sam", "--role", "staff", "--login", "sam",
+                       "--password-stdin", password=b"sam's password\n")
+    assert code == EXIT_OK, err
+    code, out, _ = cli("audit", "list", login="ada")
+    assert code == EXIT_OK and any(r["entity"] == "staff_account" for r in json.loads(out))
+    code, out, err = cli("audit", "list", login="sam")
+    assert code == EXIT_REFUSED and out == ""
+    assert err.startswith("meterlab: Sam is a staff account and may not read the audit trail")
+    code, _, err = cli("audit", "list", login="nobody-mapped")
+    assert code == EXIT_REFUSED and "nobody-mapped" in err
