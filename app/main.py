@@ -42,6 +42,8 @@ class AppContext:
         self.principal = principal
         self.lab_service.principal = principal
         self.booking_service.principal = principal
+        if not principal.implicit:
+            self.actor = self.lab_service.actor = self.booking_service.actor = principal.name
         scope = principal.org_scope()
         self.orgs.scope = self.people.scope = self.bookings_repo.scope = scope
 

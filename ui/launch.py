@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from app.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, db_path_of
+from app.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, db_path_of
 from app.domain.clock import Clock, FixedClock, OffsetClock
 from app.main import AppContext, build_context
 from app.services.demo import create_demo_lab
@@ -141,8 +141,21 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
             ctx.close()
             return EXIT_OK
         principal = first
-    elif not with_accounts:
+    elif with_accounts:
+        # A screenshot has nobody at the lock screen: it acts as the staff account mapped to
+        # the OS login, as the command line does (refused when there is none).
+        from app.domain.errors import RuleRefusal
+        from app.services.accounts import cli_principal
+
+        try:
+            principal = cli_principal(ctx.db, ctx.clock)
+        except RuleRefusal as exc:
+            ctx.close()
+            return _fail(str(exc), EXIT_REFUSED)
+    else:
         message = f"{NO_ACCOUNTS_MESSAGE}. {message}" if message else f"{NO_ACCOUNTS_MESSAGE}."
+    if with_accounts:
+        ctx.act_as(principal)  # the audit trail names who logged in
     window = MainWindow(ctx, pages_for(principal, PAGES))
     from ui.device_runtime import start_device_runtime
 
@@ -247,6 +260,7 @@ class Sessions:
         if self.kiosk is not None:
             return
         self.lock_screen.hide()
+        self.ctx.act_as(principal)  # services and the audit trail act for who logged in
         # Pages the new principal is not offered are hidden from the navigation.
         for row, spec in enumerate(self.window.specs):
             self.window.nav.setRowHidden(row, not spec.visible(principal))

@@ -79,7 +79,10 @@ class MainWindow(QMainWindow):
     def show_page(self, name: str) -> None:
         """Switch to the page registered as `name` (KeyError for an unknown one)."""
         names = [s.name for s in self.specs]
-        self.nav.setCurrentRow(names.index(name))
+        row = names.index(name)
+        if self.nav.isRowHidden(row):  # not offered to who is logged in (its shortcut too)
+            return
+        self.nav.setCurrentRow(row)
 
     def current_page_name(self) -> str:
         return self.specs[self.stack.currentIndex()].name

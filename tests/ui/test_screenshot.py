@@ -31,3 +31,22 @@ def test_unknown_page_is_bad_input(qtbot, tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--page" in err and "bookings, devices, live" in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_with_staff_accounts_a_screenshot_acts_as_the_os_login(tmp_path, monkeypatch) -> None:
+    """Nobody is at a lock screen: the OS login's staff account, or a refusal (exit 3)."""
+    import io
+    import sys as _sys
+
+    from app.cli import main as cli_main
+
+    db = tmp_path / "lab.db"
+    monkeypatch.setattr(_sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a long password\n")))
+    assert cli_main(["--db", str(db), "staff", "add", "--name", "Ada", "--role", "admin",
+                     "--login", "ada", "--password-stdin"]) == 0
+    monkeypatch.setenv("LOGNAME", "zed")
+    assert cli_main(["--db", str(db), "--screenshot", str(tmp_path / "z.png")]) == 3
+    assert not (tmp_path / "z.png").exists()
+    monkeypatch.setenv("LOGNAME", "ada")
+    assert cli_main(["--db", str(db), "--screenshot", str(tmp_path / "a.png")]) == 0
+    assert (tmp_path / "a.png").stat().st_size > 0
