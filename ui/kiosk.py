@@ -278,6 +278,7 @@ class KioskWindow(QWidget):
                 page = _not_in_session(spec.title)
             self.pages[name] = page
             self.tabs.addTab(page, spec.title)
+        self._attach_runs(principal)
 
         layout = QVBoxLayout(self)
         layout.addLayout(head)
@@ -315,6 +316,17 @@ class KioskWindow(QWidget):
 
     def _idle_timeout(self) -> None:
         self.end("idle")
+
+    def _attach_runs(self, principal: Principal) -> None:
+        """The participant's own runs in the Runs page's history (a participant starts none)."""
+        from app.services.runs.service import RunsService
+        from ui.pages.runs import RunsPage
+
+        page, ctx = self.pages.get("runs"), self.scoped_ctx
+        if not isinstance(page, RunsPage) or ctx is None:
+            return
+        page.attach(RunsService(ctx.db, ctx.db_path, ctx.clock, principal.name,
+                                principal=principal))
 
     def end(self, reason: str) -> None:
         """End the session without asking (the idle time-out; staff already verified)."""

@@ -69,3 +69,10 @@ def test_the_session_pages_hold_nothing_of_the_other_organisation(kiosk) -> None
     live = kiosk.pages["live"]
     assert [d.label for d in live.devices] == ["Alpha ESME"]
     assert [r.code for r in live.alerts.query.list(AlertFilter())] == ["8F35"]
+
+
+def test_the_session_runs_page_lists_only_its_own_runs_and_starts_none(kiosk) -> None:
+    runs = kiosk.pages["runs"]
+    assert not runs.tabs.isTabVisible(0) and runs.tabs.currentIndex() == 1
+    assert runs.history_model.rowCount() == 1
+    assert all(MARK not in (r.org_name or "").lower() for r in runs.history_model.rows)

@@ -449,6 +449,11 @@ class RunsPage(QWidget):
     def attach(self, service: Any) -> None:
         """Use `service` (:class:`app.services.runs.service.RunsService`) for plans and runs."""
         self.service = service
+        if service.principal.is_participant:
+            # A participant reads its own runs; starting one is for lab staff.
+            self.tabs.setTabVisible(0, False)
+            self.tabs.setCurrentIndex(1)
+            self.f_org.setVisible(False)
         self.reload()
 
     def shutdown(self, timeout_s: float = 30.0) -> None:
