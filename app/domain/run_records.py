@@ -51,6 +51,44 @@ class RunEvidence:
 
 
 @dataclass(frozen=True)
+class RunStart:
+    """Everything known when a run starts."""
+
+    plan_name: str
+    plan_version: str
+    plan_sha256: str
+    plan_source: str
+    parameters: Mapping[str, Any]
+    bench: str
+    started: datetime
+    emulated: bool
+    operator: str = ""
+    booking_id: int | None = None
+    org_id: int | None = None
+    lab_id: int | None = None
+    devices: tuple[RunDevice, ...] = ()
+    step_names: tuple[str, ...] = ()
+    faults: tuple[str, ...] = ()
+    time_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How the run ended."""
+
+    run_id: int
+    verdict: Verdict
+    ended: datetime
+    steps: tuple[StepResult, ...]
+    evidence: tuple[RunEvidence, ...] = ()
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "verdict": self.verdict.value,
+                "steps": [s.to_dict() for s in self.steps], "message": self.message}
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """Everything stored about one run.
 

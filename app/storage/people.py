@@ -195,28 +195,23 @@ class PersonRepo:
         """Record an induction and its audit entry in one transaction."""
         now = to_db(self.clock.now())
         with write_transaction(self.db):
-            induction_id = int(self.db["inductions"].insert({
-                "person_id": person_id, "lab_id": induction.lab_id,
-                "date": induction.date.isoformat(), "valid_until": induction.valid_until.isoformat(),
-                "delivered_by": induction.delivered_by, "created_at": now,
+            signed = {
                 "content_version": induction.content_version,
                 "content_sha256": induction.content_sha256,
                 "participant_signature": induction.participant_signature,
                 "countersigned_by": induction.countersigned_by,
                 "countersign_note": induction.countersign_note,
                 "booking_id": induction.booking_id,
+            }
+            induction_id = int(self.db["inductions"].insert({
+                "person_id": person_id, "lab_id": induction.lab_id,
+                "date": induction.date.isoformat(), "valid_until": induction.valid_until.isoformat(),
+                "delivered_by": induction.delivered_by, "created_at": now, **signed,
             }).last_pk)
             details: dict = {"person_id": person_id, "lab_id": induction.lab_id,
                              "date": induction.date.isoformat(),
                              "valid_until": induction.valid_until.isoformat()}
-            if induction.content_sha256:
-                details.update({
-                    "content_version": induction.content_version,
-                    "content_sha256": induction.content_sha256,
-                    "participant_signature": induction.participant_signature,
-                    "countersigned_by": induction.countersigned_by,
-                    "countersign_note": induction.countersign_note,
-                    "booking_id": induction.booking_id,
-                })
+            if induction.content_sha256:  # given at the workstation: what and who signed
+                details.update(signed)
             write_audit(self.db, now, actor, "created", "induction", induction_id, details)
         return self.get(person_id)

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlite_utils import Database
 
-from app.domain.run_records import RunDevice, RunEvidence, RunRecord, RunSummary
+from app.domain.run_records import (
+    RunDevice,
+    RunEvidence,
+    RunRecord,
+    RunResult,
+    RunStart,
+    RunSummary,
+)
 from app.domain.runs import (
     MeasurementOutcome,
     MeasurementResult,
@@ -28,56 +35,11 @@ from app.storage.capture_sessions import ProcessOwner, current_owner
 from app.storage.timefmt import from_db, to_db
 from app.storage.transactions import write_transaction
 
-
-class DeviceLike(Protocol):
-    label: str
-    kind: str
-    device_id: str
-    mpxn: str
-    manufacturer: str
-    model: str
-    firmware: str
-    device_ref: int | None
-
-
-class EvidenceLike(Protocol):
-    capture_session_id: int
-    device: str
-    path: str
-    bytes: int
-    sha256: str
-
-
-class RunStartLike(Protocol):
-    """What :class:`app.services.runs.api.RunStart` holds (storage does not import services)."""
-
-    plan_name: str
-    plan_version: str
-    plan_sha256: str
-    plan_source: str
-    parameters: Mapping[str, Any]
-    bench: str
-    started: datetime
-    emulated: bool
-    operator: str
-    booking_id: int | None
-    org_id: int | None
-    lab_id: int | None
-    devices: Sequence[DeviceLike]
-    step_names: Sequence[str]
-    faults: Sequence[str]
-    time_scale: float
-
-
-class RunResultLike(Protocol):
-    """What :class:`app.services.runs.api.RunResult` holds."""
-
-    run_id: int
-    verdict: Verdict
-    ended: datetime
-    steps: Sequence[StepResult]
-    evidence: Sequence[EvidenceLike]
-    message: str
+# What the store writes are the domain's own records (storage does not import services).
+DeviceLike = RunDevice
+EvidenceLike = RunEvidence
+RunStartLike = RunStart
+RunResultLike = RunResult
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,11 @@ writer). A prompt is asked on the I/O thread and answered from any thread.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from app.domain.run_records import RunDevice, RunEvidence
-from app.domain.runs import MeasurementResult, StepResult, Verdict
+from app.domain.run_records import RunDevice, RunEvidence, RunResult, RunStart
+from app.domain.runs import MeasurementResult, StepResult
 
 
 @dataclass(frozen=True)
@@ -61,46 +59,8 @@ class Prompt(Protocol):
 RunDeviceInfo = RunDevice
 
 
-@dataclass(frozen=True)
-class RunStart:
-    """Everything known when a run starts."""
-
-    plan_name: str
-    plan_version: str
-    plan_sha256: str
-    plan_source: str
-    parameters: Mapping[str, Any]
-    bench: str
-    started: datetime
-    emulated: bool
-    operator: str = ""
-    booking_id: int | None = None
-    org_id: int | None = None
-    lab_id: int | None = None
-    devices: tuple[RunDeviceInfo, ...] = ()
-    step_names: tuple[str, ...] = ()
-    faults: tuple[str, ...] = ()
-    time_scale: float = 1.0
-
-
 #: A capture session of the run (the stored record's own type).
 RunEvidenceItem = RunEvidence
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """How the run ended."""
-
-    run_id: int
-    verdict: Verdict
-    ended: datetime
-    steps: tuple[StepResult, ...]
-    evidence: tuple[RunEvidenceItem, ...] = ()
-    message: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "verdict": self.verdict.value,
-                "steps": [s.to_dict() for s in self.steps], "message": self.message}
 
 
 class RunRecorder(Protocol):
