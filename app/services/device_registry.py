@@ -55,4 +55,4 @@ class DeviceRegistry:
                     "mpxn", f"MPxN {device.mpxn} is already registered to device "
                             f"{other.label!r} (id {other.id}); give --force to register it "
                             f"again.")
-        return self.repo.add(device)
+        return self.repo.add(device, self.principal.name)

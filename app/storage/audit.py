@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlite_utils import Database
 
 
 def write_audit(
-    db: Database,
+    db: Database | sqlite3.Connection,
     at: str,
     actor: str,
     action: str,
@@ -32,7 +33,8 @@ def write_audit(
         entity_id: its id, or None (a refused request is not a booking).
         details: what a reader of the trail needs, as JSON.
     """
-    db.conn.execute(
+    conn = db.conn if hasattr(db, "conn") else db  # a Database or a bare connection
+    conn.execute(
         "INSERT INTO audit (at, actor, action, entity, entity_id, details_json) "
         "VALUES (?,?,?,?,?,?)",
         (at, actor, action, entity, entity_id, json.dumps(details, default=str)),

@@ -16,8 +16,10 @@ from app.domain.clock import Clock
 from app.domain.devices import ConnectionSettings, Device, DeviceKind
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.events import DeviceEvent, EventKind
+from app.storage.audit import write_audit
 from app.storage.capture_sessions import CaptureSessionRepo
 from app.storage.timefmt import from_db, to_db
+from app.storage.transactions import write_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -50,23 +52,39 @@ class DeviceRepo:
             "updated_at": to_db(self.clock.now()),
         }
 
-    def add(self, device: Device) -> Device:
+    @staticmethod
+    def _what(device: Device) -> dict[str, Any]:
+        """A device as the audit trail records it."""
+        return {"label": device.label, "kind": device.kind.value, "device_id": device.device_id,
+                "mpxn": device.mpxn, "bench": device.bench, "firmware": device.firmware}
+
+    def add(self, device: Device, actor: str = "unknown") -> Device:
+        """Register a device, with its audit row, in one transaction."""
         if self.find(device.label) is not None:
             raise ValidationError("label", f"A device labelled {device.label!r} already exists.")
-        row = self._row(device) | {"created_at": to_db(self.clock.now())}
-        return self.get(int(self.db["devices"].insert(row).last_pk))
+        now = to_db(self.clock.now())
+        with write_transaction(self.db):
+            pk = int(self.db["devices"].insert(self._row(device) | {"created_at": now}).last_pk)
+            write_audit(self.db, now, actor, "created", "device", pk, self._what(device))
+        return self.get(pk)
 
-    def update(self, device: Device) -> Device:
+    def update(self, device: Device, actor: str = "unknown") -> Device:
         if device.id is None:
             raise ValueError("device has no id")
         other = self.find(device.label)
         if other is not None and other.id != device.id:
             raise ValidationError("label", f"A device labelled {device.label!r} already exists.")
-        self.db["devices"].update(device.id, self._row(device))
+        with write_transaction(self.db):
+            self.db["devices"].update(device.id, self._row(device))
+            write_audit(self.db, to_db(self.clock.now()), actor, "changed", "device", device.id,
+                        self._what(device))
         return self.get(device.id)
 
-    def delete(self, device_id: int) -> None:
-        self.db["devices"].delete(device_id)
+    def delete(self, device_id: int, actor: str = "unknown") -> None:
+        with write_transaction(self.db):
+            self.db["devices"].delete(device_id)
+            write_audit(self.db, to_db(self.clock.now()), actor, "deleted", "device", device_id,
+                        {})
 
     @staticmethod
     def _from_row(row: dict[str, Any]) -> Device:

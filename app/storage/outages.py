@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from app.domain.outages import Outage
+from app.storage.audit import write_audit
 from app.storage.timefmt import to_db
 
 
@@ -89,6 +90,8 @@ class AckRepo:
             self.conn.execute(
                 "INSERT OR REPLACE INTO alert_acks (event_id, note, actor, at) VALUES (?,?,?,?)",
                 (event_id, note, actor, to_db(at)))
+            write_audit(self.conn, to_db(at), actor, "acknowledged", "alert", event_id,
+                        {"note": note})
 
     def for_events(self, ids: list[int]) -> dict[int, dict[str, str]]:
         if not ids:

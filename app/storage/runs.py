@@ -31,6 +31,7 @@ from app.domain.runs import (
     StepResult,
     Verdict,
 )
+from app.storage.audit import write_audit
 from app.storage.capture_sessions import ProcessOwner, current_owner
 from app.storage.timefmt import from_db, to_db
 from app.storage.transactions import write_transaction
@@ -106,6 +107,12 @@ class RunRepo:
                 "manufacturer, model, firmware, device_ref) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [(run_id, seq, d.label, d.kind, d.device_id, d.mpxn, d.manufacturer, d.model,
                   d.firmware, d.device_ref) for seq, d in enumerate(start.devices)])
+            write_audit(self._db, to_db(start.started), start.operator or "unknown", "started",
+                        "run", run_id, {"plan": start.plan_name, "version": start.plan_version,
+                                        "bench": start.bench, "booking_id": start.booking_id,
+                                        "org_id": start.org_id, "emulated": start.emulated,
+                                        "faults": list(start.faults),
+                                        "parameters": dict(start.parameters)})
         return run_id
 
     def record_step(self, run_id: int, step: StepResult) -> None:
@@ -138,7 +145,15 @@ class RunRepo:
             for step in result.steps:
                 self._write_step(result.run_id, step)
             self._write_evidence(result.run_id, result.evidence)
+            self._audit_end(result.run_id, result.ended, "finished", result.verdict.value,
+                            result.message)
         return True
+
+    def _audit_end(self, run_id: int, ended: datetime, action: str, verdict: str,
+                   message: str) -> None:
+        row = self.conn.execute("SELECT operator FROM runs WHERE id = ?", (run_id,)).fetchone()
+        write_audit(self._db, to_db(ended), (row[0] if row else "") or "unknown", action, "run",
+                    run_id, {"verdict": verdict, "message": message})
 
     def close_interrupted(self, run_id: int, ended: datetime, message: str) -> bool:
         """Close a run left without a verdict as ERROR (compare-and-set, like :meth:`finish`)."""
@@ -147,6 +162,8 @@ class RunRepo:
                 "UPDATE runs SET verdict = ?, ended = ?, message = ? "
                 "WHERE id = ? AND verdict IS NULL",
                 (Verdict.ERROR.value, to_db(ended), message, run_id))
+            if cur.rowcount == 1:
+                self._audit_end(run_id, ended, "closed_interrupted", Verdict.ERROR.value, message)
         return cur.rowcount == 1
 
     def set_seal(self, run_id: int, seal: str, canonical_json: str, at: datetime) -> str | None:

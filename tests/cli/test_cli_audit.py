@@ -79,3 +79,41 @@ def test_other_commands_keep_their_own_actor_option(trail, capsys) -> None:
     code, out, _ = run(capsys, trail, NOW, "audit", "list", "--actor", "carol")
     assert code == 0 and [(r["entity"], r["details"].get("name")) for r in out] == [
         ("organisation", "Bolt")]
+
+
+def test_runs_devices_and_acknowledgements_are_in_the_trail(tmp_path) -> None:
+    """Not only bookings: a device registered, a run started and finished, an alert
+    acknowledged each leave a row naming who and what."""
+    from datetime import UTC, datetime
+
+    from app.domain.clock import FixedClock
+    from app.domain.devices import Device
+    from app.domain.events import DeviceEvent, EventKind
+    from app.domain.runs import Verdict
+    from app.main import build_context
+    from app.services.device_registry import DeviceRegistry
+    from app.services.runs.api import RunResult, RunStart
+    from app.storage.audit import list_audit
+    from app.storage.devices import EventStore
+    from app.storage.outages import AckRepo
+    from app.storage.runs import RunRepo
+
+    t0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    ctx = build_context(tmp_path / "lab.db", FixedClock(t0), "tester")
+    try:
+        DeviceRegistry(ctx.db, ctx.clock).add(Device.create("Spare ESME", "ESME"))
+        repo = RunRepo(ctx.db.conn)
+        run_id = repo.start(RunStart("power-outage", "1.0", "", "builtin:power-outage", {},
+                                     "Bench 1", t0, True, operator="sam"))
+        assert repo.finish(RunResult(run_id, Verdict.FAIL, t0, ()))
+        EventStore(ctx.db.conn).insert_many([DeviceEvent("Spare ESME", EventKind.ALERT, t0,
+                                                         {"alert_code": "8F35"})])
+        event_id = ctx.db.conn.execute("SELECT max(id) FROM events").fetchone()[0]
+        AckRepo(ctx.db.conn).acknowledge(event_id, "seen", "sam", t0)
+        rows = {(r.entity, r.action): r for r in list_audit(ctx.db)}
+    finally:
+        ctx.close()
+    assert rows[("device", "created")].details["label"] == "Spare ESME"
+    assert rows[("run", "started")].actor == "sam"
+    assert rows[("run", "finished")].details["verdict"] == "FAIL"
+    assert rows[("alert", "acknowledged")].details == {"note": "seen"}

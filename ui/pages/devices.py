@@ -235,7 +235,8 @@ class DevicesPage(QWidget):
             return self.device_dialog
 
         def save(d: Device) -> Device:
-            return self.repo.update(d) if d.id is not None else self.repo.add(d)
+            actor = self.ctx.actor
+            return self.repo.update(d, actor) if d.id is not None else self.repo.add(d, actor)
 
         dialog = DeviceDialog(self.repo.find, save, device, self._port_names(), self)
         if start is not None:
@@ -292,7 +293,7 @@ class DevicesPage(QWidget):
             manager = self.runtime.manager
             self.bridge.run_for_device(device.label, lambda: manager.disconnect(device.label))
         with self.errors.guard("Devices"):
-            self.repo.delete(device.id)
+            self.repo.delete(device.id, self.ctx.actor)
             self.model.states.pop(device.label, None)
             self.reload()
             self.env.show_status(f"Deleted device {device.label}.")
