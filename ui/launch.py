@@ -152,11 +152,18 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         except RuleRefusal as exc:
             ctx.close()
             return _fail(str(exc), EXIT_REFUSED)
-    else:
-        message = f"{NO_ACCOUNTS_MESSAGE}. {message}" if message else f"{NO_ACCOUNTS_MESSAGE}."
     if with_accounts:
         ctx.act_as(principal)  # the audit trail names who logged in
     window = MainWindow(ctx, pages_for(principal, PAGES))
+    if not with_accounts:
+        from PySide6.QtWidgets import QLabel
+
+        note = QLabel("Acting as admin: no staff accounts yet")
+        note.setObjectName("noAccounts")
+        note.setToolTip(f"{NO_ACCOUNTS_MESSAGE}. Add the first (an admin) with "
+                        f"`meterlab staff add`; MeterLab then starts at a lock screen.")
+        note.setStyleSheet("QLabel { color: #8a5a00; font-weight: 600; padding: 0 6px; }")
+        window.statusBar().insertPermanentWidget(0, note)
     from ui.device_runtime import start_device_runtime
 
     devices = start_device_runtime(ctx, window.pages, window.errors,
