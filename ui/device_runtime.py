@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 
 from app.main import AppContext
 from app.services.runtime import DeviceRuntime
-from app.storage.db import default_capture_dir
+from app.storage.db import capture_dir_for
 from app.storage.devices import DeviceRepo
 from ui.bridge import DeviceBridge
 from ui.errors import ErrorReporter
 
 log = logging.getLogger(__name__)
-
-
-def capture_dir_for(db_path: Path, db_given: bool) -> Path:
-    """Captures go beside a database named with ``--db``, else into the user's data directory."""
-    return Path(db_path).parent / "captures" if db_given else default_capture_dir()
 
 
 class DeviceRuntimeHandle:

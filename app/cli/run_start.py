@@ -177,7 +177,7 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
     from app.services.runs.prompts import ScriptedPrompt
     from app.services.runs.service import RunsService
     from app.services.runtime import DeviceRuntime
-    from app.storage.db import default_capture_dir
+    from app.storage.db import capture_dir_for
     from app.storage.devices import DeviceRepo
     from devices.emulator.faults import parse_faults
 
@@ -229,8 +229,8 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
         # Checked: from here on, things are written (capture sessions, the run).
         bench_devs = list(prepared.devices)
         emulated = any(d.connection.transport == "emulator" for d in bench_devs)
-        capture_dir = Path(args.capture_dir) if args.capture_dir else (
-            db_path.parent / "captures" if args.db else default_capture_dir())
+        capture_dir = Path(args.capture_dir) if args.capture_dir else capture_dir_for(
+            db_path, bool(args.db))
         states: dict[str, tuple[str, str]] = {}
         changed = threading.Event()
 

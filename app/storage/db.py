@@ -25,6 +25,11 @@ def default_capture_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "captures"
 
 
+def capture_dir_for(db_path: Path, db_given: bool) -> Path:
+    """Captures go beside a database named with ``--db``, else into the user's data directory."""
+    return Path(db_path).parent / "captures" if db_given else default_capture_dir()
+
+
 def default_profile_dir() -> Path:
     """Where a lab keeps its own line profiles (searched before the shipped ones)."""
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "profiles"

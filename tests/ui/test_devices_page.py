@@ -12,8 +12,9 @@ from PySide6.QtGui import QColor
 from app.domain.devices import ConnectionSettings, Device, DeviceKind
 from app.services.device_manager import RawChunk
 from app.services.runtime import DEMO_DEVICES, register_demo_devices
+from app.storage.db import capture_dir_for
 from app.storage.devices import DeviceRepo
-from ui.device_runtime import DeviceRuntimeHandle, capture_dir_for, start_device_runtime
+from ui.device_runtime import DeviceRuntimeHandle, start_device_runtime
 from ui.dialogs.device_form import DeviceForm, check
 from ui.widgets.device_table import STATE_COLUMN, STATE_STYLE
 from ui.widgets.raw_console import MAX_LINES, RawConsole, as_hex, as_text, text_lines

@@ -61,40 +61,35 @@ def export_run(db_path: Path, run_id: int, clock: Clock, request: ExportRequest,
     finally:
         db.conn.close()
 
-    jobs: list[tuple[str, Callable[[Progress], list[Path]]]] = []
-    if request.json is not None:
-        def _json(_: Progress, path: Path = request.json) -> list[Path]:
-            from app.services.reports.json_export import write_json
+    def one_file(path: Path, write: Callable[[Path], None]) -> list[Path]:
+        write_atomically(path, write)
+        return [path]
 
-            write_atomically(path, lambda tmp: write_json(report, tmp))
-            return [path]
-        jobs.append(("JSON", _json))
-    if request.csv is not None:
-        def _csv(_: Progress, folder: Path = request.csv) -> list[Path]:
-            from app.services.reports.csv_export import write_csv
+    def json_file(path: Path, _: Progress) -> list[Path]:
+        from app.services.reports.json_export import write_json
+        return one_file(path, lambda tmp: write_json(report, tmp))
 
-            return write_csv(report, folder, write_bytes_atomically)
-        jobs.append(("CSV", _csv))
-    if request.html is not None:
-        def _html(_: Progress, path: Path = request.html) -> list[Path]:
-            from app.services.reports.html import write_html
+    def csv_files(folder: Path, _: Progress) -> list[Path]:
+        from app.services.reports.csv_export import write_csv
+        return write_csv(report, folder, write_bytes_atomically)
 
-            write_atomically(path, lambda tmp: write_html(report, tmp))
-            return [path]
-        jobs.append(("HTML", _html))
-    if request.pdf is not None:
-        def _pdf(step: Progress, path: Path = request.pdf) -> list[Path]:
-            from app.services.reports.pdf import write_pdf
+    def html_file(path: Path, _: Progress) -> list[Path]:
+        from app.services.reports.html import write_html
+        return one_file(path, lambda tmp: write_html(report, tmp))
 
-            write_atomically(path, lambda tmp: write_pdf(report, tmp, progress=step))
-            return [path]
-        jobs.append(("PDF", _pdf))
+    def pdf_file(path: Path, step: Progress) -> list[Path]:
+        from app.services.reports.pdf import write_pdf
+        return one_file(path, lambda tmp: write_pdf(report, tmp, progress=step))
 
+    # Quick formats first: a slow PDF does not hold back the others.
+    wanted = (("JSON", request.json, json_file), ("CSV", request.csv, csv_files),
+              ("HTML", request.html, html_file), ("PDF", request.pdf, pdf_file))
+    jobs = [(name, target, write) for name, target, write in wanted if target is not None]
     written: list[Path] = []
-    for n, (name, job) in enumerate(jobs):
+    for n, (name, target, write) in enumerate(jobs):
         def step(fraction: float, what: str, n: int = n, name: str = name) -> None:
             report_progress((n + max(0.0, min(1.0, fraction))) / len(jobs), f"{name}: {what}")
         step(0.0, "writing")
-        written += job(step)
+        written += write(target, step)
         step(1.0, "written")
     return ExportResult(run_id, seal, written)
