@@ -55,7 +55,7 @@ DEMO_DEVICES = (
 def register_demo_devices(repo: DeviceRepo) -> None:
     for device in DEMO_DEVICES:
         if repo.find(device.label) is None:
-            repo.add(device)
+            repo.add(device, "demo lab")
 
 
 @dataclass(frozen=True)
