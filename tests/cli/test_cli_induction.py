@@ -34,7 +34,8 @@ def db(tmp_path: Path) -> Path:
     ctx.lab_service.add_org("Acme Energy", "IS", "")
     ctx.lab_service.add_person("Acme Energy", "Ann Able", "ann@acme.example")
     ctx.lab_service.add_person("Acme Energy", "Bob Baker", "bob@acme.example")
-    ctx.lab_service.induct("ann@acme.example", "Winchester", date(2026, 10, 1), "Lab staff")
+    ctx.lab_service.induct("ann@acme.example", "Winchester", date(2026, 10, 1), "Lab staff",
+                           reason="held on an earlier visit")
     lab = ctx.labs.resolve("Winchester")
     service = InductionService.of(ctx, content_dir=tmp_path / "none")
     service.record(lab, ctx.people.find_by_email("bob@acme.example"), service.content(lab),

@@ -95,7 +95,8 @@ def two_orgs(tmp_path_factory: pytest.TempPathFactory) -> TwoOrgs:
                                    (BETA, BETA_EMAIL, "Bob Beta")):
             ids[org] = ctx.lab_service.add_org(org, "IS", "").id
             ctx.lab_service.add_person(org, person, email)
-            ctx.lab_service.induct(email, "Shared Lab", date(2026, 11, 2), "Lab staff")
+            ctx.lab_service.induct(email, "Shared Lab", date(2026, 11, 2), "Lab staff",
+                                   reason="held on an earlier visit")
         alpha_booking = _book(ctx, ALPHA, "Bench 1", ALPHA_EMAIL)
         beta_booking = _book(ctx, BETA, "Bench 2", BETA_EMAIL)
         registry = DeviceRegistry(ctx.db, CLOCK)
@@ -296,7 +297,7 @@ def test_every_changing_command_exits_3_and_writes_nothing(two_orgs: TwoOrgs) ->
         ("org", "add", "--name", "Gamma"),
         ("person", "add", "--org", ALPHA, "--name", "Cy", "--email", "cy@alpha.example"),
         ("person", "induct", "--email", ALPHA_EMAIL, "--lab", "Shared Lab",
-         "--date", "2026-11-20"),
+         "--date", "2026-11-20", "--reason", "held elsewhere"),
         ("booking", "request", "--lab", "Shared Lab", "--org", ALPHA, "--start",
          "2026-12-07T09:00", "--end", "2026-12-07T12:00", "--spaces", "1", "--phase", "device"),
         *(("booking", action, booking) for action in
