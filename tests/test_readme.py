@@ -7,6 +7,8 @@ The convention (README says it too, in "Set up and run"):
 - a command expected to fail says so in its trailing comment: ``# exit 3`` (else 0 is expected);
 - a block that starts the desktop, installs things or runs for long is not run: the line right
   before its fence is ``<!-- readme-test: skip, REASON -->``;
+- a ```toml block right after ``<!-- readme-test: write NAME -->`` is saved as NAME in the
+  working folder at that point, for the commands after it;
 - commands are not written in bare ``` fences: a block is ``bash`` (run), ``toml`` or ``text``
   (not run), so no command block escapes the test unnoticed.
 """
@@ -27,7 +29,9 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SKIP_MARKER = re.compile(r"^<!--\s*readme-test:\s*skip,\s*(?P<reason>.+?)\s*-->$")
-EXPECTED_EXIT = re.compile(r"#.*\bexit (?P<code>\d+)\b")
+WRITE_MARKER = re.compile(r"^<!--\s*readme-test:\s*write\s+(?P<name>[\w.-]+)\s*-->$")
+#: A command's trailing comment that starts with the exit code it should give.
+EXPECTED_EXIT = re.compile(r"\s#\s*exit (?P<code>\d+)\b")
 FENCE = re.compile(r"^```(?P<lang>\S*)\s*$")
 ALLOWED_LANGS = {"bash", "toml", "text"}
 #: The whole README's commands, all at once (the emulated runs take most of it).
@@ -40,6 +44,7 @@ class Block:
     line: int  # 1-based line of the opening fence
     lines: tuple[str, ...]
     skip_reason: str | None
+    write_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,10 @@ def readme_blocks(text: str) -> list[Block]:
         while j < len(lines) and lines[j].strip() != "```":
             j += 1
         prev = next((lines[k].strip() for k in range(start - 1, -1, -1) if lines[k].strip()), "")
-        marker = SKIP_MARKER.match(prev)
+        marker, write = SKIP_MARKER.match(prev), WRITE_MARKER.match(prev)
         blocks.append(Block(lang, start + 1, tuple(lines[start + 1:j]),
-                            marker.group("reason") if marker else None))
+                            marker.group("reason") if marker else None,
+                            write.group("name") if write else None))
         i = j + 1
     return blocks
 
@@ -100,36 +106,61 @@ def test_readme_blocks_follow_the_convention() -> None:
                        + "; ".join(wrong))
     run = [b for b in blocks if b.lang == "bash" and b.skip_reason is None]
     assert len(run) >= 8, "README's walkthrough blocks were not found"
+    misplaced = [b.line for b in blocks if b.write_as and b.lang != "toml"]
+    assert not misplaced, f"README lines {misplaced}: a write marker is for a toml block"
 
 
 def test_parsing_of_the_convention() -> None:
     text = "\n".join([
         "intro", "```bash", "# a comment", "meterlab a \\", "    --b c   # exit 3", "",
         "meterlab d", "```", "<!-- readme-test: skip, starts the desktop -->", "```bash",
-        "meterlab", "```", "```toml", "x = 1", "```",
+        "meterlab", "```", "<!-- readme-test: write my-plan.toml -->", "```toml", "x = 1", "```",
+        "meterlab x   # prints exit codes", "meterlab y  # exit 8: the seal",
     ])
     blocks = readme_blocks(text)
-    assert [(b.lang, b.line, b.skip_reason) for b in blocks] == [
-        ("bash", 2, None), ("bash", 10, "starts the desktop"), ("toml", 13, None)]
+    assert [(b.lang, b.line, b.skip_reason, b.write_as) for b in blocks] == [
+        ("bash", 2, None, None), ("bash", 10, "starts the desktop", None),
+        ("toml", 14, None, "my-plan.toml")]
     assert block_commands(blocks[0]) == [
         Command(4, "meterlab a \\\n    --b c   # exit 3", 3), Command(7, "meterlab d", 0)]
+    tail = Block("bash", 16, tuple(text.splitlines()[16:]), None)
+    assert [c.expected for c in block_commands(tail)] == [0, 8]
 
 
-def _script(commands: list[Command], results: Path) -> str:
-    """One bash script: each command, then its exit code written beside its README line."""
+def readme_steps(text: str) -> list[Command | Block]:
+    """What the test does, in README's order: the commands of the bash blocks that are run, and
+    the toml blocks to save as files."""
+    steps: list[Command | Block] = []
+    for block in readme_blocks(text):
+        if block.lang == "bash" and block.skip_reason is None:
+            steps += block_commands(block)
+        elif block.write_as:
+            steps.append(block)
+    return steps
+
+
+def _script(steps: list[Command | Block], results: Path) -> str:
+    """One bash script: each command, then its exit code written beside its index; a toml block
+    with a write marker becomes the file it names."""
     out = ["set -o pipefail"]
-    for index, cmd in enumerate(commands):
-        out.append(f"echo '>>> README line {cmd.line}' >&2")
-        out.append(cmd.text)
+    index = 0
+    for step in steps:
+        if isinstance(step, Block):
+            assert "README_EOF" not in step.lines
+            out += [f"cat > {shlex.quote(str(step.write_as))} <<'README_EOF'", *step.lines,
+                    "README_EOF"]
+            continue
+        out.append(f"echo '>>> README line {step.line}' >&2")
+        out.append(step.text)
         out.append(f"echo {index} $? >> {shlex.quote(str(results))}")
+        index += 1
     out.append("kill $(jobs -p) 2>/dev/null; wait")
     return "\n".join(out) + "\n"
 
 
 def test_readme_commands_give_the_exit_codes_readme_shows(tmp_path: Path) -> None:
-    blocks = [b for b in readme_blocks(README.read_text(encoding="utf-8"))
-              if b.lang == "bash" and b.skip_reason is None]
-    commands = [c for b in blocks for c in block_commands(b)]
+    steps = readme_steps(README.read_text(encoding="utf-8"))
+    commands = [s for s in steps if isinstance(s, Command)]
     bin_dir = Path(sys.executable).parent
     if not (bin_dir / "meterlab").exists():
         pytest.fail(f"`meterlab` is not installed beside {sys.executable} (pip install -e .)")
@@ -149,7 +180,7 @@ def test_readme_commands_give_the_exit_codes_readme_shows(tmp_path: Path) -> Non
     env.pop("WAYLAND_DISPLAY", None)
     results = tmp_path / "exit-codes.txt"
     script = tmp_path / "readme.sh"
-    script.write_text(_script(commands, results), encoding="utf-8")
+    script.write_text(_script(steps, results), encoding="utf-8")
     log = tmp_path / "output.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(["bash", str(script)], cwd=work, env=env, stdin=subprocess.DEVNULL,
