@@ -10,7 +10,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from app.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, db_path_of
+from app.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_STORAGE,
+    db_path_of,
+)
 from app.domain.clock import Clock, FixedClock, OffsetClock
 from app.main import AppContext, build_context
 from app.services.demo import create_demo_lab
@@ -117,18 +124,51 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
     if missing:
         return _fail(missing, EXIT_FAILURE)
 
-    from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
 
+    from ui.qt_messages import silenced_platform_noise
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("MeterLab")
+    db_path, db_given = db_path_of(args), bool(getattr(args, "db", None))
+    with silenced_platform_noise():
+        while True:
+            outcome = _open_window(app, args, clock, page, screenshot, after_s, db_path, db_given)
+            if not isinstance(outcome, Path):
+                return outcome
+            # File › Open database… chose another file: everything built on the old one is
+            # closed (devices stopped, a run aborted with its teardown), then the window opens
+            # again on the new file, from its lock screen if it has staff accounts.
+            db_path, db_given = outcome, True
+
+
+def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,
+                 screenshot: Path | None, after_s: float, db_path: Path,
+                 db_given: bool) -> int | Path:
+    """One main window on the database at `db_path`, until it closes.
+
+    Returns the exit code, or the database to open next (File › Open database…, or the choice
+    offered when `db_path` cannot be opened).
+    """
+    from PySide6.QtCore import QEvent
+
     from app.domain.principals import WORKSTATION_ADMIN, Principal
+    from app.storage.db import DatabaseError
     from ui.kiosk import add_session_menu
     from ui.lock_screen import LockScreen
     from ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("MeterLab")
-    ctx, message = prepare_context(db_path_of(args), gui_clock(clock),
-                                   getattr(args, "actor", None), not getattr(args, "no_demo", False))
+    try:
+        ctx, message = prepare_context(db_path, gui_clock(clock), getattr(args, "actor", None),
+                                       not getattr(args, "no_demo", False))
+    except DatabaseError as exc:
+        if screenshot is not None:
+            raise  # nobody to see a dialog: one sentence on stderr and exit 9
+        _fail(f"--db: {exc}", EXIT_STORAGE)  # for whoever started it from a terminal
+        from ui.database_dialog import ask_after_database_error
+
+        other = ask_after_database_error(db_path, exc)
+        return other if other is not None else EXIT_STORAGE
     accounts = account_service(ctx)
     with_accounts = accounts is not None and bool(accounts.any_accounts())
     principal: Principal = WORKSTATION_ADMIN
@@ -166,8 +206,7 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         window.statusBar().insertPermanentWidget(0, note)
     from ui.device_runtime import start_device_runtime
 
-    devices = start_device_runtime(ctx, window.pages, window.errors,
-                                   db_given=bool(getattr(args, "db", None)))
+    devices = start_device_runtime(ctx, window.pages, window.errors, db_given=db_given)
     live_page = window.pages.get("live")
     if devices is not None:
         if hasattr(live_page, "attach"):
@@ -195,7 +234,9 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
                              sessions.lock if with_accounts else None)
             window.resize(1440, 900)
             window.show()
-            return int(app.exec())
+            code = int(app.exec())
+            chosen = window.requested_database
+            return chosen if chosen is not None else code
         return _screenshot(window, Path(screenshot), after_s)
     finally:
         sys.excepthook = previous_hook

@@ -785,6 +785,10 @@ class RunsPage(QWidget):
                         if r.status in ("FAIL", "ERROR", "ABORTED")), 0)
             self.h_steps_view.selectRow(bad)
 
+    def selected_run_id(self) -> int | None:
+        """The run selected in the history, if any."""
+        return self._history_record.id if self._history_record is not None else None
+
     def _history_step_selected(self, current: Any, _previous: Any = None) -> None:
         if current.isValid():
             self.h_meas_model.set_rows(self.h_steps_model.rows[current.row()].measurements)
