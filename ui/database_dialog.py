@@ -30,6 +30,8 @@ def database_error_box(path: Path, error: DatabaseError,
     box = QMessageBox(parent)
     box.setObjectName("databaseError")
     box.setIcon(QMessageBox.Icon.Critical)
+    box.setStyleSheet("QLabel#qt_msgbox_label, QLabel#qt_msgbox_informativelabel"
+                      " { min-width: 460px; }")  # room for a sentence and a path
     box.setWindowTitle("MeterLab cannot open its database")
     box.setText(_TITLES.get(getattr(error, "kind", None), "MeterLab cannot open the database"))
     box.setInformativeText(f"{error}\n\nDatabase: {Path(path).resolve()}")

@@ -18,6 +18,8 @@ from PySide6.QtCore import QMessageLogContext, QtMsgType, qFormatLogMessage, qIn
 #: Messages dropped as they are: they describe the platform plugin, not MeterLab.
 SILENCED = frozenset({
     "This plugin does not support propagateSizeHints()",
+    "This plugin does not support raise()",
+    "This plugin does not support grabbing the keyboard",
 })
 
 Handler = Callable[[QtMsgType, QMessageLogContext, str], Any]

@@ -10,8 +10,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtCore import QTimer, QUrl
+from PySide6.QtGui import (
+    QDesktopServices,
+    QKeySequence,
+    QResizeEvent,
+    QShortcut,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
 #: Which guide -> its file name and window title.
@@ -72,7 +79,40 @@ class GuideWindow(QWidget):
         self.browser.setSearchPaths([str(path.parent)])
         self.browser.document().setBaseUrl(QUrl.fromLocalFile(str(path.parent) + "/"))
         self.browser.setMarkdown(path.read_text(encoding="utf-8"))
+        self.browser.document().setDocumentMargin(14)
+        self.fit_images()
         self.browser.verticalScrollBar().setValue(0)
+
+    def fit_images(self) -> None:
+        """Scale the screenshots down to the window's width (never up), keeping their shape."""
+        doc = self.browser.document()
+        width = max(240, self.browser.viewport().width() - 2 * int(doc.documentMargin()) - 8)
+        block = doc.begin()
+        while block.isValid():
+            for item in block:
+                fragment = item.fragment()
+                fmt = fragment.charFormat()
+                if not fmt.isImageFormat():
+                    continue
+                image = fmt.toImageFormat()
+                natural = doc.resource(QTextDocument.ResourceType.ImageResource,
+                                       QUrl(image.name()))
+                if natural is None or natural.isNull() or natural.width() == 0:
+                    continue
+                shown = min(width, natural.width())
+                image.setWidth(shown)
+                image.setHeight(natural.height() * shown / natural.width())
+                cursor = QTextCursor(doc)
+                cursor.setPosition(fragment.position())
+                cursor.setPosition(fragment.position() + fragment.length(),
+                                   QTextCursor.MoveMode.KeepAnchor)
+                cursor.setCharFormat(image)
+            block = block.next()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        # The browser's viewport takes its new size after this window's: fit once it has.
+        QTimer.singleShot(0, self.fit_images)
 
     def _link(self, url: QUrl) -> None:
         if url.scheme() in ("http", "https", "mailto"):
