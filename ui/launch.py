@@ -295,7 +295,8 @@ class Sessions:
             chooser.deleteLater()
         assert person is not None
         kiosk = KioskWindow(self.ctx, person.principal(), self.accounts.verify,
-                            booking=person.booking, person_name=person.name)
+                            booking=person.booking, person_name=person.name,
+                            staff_runs=self.window.pages.get("runs"))
         kiosk.sig_ended.connect(self._session_ended)
         self.kiosk = kiosk
         self.window.hide()
