@@ -206,6 +206,7 @@ class KioskWindow(QWidget):
                  locked: tuple[type[BaseException], ...] | None = None,
                  context: AppContext | bool | None = True,
                  staff_runs: Any = None,
+                 runtime: Any = None,
                  parent: QWidget | None = None) -> None:
         """
         Args:
@@ -217,6 +218,8 @@ class KioskWindow(QWidget):
                 :func:`participant_context`; None shows no data page.
             staff_runs: the staff window's Runs page: the session follows the runs it starts
                 that are the participant's organisation's, and answers their questions.
+            runtime: the workstation's device runtime: the Live page shows the participant's
+                benches as their data arrives (else only what is stored).
         """
         super().__init__(parent)
         if not principal.is_participant:
@@ -282,6 +285,9 @@ class KioskWindow(QWidget):
             self.pages[name] = page
             self.tabs.addTab(page, spec.title)
         self._attach_runs(principal, staff_runs)
+        live = self.pages.get("live")
+        if runtime is not None and callable(getattr(live, "attach", None)):
+            live.attach(runtime)  # type: ignore[union-attr]
 
         layout = QVBoxLayout(self)
         layout.addLayout(head)

@@ -189,13 +189,13 @@ def test_a_result_the_database_cannot_take_is_said_not_lost_silently(qtbot, page
     assert reported and "only copy" in reported[0]
 
 
-def _open_kiosk(runs_ctx, email: str, staff_page):
+def _open_kiosk(runs_ctx, email: str, staff_page, runtime=None):
     from app.services.principals import participant_principal
     from ui.kiosk import KioskWindow
 
     principal = participant_principal(runs_ctx.db, runs_ctx.clock, email)
     kiosk = KioskWindow(runs_ctx, principal, lambda _n, _p: None, person_name=email,
-                        locked=(), staff_runs=staff_page)
+                        locked=(), staff_runs=staff_page, runtime=runtime)
     kiosk.start(full_screen=False)
     return kiosk
 
@@ -204,15 +204,7 @@ def test_a_participant_session_follows_its_run_and_answers_its_question(qtbot, p
     """The run is started on the staff window for a booking of one organisation: that
     organisation's participant session follows it and answers its question (recorded as theirs);
     another organisation's session sees neither."""
-    from app.services.demo import DEMO_LAB
-
-    service = runs_ctx.booking_service
-    lab, req = service.build_request(
-        DEMO_LAB, "Southern Gas Transport", NOW.replace(hour=9), NOW.replace(hour=17), 2, "device",
-        attendees=["tom.evans@southern-gas.example"], benches=["Bench 1"], notes="test")
-    booking = service.request(lab, req, override="entered by staff for the test").booking
-    service.transition(booking.id, "approve", "test")
-    service.transition(booking.id, "checkin", "test")
+    booking = _book_bench_1(runs_ctx, "Southern Gas Transport", "tom.evans@southern-gas.example")
     choose(page, "ihd-outage-message")
     page._bench_chosen()
     assert page.booking_box.currentData() == booking.id  # checked in now: chosen for the run
@@ -243,3 +235,46 @@ def test_a_participant_session_follows_its_run_and_answers_its_question(qtbot, p
     finally:
         for kiosk in (mine, other):
             kiosk.end("staff")
+
+
+
+def _book_bench_1(ctx, org: str, email: str):
+    """A booking of `org` on Bench 1 today, checked in."""
+    from app.services.demo import DEMO_LAB
+
+    service = ctx.booking_service
+    lab, req = service.build_request(DEMO_LAB, org, NOW.replace(hour=9), NOW.replace(hour=17),
+                                     2, "device", attendees=[email], benches=["Bench 1"])
+    booking = service.request(lab, req, override="entered by staff for the test").booking
+    service.transition(booking.id, "approve", "test")
+    return service.transition(booking.id, "checkin", "test")
+
+
+def test_the_session_live_page_shows_its_bench_as_it_arrives_and_no_other(qtbot, window,
+                                                                          runtime, runs_ctx):
+    _book_bench_1(runs_ctx, "Southern Gas Transport", "tom.evans@southern-gas.example")
+    lanes_before = runtime.live.lane_names()
+    ours = _open_kiosk(runs_ctx, "tom.evans@southern-gas.example", None, runtime=runtime)
+    # Northern Energy holds no bench today (the demo's Wednesday).
+    theirs = _open_kiosk(runs_ctx, "alex.morgan@northern-energy.example", None, runtime=runtime)
+    try:
+        live, empty = ours.pages["live"], theirs.pages["live"]
+        ours.tabs.setCurrentWidget(live)
+        bench_1 = {d.label for d in DeviceRepo(runs_ctx.db, runs_ctx.clock).list()
+                   if d.bench == "Bench 1"}
+        assert live.feed is not None and {d.bench for d in live.devices} == {"Bench 1"}
+        qtbot.waitUntil(lambda: live.feed.live.version > 0, timeout=60_000)
+        shown = set(live.feed.live.lane_names())
+        assert shown == {d.label for d in live.devices}
+        assert shown == bench_1
+        assert not live.alerts.ack_button.isVisible() and not live.open_button.isVisible()
+        assert live.stats is None  # the lab's ingest figures are not the participant's
+        # The other session watches nothing; everything it was offered was withheld.
+        assert empty.devices == [] and empty.feed.live.version == 0
+        qtbot.waitUntil(lambda: empty.feed.withheld > 0, timeout=30_000)
+        # The lab's own buffers are untouched by the sessions.
+        assert runtime.live.lane_names() == lanes_before
+    finally:
+        for kiosk in (ours, theirs):
+            kiosk.end("staff")
+    assert live.feed._closed and empty.feed._closed
