@@ -230,6 +230,7 @@ def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,
             window.show_status(message)
         if screenshot is None:
             sessions = Sessions(window, ctx, accounts if with_accounts else None, lock)
+            sessions.runtime = devices.runtime if devices is not None else None
             add_session_menu(window, sessions.open_participant_session,
                              sessions.lock if with_accounts else None)
             window.resize(1440, 900)
@@ -293,6 +294,8 @@ class Sessions:
     def __init__(self, window: Any, ctx: AppContext, accounts: Any, lock: Any) -> None:
         self.window, self.ctx, self.accounts, self.lock_screen = window, ctx, accounts, lock
         self.kiosk: Any = None
+        #: the device runtime, when device I/O is running (a participant session's Live page)
+        self.runtime: Any = None
         if lock is not None:
             lock.sig_unlocked.connect(self._unlocked)
 
@@ -336,7 +339,8 @@ class Sessions:
             chooser.deleteLater()
         assert person is not None
         kiosk = KioskWindow(self.ctx, person.principal(), self.accounts.verify,
-                            booking=person.booking, person_name=person.name)
+                            booking=person.booking, person_name=person.name,
+                            staff_runs=self.window.pages.get("runs"), runtime=self.runtime)
         kiosk.sig_ended.connect(self._session_ended)
         self.kiosk = kiosk
         self.window.hide()
