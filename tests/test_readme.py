@@ -34,8 +34,9 @@ WRITE_MARKER = re.compile(r"^<!--\s*readme-test:\s*write\s+(?P<name>[\w.-]+)\s*-
 EXPECTED_EXIT = re.compile(r"\s#\s*exit (?P<code>\d+)\b")
 FENCE = re.compile(r"^```(?P<lang>\S*)\s*$")
 ALLOWED_LANGS = {"bash", "toml", "text"}
-#: The whole README's commands, all at once (the emulated runs take most of it).
+#: The whole README's commands, all at once (about 50 s here; the emulated runs take most).
 TIMEOUT_S = 240
+pytestmark = pytest.mark.timeout(TIMEOUT_S + 60)
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,9 @@ def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,
             devices.stop()
         window.close()
         window.deleteLater()
+        if lock is not None:  # it checks passwords against this database: not the next one's
+            lock.hide()
+            lock.deleteLater()
         # Outside an event loop nothing would process the deletion: do it now, so a caller that
         # goes on using the QApplication (tests, scripts) does not keep a dead window around.
         app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
