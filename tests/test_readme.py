@@ -15,8 +15,8 @@ The convention (README says it too, in "Set up and run"):
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 import re
 import shlex
 import signal
@@ -168,7 +168,9 @@ def test_readme_commands_give_the_exit_codes_readme_shows(tmp_path: Path) -> Non
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
     home.mkdir()
-    login = getpass.getuser()
+    # README maps the first staff account to `whoami`; MeterLab reads the login from LOGNAME
+    # or USER first: the same name in all three, as in a login shell.
+    login = pwd.getpwuid(os.geteuid()).pw_name
     env = {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
