@@ -127,6 +127,10 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("MeterLab")
+    from ui.icon import app_icon
+
+    app.setWindowIcon(app_icon())  # every window, the lock screen's too
+    app.setDesktopFileName("meterlab")  # Wayland matches the window to meterlab.desktop's icon
     ctx, message = prepare_context(db_path_of(args), gui_clock(clock),
                                    getattr(args, "actor", None), not getattr(args, "no_demo", False))
     accounts = account_service(ctx)
