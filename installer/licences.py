@@ -99,9 +99,10 @@ def write_licence_folder(dest: Path, binaries: Iterable[tuple[str, str, str]] = 
         rows.append((lib.name, lib.version, lib.licence, where))
     for name, version, licence in runtime_components():
         where = "-"
-        if name == "Python":
-            text = Path(sysconfig.get_paths()["stdlib"]) / "LICENSE.txt"
-            if _copy_texts([text], dest / f"Python-{version}"):
+        if name == "Python":  # Linux builds keep it with the standard library, Windows' beside
+            texts = [Path(sysconfig.get_paths()["stdlib"]) / "LICENSE.txt",
+                     Path(sys.base_prefix) / "LICENSE.txt"]
+            if _copy_texts([t for t in texts if t.is_file()][:1], dest / f"Python-{version}"):
                 where = f"Python-{version}/"
         rows.append((name, version, licence, where))
     packages = debian_packages_of(src for _name, src, _kind in binaries if src)

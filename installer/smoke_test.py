@@ -75,12 +75,15 @@ def smoke(exe: Path, tmp: Path, shots: Path) -> list[str]:
     versions = json.loads(run(exe, "--version").stdout)
     assert versions["meterlab"] not in ("", "not installed"), versions
     assert versions["PySide6"] not in ("", "not installed"), versions
-    link = tmp / "meterlab-link"  # as /usr/bin/meterlab starts it
-    link.symlink_to(exe)
-    via_link = run(link, "--version")
-    assert via_link.returncode == 0 and json.loads(via_link.stdout) == versions, via_link.stderr
-    done.append(f"--version: meterlab {versions['meterlab']}, PySide6 {versions['PySide6']} "
-                "(also through a symbolic link)")
+    how = ""
+    if os.name == "posix":  # as the package's /usr/bin/meterlab starts it
+        link = tmp / "meterlab-link"
+        link.symlink_to(exe)
+        via_link = run(link, "--version")
+        assert via_link.returncode == 0 and json.loads(via_link.stdout) == versions, (
+            via_link.stderr)
+        how = " (also through a symbolic link)"
+    done.append(f"--version: meterlab {versions['meterlab']}, PySide6 {versions['PySide6']}{how}")
 
     db = str(tmp / "smoke.db")
     res = run(exe, "--db", db, "--now", NOW, "lab", "add", "--name", "Smoke", "--spaces", "10")
