@@ -53,7 +53,7 @@ XCB_DEPENDS = (
 #: Libraries PyInstaller leaves to the system (it never bundles them: they belong to the display
 #: and the graphics driver), Wayland's, and a font for Qt to draw text with.
 SYSTEM_DEPENDS = (
-    "libxcb1", "libx11-6", "libgl1", "libglx0", "libopengl0", "libglvnd0", "libdrm2",
+    "libxcb1", "libgl1", "libglx0", "libglvnd0", "libdrm2",
     "libwayland-client0", "libwayland-cursor0", "libwayland-egl1", "libfontconfig1",
     "fonts-dejavu-core | fonts-liberation2 | fonts-noto-core",
 )
