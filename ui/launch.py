@@ -130,6 +130,10 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("MeterLab")
+    from ui.icon import app_icon
+
+    app.setWindowIcon(app_icon())  # every window, the lock screen's too
+    app.setDesktopFileName("meterlab")  # Wayland matches the window to meterlab.desktop's icon
     db_path, db_given = db_path_of(args), bool(getattr(args, "db", None))
     with silenced_platform_noise():
         while True:

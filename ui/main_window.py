@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QSize, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -14,14 +14,15 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QMessageBox,
     QStackedWidget,
     QWidget,
 )
 
 from app.about import versions
 from app.main import AppContext
+from ui.about import AboutDialog, licences_html
 from ui.errors import ErrorReporter
+from ui.icon import app_icon
 from ui.pages.placeholder import PlaceholderPage
 from ui.pages.registry import PAGES, LabSelection, PageEnv, PageSpec
 
@@ -34,6 +35,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.ctx = ctx
         self.setWindowTitle("MeterLab")
+        self.setWindowIcon(app_icon())
         self.errors = ErrorReporter(self)
         self.selection = LabSelection(self)
         self.specs = pages
@@ -179,13 +181,10 @@ class MainWindow(QMainWindow):
     def about_text(self) -> str:
         rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in versions().items())
         return ("<h3>MeterLab</h3><p>Bookings, devices and results for GB smart-metering test "
-                f"labs.</p><table>{rows}</table>")
+                f"labs.</p><table>{rows}</table>{licences_html()}")
 
     def show_about(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "About MeterLab", self.about_text(),
-                          QMessageBox.StandardButton.Ok, self)
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.open()
+        AboutDialog(self.about_text(), self).open()
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
