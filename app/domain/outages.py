@@ -14,6 +14,9 @@ from datetime import datetime, timedelta
 #: An outage of this many seconds or more is a "long" one (8F36 rather than 8F35).
 LONG_OUTAGE_S = 180.0
 RESTORE_SHORT, RESTORE_LONG, SUPPLY_INTERRUPTED = "8F35", "8F36", "8F57"
+#: The relay channel wired to a bench's mains: switching it cuts or restores the supply (other
+#: channels switch other things and are not outages).
+MAINS_CHANNEL = 1
 
 
 @dataclass(frozen=True)
