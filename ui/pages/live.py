@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.services.ingest import IngestStats
 from app.services.live import LiveData
 from app.services.live_alerts import AlertQuery
+from app.services.live_outages import OutageSnapshot, PageOutages
 from app.services.live_replay import CaptureReplay, ReplayState, find_capture
 from app.services.live_scope import LiveScope, ScopedLiveFeed, participant_scope
 from app.services.live_view import (
@@ -79,7 +80,9 @@ class LivePage(QWidget):
         self.stats: IngestStats | None = None
         self.notifier = CriticalNotifier()
         self.tray = TrayNotifier(self)
-        self._live_source = self._source_for(LiveData(alert_capacity=1000), None, "Live")
+        idle = LiveData(alert_capacity=1000)
+        idle.set_devices(self.devices)  # their lanes, for the stored outages' spans
+        self._live_source = self._source_for(idle, self._page_outages(None), "Live")
 
         self.plots = LivePlots(self._live_source)
         only = tuple(d.label for d in self.devices) if self._scope is not None else None
@@ -177,6 +180,12 @@ class LivePage(QWidget):
         return LiveSource(live, outages, self.devices,
                           now_s=lambda: self.ctx.clock.now().timestamp(), name=name)
 
+    def _page_outages(self, live: OutageSnapshot | None) -> PageOutages:
+        """The stored outages of the page's benches with the running tracker's over them."""
+        benches = (None if self._scope is None
+                   else sorted({d.bench for d in self.devices if d.bench}))
+        return PageOutages(self.ctx.db.conn, benches, self.ctx.clock.now(), live)
+
     def attach(self, runtime: DeviceRuntime) -> None:
         """Show the running devices (called once the device runtime has started)."""
         self.runtime = runtime
@@ -203,7 +212,8 @@ class LivePage(QWidget):
         self.alerts.query.set_devices(self.devices)
         self.alerts.set_devices([d.label for d in self.devices])
         runtime.live.set_devices(self.devices)
-        self._live_source = self._source_for(runtime.live, runtime.outages.snapshot, "Live")
+        self._live_source = self._source_for(runtime.live,
+                                             self._page_outages(runtime.outages.snapshot), "Live")
         if self.replay is None:
             self.plots.set_source(self._live_source)
         self._update_status()
@@ -333,7 +343,7 @@ class LivePage(QWidget):
 
     def _update_status(self) -> None:
         source = self.plots.source
-        _, outages = source.outages() if source.outages else (0, [])
+        outages = self.plots.outages_in_view()
         extra = ""
         stats = self.stats if self.replay is None else None
         if self.replay is not None:
