@@ -8,6 +8,7 @@ times). Times are POSIX seconds (UTC) as the plots use them.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -257,6 +258,15 @@ def local_time(moment: datetime | float | None, with_date: bool = False) -> str:
         moment = datetime.fromtimestamp(float(moment), tz=UTC)
     fmt = "%Y-%m-%d %H:%M:%S %Z" if with_date else "%H:%M:%S"
     return moment.astimezone(LAB_TZ).strftime(fmt)
+
+
+def colour_slot(device: str, devices: list[Device], slots: int) -> int:
+    """Which of `slots` colours a device's curves take: from its stable id in the registry (so
+    the same in every session, whatever order its data arrives in and whatever its label is
+    now), else, for a port that is not registered, from its label's CRC-32."""
+    ref = next((d.id for d in devices if d.label == device and d.id is not None), None)
+    key = ref - 1 if ref is not None else zlib.crc32(device.encode("utf-8"))
+    return key % max(slots, 1)
 
 
 def lanes_by_bench(lane_names: list[str], devices: list[Device]) -> dict[str, tuple[int, ...]]:

@@ -28,6 +28,7 @@ from app.services.live_view import (
     OutageSpan,
     RangeState,
     ViewMode,
+    colour_slot,
     lanes_by_bench,
     local_time,
     markers_in_view,
@@ -98,7 +99,8 @@ class LivePlots(pg.GraphicsLayoutWidget):
             plot = self._small_plot(3 + i, title, unit, show_time=last)
             self.reading_plots[obis] = plot
             self.reading_layers[obis] = ReadingLayer(
-                plot, obis, lambda device, obis=obis: self.source.live.units.get((device, obis), ""))
+                plot, obis, lambda device, obis=obis: self.source.live.units.get((device, obis), ""),
+                lambda device, slots: colour_slot(device, self.source.devices, slots))
         layout = self.ci.layout
         layout.setRowStretchFactor(1, 6)
         for row in (2, 3, 4):
