@@ -67,6 +67,7 @@ def test_rows_hold_still_under_a_stream_and_acknowledge_takes_the_row_clicked(
                            QEnterEvent(QPointF(20, 20), QPointF(20, 20), QPointF(20, 20)))
     row_under_pointer = 5
     rect = row_rect(table, row_under_pointer)
+    table_at = table.view.mapTo(table.window(), table.view.rect().topLeft())
     target = table.model.rows[row_under_pointer]
     for _ in range(10):  # alerts arrive while the user moves towards a row
         stream.one()
@@ -75,6 +76,8 @@ def test_rows_hold_still_under_a_stream_and_acknowledge_takes_the_row_clicked(
     assert table.view.indexAt(rect.center()).row() == row_under_pointer
     qtbot.waitUntil(lambda: table.held == 10, timeout=2000)
     assert table.new_bar.isVisible() and table.new_bar.text() == "10 new alerts \u2013 show"
+    # The bar appearing does not move the table either.
+    assert table.view.mapTo(table.window(), table.view.rect().topLeft()) == table_at
 
     # Click the row, and alerts keep coming while the note is typed.
     qtbot.mouseClick(table.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())

@@ -173,16 +173,23 @@ class AlertTablePanel(QWidget):
         self.new_bar.setToolTip("Show the alerts that arrived while you were working on the table;"
                                 " the selected alert stays selected")
         self.new_bar.setStyleSheet("QPushButton#newAlertsBar { background: #e3eefc; color: #0d47a1;"
-                                   " border: 1px solid #90b4e8; padding: 2px; }")
+                                   " border: 1px solid #90b4e8; padding: 1px 8px; }")
+        # Its place is kept while it is hidden: the table must not move when it appears.
+        policy = self.new_bar.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.new_bar.setSizePolicy(policy)
         self.new_bar.setVisible(False)
         self.held = 0  # alerts held behind the bar
 
         self.title = QLabel("<b>Alerts</b> (stored, newest first)")
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.title)
+        title_row.addStretch(1)
+        title_row.addWidget(self.new_bar)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.title)
+        layout.addLayout(title_row)
         layout.addLayout(grid)
-        layout.addWidget(self.new_bar)
         layout.addWidget(self.view, 1)
         layout.addLayout(ack_row)
         layout.addWidget(self.message)
