@@ -27,15 +27,18 @@ class PageOutages:
 
     Args:
         conn: the GUI's database connection.
-        benches: the benches whose outages the page may show (None: every bench).
         now: the time the page opens (the lab clock).
         live: the running tracker's snapshot, or None without device I/O.
+        shows: which outages the page may show at all (a participant's: its benches, from its
+            booking's start); None: every one.
     """
 
-    def __init__(self, conn: sqlite3.Connection, benches: list[str] | None, now: datetime,
-                 live: OutageSnapshot | None = None) -> None:
-        self.stored = OutageRepo(conn).outages(now - timedelta(seconds=STORED_OUTAGES_S), benches)
-        self.benches = None if benches is None else frozenset(benches)
+    def __init__(self, conn: sqlite3.Connection, now: datetime,
+                 live: OutageSnapshot | None = None,
+                 shows: Callable[[Outage], bool] | None = None) -> None:
+        self.shows = shows or (lambda _o: True)
+        stored = OutageRepo(conn).outages(now - timedelta(seconds=STORED_OUTAGES_S))
+        self.stored = [o for o in stored if self.shows(o)]
         self.live = live
         self._seen = -1
         self._merged = list(self.stored)
@@ -46,8 +49,7 @@ class PageOutages:
         if version != self._seen:
             self._seen = version
             by_id = {o.id: o for o in self.stored}
-            by_id.update((o.id, o) for o in live
-                         if self.benches is None or o.bench in self.benches)
+            by_id.update((o.id, o) for o in live if self.shows(o))
             self._merged = sorted(by_id.values(), key=_order)
         return version + 1, self._merged
 

@@ -181,10 +181,12 @@ class LivePage(QWidget):
                           now_s=lambda: self.ctx.clock.now().timestamp(), name=name)
 
     def _page_outages(self, live: OutageSnapshot | None) -> PageOutages:
-        """The stored outages of the page's benches with the running tracker's over them."""
-        benches = (None if self._scope is None
-                   else sorted({d.bench for d in self.devices if d.bench}))
-        return PageOutages(self.ctx.db.conn, benches, self.ctx.clock.now(), live)
+        """The stored outages with the running tracker's over them; a participant's page
+        only those of its benches since its booking's start."""
+        watch = self.watch
+        if watch is None:
+            return PageOutages(self.ctx.db.conn, self.ctx.clock.now(), live)
+        return PageOutages(self.ctx.db.conn, self.ctx.clock.now(), live, watch.shows_outage)
 
     def attach(self, runtime: DeviceRuntime) -> None:
         """Show the running devices (called once the device runtime has started)."""
@@ -203,7 +205,8 @@ class LivePage(QWidget):
             self.feed = ScopedLiveFeed(runtime.events.add_batch_listener,
                                        runtime.events.remove_batch_listener,
                                        runtime.outages.snapshot, self.watch)
-            self._live_source = self._source_for(self.feed.live, self.feed.outages, "Live")
+            self._live_source = self._source_for(self.feed.live,
+                                                 self._page_outages(self.feed.outages), "Live")
             if self.replay is None:
                 self.plots.set_source(self._live_source)
             self._update_status()
