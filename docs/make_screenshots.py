@@ -94,6 +94,7 @@ def main() -> int:
         save(window, "participants.png")
         window.close()
         ctx.close()
+        live_screenshot(Path(tmp))
         runs_screenshots(Path(tmp))
         induction_screenshots(Path(tmp))
     app.processEvents()
@@ -106,6 +107,37 @@ def wait_until(condition, timeout_s: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the run did not get there in time")
         settle(50)
+
+
+def live_screenshot(tmp: Path) -> None:
+    """The Live page of the demo bench after its scripted outages (one under 3 minutes, one
+    over), as `meterlab --screenshot live.png --page live --after 25` shows it, at NOW."""
+    from app.services.runtime import DeviceRuntime
+    from app.storage.devices import DeviceRepo
+
+    ctx, _ = prepare_context(tmp / "live.db", OffsetClock(datetime.fromisoformat(NOW)),
+                             "lab.staff", True)
+    window = MainWindow(ctx)
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    devices = DeviceRepo(ctx.db, ctx.clock).list()
+    runtime = DeviceRuntime(ctx.clock, ctx.db_path, tmp / "live-captures", devices=devices)
+    runtime.start(with_emulator=True)
+    runtime.connect_all(devices)
+    page = window.pages["live"]
+    page.attach(runtime)
+    window.show_page("live")
+    try:
+        wait_until(lambda: (h := runtime.manager.health("Bench 1 relay")) is not None
+                   and h.state.value == "connected")
+        runtime.start_demo_outages()
+        settle(25_000)
+        save(window, "live.png")
+    finally:
+        page.detach()
+        runtime.stop()
+        window.close()
+        ctx.close()
 
 
 def runs_screenshots(tmp: Path) -> None:
