@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.services.live_alerts import AlertFilter, AlertQuery, AlertRow
 from app.services.live_view import local_time
+from ui.widgets.columns import fit_columns
 from ui.widgets.table_model import ColumnsTableModel
 
 COLUMNS = ("Time", "Device", "Code", "Alert", "Severity", "Device time", "Acknowledged")
@@ -69,7 +69,7 @@ class AlertTableModel(ColumnsTableModel):
             return None
         r, col = self.rows[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            ack = f"✓ {r.ack_actor}: {r.ack_note}" if r.acknowledged else ""
+            ack = f"✓ {r.ack_actor}" if r.acknowledged else ""  # the note: in the tooltip
             return (local_time(r.host_time), r.origin_label, r.code, r.name, r.severity,
                     local_time(r.device_time), ack)[col]
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -136,11 +136,7 @@ class AlertTablePanel(QWidget):
         self.view.verticalHeader().hide()
         self.view.setWordWrap(False)
         self.view.setAlternatingRowColors(True)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for col, width in enumerate((74, 100, 42, 146, 80, 66)):
-            self.view.setColumnWidth(col, width)
+        fit_columns(self.view, stretch=COLUMNS.index("Alert"))
 
         self.note = QLineEdit()
         self.note.setPlaceholderText("Note: what was done about the selected alert")

@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
+    QTextOption,
 )
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -100,7 +101,9 @@ class RawConsole(QWidget):
         self.view = QPlainTextEdit()
         self.view.setObjectName("rawConsole")
         self.view.setReadOnly(True)
-        self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        # Long log lines wrap: nothing is hidden past the right edge.
+        self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.view.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.view.setMaximumBlockCount(MAX_LINES)
         self.view.setFont(QFont("monospace", 9))
         self.view.setPlaceholderText("Select a connected device to see the bytes on its link.")
