@@ -124,7 +124,8 @@ def views(demo: DemoWindow) -> Iterator[str]:
             page.tabs.setCurrentIndex(page.TAB_CALENDAR)
         elif spec.name == "devices":
             page.select("Bench 1 Comms Hub")
-            wait_until(lambda: page.console.text().count("\n") >= 3, what="the raw console")
+            wait_until(lambda console=page.console: console.text().count("\n") >= 3,
+                       what="the raw console")
             settle()
             yield "devices"
         elif spec.name == "runs":

@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QRect, Qt
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QAbstractItemView, QStyleOptionViewItem, QTableView, QTreeView, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QStyleOptionViewItem,
+    QTableView,
+    QTreeView,
+    QWidget,
+)
 
 #: Values this long or shorter are never cut off.
 SHORT = 40
@@ -207,7 +213,14 @@ def _in_nested(layout, child: QWidget) -> bool:
 
 def clipped_widgets(root: QWidget) -> list[str]:
     """Visible buttons, labels and drop-downs laid out too small for their text."""
-    from PySide6.QtWidgets import QAbstractButton, QCheckBox, QComboBox, QLabel, QPushButton, QRadioButton
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QCheckBox,
+        QComboBox,
+        QLabel,
+        QPushButton,
+        QRadioButton,
+    )
 
     out = []
     for w in root.findChildren(QWidget):
