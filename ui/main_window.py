@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
+    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -23,6 +24,17 @@ from app.main import AppContext
 from ui.errors import ErrorReporter
 from ui.pages.placeholder import PlaceholderPage
 from ui.pages.registry import PAGES, LabSelection, PageEnv, PageSpec
+
+#: A plot that takes the keyboard says so with a frame in the highlight colour.
+PLOT_FOCUS_STYLE = ("QGraphicsView { border: 2px solid transparent; }"
+                    "QGraphicsView:focus { border: 2px solid palette(highlight); }")
+
+
+def show_focus_of_plots(root: QWidget) -> None:
+    """Give every plot under `root` that can take the keyboard a visible focus frame."""
+    for view in root.findChildren(QGraphicsView):
+        if view.focusPolicy() != Qt.FocusPolicy.NoFocus and not view.styleSheet():
+            view.setStyleSheet(PLOT_FOCUS_STYLE)
 
 
 class MainWindow(QMainWindow):
@@ -64,6 +76,7 @@ class MainWindow(QMainWindow):
                 act.triggered.connect(lambda _=False, n=spec.name: self.show_page(n))
                 self.addAction(act)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        show_focus_of_plots(self.stack)
         self.nav.setFixedWidth(self._nav_width())
 
         central = QWidget()

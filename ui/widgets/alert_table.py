@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -141,7 +141,8 @@ class AlertTablePanel(QWidget):
         self.note = QLineEdit()
         self.note.setPlaceholderText("Note: what was done about the selected alert")
         self.ack_button = QPushButton("Acknowledge")
-        self.ack_button.setToolTip("Acknowledge the selected alert with the note")
+        self.ack_button.setToolTip("Acknowledge the selected alert with the note (Ctrl+Return)")
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.acknowledge_key)
         self.message = QLabel()
         self.message.setWordWrap(True)
         ack_row = QHBoxLayout()
@@ -227,6 +228,15 @@ class AlertTablePanel(QWidget):
         self.note.clear()
         self.refresh()
         return True
+
+    def acknowledge_key(self) -> None:
+        """Ctrl+Return: acknowledge the selected alert, or go to the note when it is empty."""
+        if self.selected() is not None and not self.note.text().strip():
+            self.note.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self._say("Write a note saying what was done about the alert, then press Enter.",
+                      error=True)
+            return
+        self._acknowledge_clicked()
 
     def _acknowledge_clicked(self) -> None:
         self.acknowledge_selected(self.note.text())

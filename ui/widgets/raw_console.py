@@ -88,8 +88,10 @@ class RawConsole(QWidget):
         self.search_edit.setMaximumWidth(220)
         self.prev_button = QPushButton("◀")
         self.prev_button.setToolTip("Previous match (Shift+F3)")
+        self.prev_button.setAccessibleName("Previous match")
         self.next_button = QPushButton("▶")
         self.next_button.setToolTip("Next match (F3, or Enter in the search box)")
+        self.next_button.setAccessibleName("Next match")
         for button in (self.prev_button, self.next_button):
             button.setFixedWidth(32)
         self.search_status = QLabel()

@@ -190,6 +190,10 @@ class WeekCalendar(QWidget):
         self._paint_blocks(p)
         self._paint_now(p)
         self._paint_header(p)
+        if self.hasFocus():  # where the keys go: arrows move between bookings, Enter opens
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.setPen(QPen(self.palette().highlight().color(), 2))
+            p.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
         p.end()
 
     def _paint_background(self, p: QPainter) -> None:
@@ -414,6 +418,14 @@ class WeekCalendar(QWidget):
         if cell is not None and self._view is not None:
             day: date = self._view.days[cell[0]].day
             self.sig_new_booking_requested.emit(day, cell[1])
+
+    def focusInEvent(self, event) -> None:
+        super().focusInEvent(event)
+        self.update()
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        self.update()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         order = [pb.booking_id for pb in sorted(
