@@ -103,7 +103,7 @@ def _fits_wrapped(view: QAbstractItemView, index: QModelIndex, text: str, width:
     return box.width() <= width - 8 and box.height() <= height
 
 
-def _cells(view: QAbstractItemView, limit: int = 300):
+def _cells(view: QAbstractItemView, limit: int = 100):
     model = view.model()
     for row in range(min(model.rowCount(), limit)):
         if isinstance(view, QTableView) and view.isRowHidden(row):

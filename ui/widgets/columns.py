@@ -25,7 +25,9 @@ from PySide6.QtWidgets import (
 #: Values of this many characters or fewer are never elided.
 SHORT = 40
 #: Rows measured (the first ones, newest first in most tables).
-MEASURED_ROWS = 400
+MEASURED_ROWS = 100
+#: Measured values remembered at most (then forgotten all at once).
+CACHE_SIZE = 20_000
 
 
 class ColumnFitter(QObject):
@@ -36,6 +38,7 @@ class ColumnFitter(QObject):
         super().__init__(view)
         self.view, self.stretch, self.short = view, stretch, short
         self.needs: list[int] = []
+        self._cache: dict[tuple[int, str, str, bool], int] = {}
         header = view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
@@ -95,12 +98,28 @@ class ColumnFitter(QObject):
         full = max(metrics.horizontalAdvance(line) for line in lines)
         return hint - full + metrics.horizontalAdvance(longest[: self.short] + "…")
 
+    def _cached_need(self, index: QModelIndex, option: QStyleOptionViewItem) -> int:
+        """:meth:`value_need`, remembered by column, text, font and icon (a table refreshed each
+        second measures only the values it has not seen)."""
+        text = index.data(Qt.ItemDataRole.DisplayRole)
+        if text is None or text == "":
+            return 0
+        font = index.data(Qt.ItemDataRole.FontRole)
+        key = (index.column(), str(text), font.key() if font is not None else "",
+               index.data(Qt.ItemDataRole.DecorationRole) is not None)
+        need = self._cache.get(key)
+        if need is None:
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.clear()
+            need = self._cache[key] = self.value_need(index, option)
+        return need
+
     def column_need(self, column: int) -> int:
         need = header_need(self.view.horizontalHeader(), column)
         model = self.view.model()
         option = self._option()
         for row in range(min(model.rowCount(), MEASURED_ROWS)):
-            need = max(need, self.value_need(model.index(row, column), option))
+            need = max(need, self._cached_need(model.index(row, column), option))
         return need
 
     def _stretch_floor(self) -> int:
@@ -113,7 +132,7 @@ class ColumnFitter(QObject):
             index = model.index(row, self.stretch)
             text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
             if len(text) <= self.short:
-                floor = max(floor, self.value_need(index, option))
+                floor = max(floor, self._cached_need(index, option))
         return floor
 
     # --- fitting -------------------------------------------------------------------------------
@@ -153,6 +172,8 @@ class ColumnFitter(QObject):
             return self._tooltip(event)
         elif kind in (QEvent.Type.Show, QEvent.Type.FontChange, QEvent.Type.StyleChange) \
                 and watched is self.view:
+            if kind != QEvent.Type.Show:
+                self._cache.clear()
             self.schedule()
         return False
 
