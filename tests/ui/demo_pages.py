@@ -1,7 +1,7 @@
 """The demo lab's main window with real data on every page, shown page by page.
 
 Used by the layout test (in this process at 100 % and in a child process at 200 %): the demo lab,
-its emulated bench connected (device states, the raw console, live alerts), one power-outage run
+its emulated bench connected (device states, the raw console, live alerts), one outage run
 on the Runs page (steps, measurements, history, reports) and an alert acknowledged with a note.
 
 Run as a script it checks every page at the scale Qt was started with and prints one JSON line
@@ -102,10 +102,14 @@ def demo_window(folder: Path) -> Iterator[DemoWindow]:
 
 
 def _one_run(page: Any) -> None:
-    page.plan_box.setCurrentIndex(page.plan_box.findData("power-outage"))
+    """The plan with the longest name, its operator's question answered in the page."""
+    page.plan_box.setCurrentIndex(page.plan_box.findData("ihd-outage-message"))
     page.params.set_value("duration_s", 100)
     page.start_run()
-    wait_until(lambda: page.handle is None, 60.0, "the power-outage run")
+    wait_until(lambda: page.prompt_panel.isVisibleTo(page), 60.0, "the run's question")
+    page.prompt_panel.note.setText("Supply interruption shown on the IHD at 10:02")
+    page.prompt_panel.pass_button.click()
+    wait_until(lambda: page.handle is None, 60.0, "the ihd-outage-message run")
 
 
 def views(demo: DemoWindow) -> Iterator[str]:
