@@ -160,6 +160,9 @@ def runs_screenshots(tmp: Path) -> None:
         page.prompt_panel.pass_button.click()
         wait_until(lambda: page.handle is None)
 
+        # 2b. The same question in a participant session, following its organisation's run.
+        kiosk_run_screenshot(ctx, page, runtime, choose)
+
         # 3. A meter whose power-failure counter does not move: FAIL on that measurement.
         choose("power-outage", duration_s=240)
         page.faults_edit.setText("counter-stuck")
@@ -195,6 +198,43 @@ def runs_screenshots(tmp: Path) -> None:
         runtime.stop()
         window.close()
         ctx.close()
+
+
+def kiosk_run_screenshot(ctx, page, runtime, choose) -> None:
+    """docs/kiosk-run.png: a participant session answering the question of its own run."""
+    from app.services.demo import DEMO_LAB
+    from app.services.principals import participant_principal
+    from ui.kiosk import KioskWindow
+
+    email = "tom.evans@southern-gas.example"
+    now = ctx.clock.now()
+    service = ctx.booking_service
+    lab, req = service.build_request(DEMO_LAB, "Southern Gas Transport", now.replace(hour=9),
+                                     now.replace(hour=17), 2, "device", attendees=[email],
+                                     benches=["Bench 1"])
+    booking = service.request(lab, req, override="Entered by lab staff").booking
+    service.transition(booking.id, "approve", "agreed")
+    booking = service.transition(booking.id, "checkin", "arrived")
+    kiosk = KioskWindow(ctx, participant_principal(ctx.db, ctx.clock, email),
+                        lambda _n, _p: None, booking=booking, person_name="Tom Evans",
+                        staff_runs=page, runtime=runtime)
+    kiosk.resize(*SCREENSHOT_SIZE)
+    kiosk.start(full_screen=False)
+    try:
+        choose("ihd-outage-message")
+        page.bench_box.setCurrentText("Bench 1")
+        page.booking_box.setCurrentIndex(page.booking_box.findData(booking.id))
+        page.start_run()
+        runs = kiosk.pages["runs"]
+        wait_until(lambda: runs.prompt_panel.isVisible())
+        runs.prompt_panel.note.setText("The IHD showed 'Power cut' within seconds")
+        settle()
+        save(kiosk, "kiosk-run.png")
+        runs.prompt_panel.pass_button.click()
+        wait_until(lambda: page.handle is None)
+    finally:
+        kiosk.end("staff")
+        settle()
 
 
 def induction_screenshots(tmp: Path) -> None:

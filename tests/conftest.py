@@ -44,6 +44,8 @@ def lab_ctx(ctx: AppContext) -> AppContext:
     ctx.lab_service.add_person("Acme Energy", "Ann Able", "ann@acme.example")
     ctx.lab_service.add_person("Acme Energy", "Bob Baker", "bob@acme.example")
     ctx.lab_service.add_person("Gasco", "Cat Cole", "cat@gasco.example")
-    ctx.lab_service.induct("ann@acme.example", "Winchester", datetime(2026, 11, 2).date())
-    ctx.lab_service.induct("cat@gasco.example", "Winchester", datetime(2025, 12, 1).date())
+    ctx.lab_service.induct("ann@acme.example", "Winchester", datetime(2026, 11, 2).date(),
+                           reason="held at the lab before this store")
+    ctx.lab_service.induct("cat@gasco.example", "Winchester", datetime(2025, 12, 1).date(),
+                           reason="held at the lab before this store")
     return ctx

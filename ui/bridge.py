@@ -233,6 +233,22 @@ class RunBridge(QObject):
         self.sig_run_finished.emit(result)
 
 
+class PromptBoardBridge(QObject):
+    """The questions of a shared prompt queue (:class:`app.services.runs.prompts.QueuePrompt`)
+    as signals in the GUI thread. It implements ``PromptListener``: both methods only emit."""
+
+    #: PromptRequest: a question now waits for an answer.
+    sig_asked = Signal(object)
+    #: PromptRequest: it no longer waits (answered, timed out, aborted).
+    sig_settled = Signal(object)
+
+    def asked(self, request: Any) -> None:
+        self.sig_asked.emit(request)
+
+    def settled(self, request: Any) -> None:
+        self.sig_settled.emit(request)
+
+
 class BackgroundTask(QObject):
     """Work that waits on the disk (an export, a report) on its own thread, with its progress
     and its end as signals in the GUI thread.

@@ -205,6 +205,8 @@ class KioskWindow(QWidget):
                  pages: tuple[PageSpec, ...] = PAGES, idle_ms: int = DEFAULT_IDLE_MS,
                  locked: tuple[type[BaseException], ...] | None = None,
                  context: AppContext | bool | None = True,
+                 staff_runs: Any = None,
+                 runtime: Any = None,
                  parent: QWidget | None = None) -> None:
         """
         Args:
@@ -214,6 +216,10 @@ class KioskWindow(QWidget):
             booking: the checked-in booking the session is for (its lab is selected).
             context: the participant's context; True (default) builds one with
                 :func:`participant_context`; None shows no data page.
+            staff_runs: the staff window's Runs page: the session follows the runs it starts
+                that are the participant's organisation's, and answers their questions.
+            runtime: the workstation's device runtime: the Live page shows the participant's
+                benches as their data arrives (else only what is stored).
         """
         super().__init__(parent)
         if not principal.is_participant:
@@ -278,7 +284,10 @@ class KioskWindow(QWidget):
                 page = _not_in_session(spec.title)
             self.pages[name] = page
             self.tabs.addTab(page, spec.title)
-        self._attach_runs(principal)
+        self._attach_runs(principal, staff_runs)
+        live = self.pages.get("live")
+        if runtime is not None and callable(getattr(live, "attach", None)):
+            live.attach(runtime)  # type: ignore[union-attr]
 
         layout = QVBoxLayout(self)
         layout.addLayout(head)
@@ -317,16 +326,23 @@ class KioskWindow(QWidget):
     def _idle_timeout(self) -> None:
         self.end("idle")
 
-    def _attach_runs(self, principal: Principal) -> None:
-        """The participant's own runs in the Runs page's history (a participant starts none)."""
+    def _attach_runs(self, principal: Principal, staff_runs: Any) -> None:
+        """The participant's own runs in the Runs page's history (a participant starts none),
+        and, with the staff window's Runs page, its organisation's runs followed as they go and
+        their questions answered here."""
         from app.services.runs.service import RunsService
         from ui.pages.runs import RunsPage
 
         page, ctx = self.pages.get("runs"), self.scoped_ctx
         if not isinstance(page, RunsPage) or ctx is None:
             return
+        staff_service = getattr(staff_runs, "service", None)
+        prompts = staff_service.prompts if staff_service is not None else None
         page.attach(RunsService(ctx.db, ctx.db_path, ctx.clock, principal.name,
-                                principal=principal))
+                                principal=principal, prompts=prompts))
+        if staff_service is not None:
+            page.sig_question.connect(lambda: self.tabs.setCurrentWidget(page))
+            page.follow(staff_runs.bridge)
 
     def end(self, reason: str) -> None:
         """End the session without asking (the idle time-out; staff already verified)."""

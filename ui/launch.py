@@ -10,7 +10,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from app.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, db_path_of
+from app.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_STORAGE,
+    db_path_of,
+)
 from app.domain.clock import Clock, FixedClock, OffsetClock
 from app.main import AppContext, build_context
 from app.services.demo import create_demo_lab
@@ -117,18 +124,51 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
     if missing:
         return _fail(missing, EXIT_FAILURE)
 
-    from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
 
+    from ui.qt_messages import silenced_platform_noise
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("MeterLab")
+    db_path, db_given = db_path_of(args), bool(getattr(args, "db", None))
+    with silenced_platform_noise():
+        while True:
+            outcome = _open_window(app, args, clock, page, screenshot, after_s, db_path, db_given)
+            if not isinstance(outcome, Path):
+                return outcome
+            # File › Open database… chose another file: everything built on the old one is
+            # closed (devices stopped, a run aborted with its teardown), then the window opens
+            # again on the new file, from its lock screen if it has staff accounts.
+            db_path, db_given = outcome, True
+
+
+def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,
+                 screenshot: Path | None, after_s: float, db_path: Path,
+                 db_given: bool) -> int | Path:
+    """One main window on the database at `db_path`, until it closes.
+
+    Returns the exit code, or the database to open next (File › Open database…, or the choice
+    offered when `db_path` cannot be opened).
+    """
+    from PySide6.QtCore import QEvent
+
     from app.domain.principals import WORKSTATION_ADMIN, Principal
+    from app.storage.db import DatabaseError
     from ui.kiosk import add_session_menu
     from ui.lock_screen import LockScreen
     from ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("MeterLab")
-    ctx, message = prepare_context(db_path_of(args), gui_clock(clock),
-                                   getattr(args, "actor", None), not getattr(args, "no_demo", False))
+    try:
+        ctx, message = prepare_context(db_path, gui_clock(clock), getattr(args, "actor", None),
+                                       not getattr(args, "no_demo", False))
+    except DatabaseError as exc:
+        if screenshot is not None:
+            raise  # nobody to see a dialog: one sentence on stderr and exit 9
+        _fail(f"--db: {exc}", EXIT_STORAGE)  # for whoever started it from a terminal
+        from ui.database_dialog import ask_after_database_error
+
+        other = ask_after_database_error(db_path, exc)
+        return other if other is not None else EXIT_STORAGE
     accounts = account_service(ctx)
     with_accounts = accounts is not None and bool(accounts.any_accounts())
     principal: Principal = WORKSTATION_ADMIN
@@ -159,8 +199,7 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
         add_no_accounts_note(window)
     from ui.device_runtime import start_device_runtime
 
-    devices = start_device_runtime(ctx, window.pages, window.errors,
-                                   db_given=bool(getattr(args, "db", None)))
+    devices = start_device_runtime(ctx, window.pages, window.errors, db_given=db_given)
     live_page = window.pages.get("live")
     if devices is not None:
         if hasattr(live_page, "attach"):
@@ -184,11 +223,14 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
             window.show_status(message)
         if screenshot is None:
             sessions = Sessions(window, ctx, accounts if with_accounts else None, lock)
+            sessions.runtime = devices.runtime if devices is not None else None
             add_session_menu(window, sessions.open_participant_session,
                              sessions.lock if with_accounts else None)
             window.resize(1440, 900)
             window.show()
-            return int(app.exec())
+            code = int(app.exec())
+            chosen = window.requested_database
+            return chosen if chosen is not None else code
         return _screenshot(window, Path(screenshot), after_s)
     finally:
         sys.excepthook = previous_hook
@@ -200,6 +242,9 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
             devices.stop()
         window.close()
         window.deleteLater()
+        if lock is not None:  # it checks passwords against this database: not the next one's
+            lock.hide()
+            lock.deleteLater()
         # Outside an event loop nothing would process the deletion: do it now, so a caller that
         # goes on using the QApplication (tests, scripts) does not keep a dead window around.
         app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
@@ -257,6 +302,8 @@ class Sessions:
     def __init__(self, window: Any, ctx: AppContext, accounts: Any, lock: Any) -> None:
         self.window, self.ctx, self.accounts, self.lock_screen = window, ctx, accounts, lock
         self.kiosk: Any = None
+        #: the device runtime, when device I/O is running (a participant session's Live page)
+        self.runtime: Any = None
         if lock is not None:
             lock.sig_unlocked.connect(self._unlocked)
 
@@ -300,7 +347,8 @@ class Sessions:
             chooser.deleteLater()
         assert person is not None
         kiosk = KioskWindow(self.ctx, person.principal(), self.accounts.verify,
-                            booking=person.booking, person_name=person.name)
+                            booking=person.booking, person_name=person.name,
+                            staff_runs=self.window.pages.get("runs"), runtime=self.runtime)
         kiosk.sig_ended.connect(self._session_ended)
         self.kiosk = kiosk
         self.window.hide()

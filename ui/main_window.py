@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,9 @@ class MainWindow(QMainWindow):
         self.specs = pages
         self.pages: dict[str, QWidget] = {}
         self._tz = ZoneInfo("Europe/London")
+        #: Set by File › Open database…: the file the launcher opens once this window closes.
+        self.requested_database: Path | None = None
+        self._guides: dict[str, QWidget] = {}
 
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
@@ -115,14 +119,86 @@ class MainWindow(QMainWindow):
     # --- chrome --------------------------------------------------------------------------------
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
+        self.open_database_action = self._action(
+            "&Open database…", QKeySequence.StandardKey.Open, self.open_database,
+            "Close this database and open another MeterLab database file")
+        self.export_action = self._action(
+            "&Export…", QKeySequence("Ctrl+E"), self.export_report,
+            "Export the report of the run selected on the Runs or Reports page")
+        quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))  # also where the platform has none
+        file_menu.addAction(self.open_database_action)
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
+        self.guide_action = self._action("&User guide", QKeySequence.StandardKey.HelpContents,
+                                         self.show_user_guide)
+        self.guide_action.setShortcut(QKeySequence("F1"))
+        help_menu.addAction(self.guide_action)
+        help_menu.addAction(self._action("&Participant guide", None,
+                                         lambda: self.show_user_guide("participant")))
+        help_menu.addSeparator()
         about = QAction("&About MeterLab", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
+
+    def _action(self, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | None,
+                slot: Callable[[], object], tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _=False: slot())
+        return action
+
+    # --- File and Help -------------------------------------------------------------------------
+    def open_database(self) -> None:
+        """Ask for another database file; when one is chosen, close this window so the launcher
+        opens it (devices stopped, a run in progress aborted with its teardown, first)."""
+        from ui.database_dialog import choose_database
+
+        path = choose_database(self, self.ctx.db_path.parent)
+        if path is None or path.resolve() == self.ctx.db_path.resolve():
+            return
+        self.requested_database = path
+        self.close()
+
+    def export_report(self) -> None:
+        """Export the report of the run in view: the one selected in the Runs page's history,
+        or the one previewed on the Reports page (as PDF, the participant's copy; the page has
+        the other formats). Without one, the Reports page, to choose a run."""
+        reports = self.pages.get("reports")
+        if reports is None or self.nav.isRowHidden(self._row("reports")):
+            self.show_status("Reports are not available here.")
+            return
+        run_id: int | None = None
+        runs = self.pages.get("runs")
+        if self.current_page_name() == "runs" and hasattr(runs, "selected_run_id"):
+            run_id = runs.selected_run_id()
+        self.show_page("reports")
+        if run_id is not None and hasattr(reports, "show_run"):
+            reports.show_run(run_id)
+        if getattr(reports, "report", None) is None:
+            self.show_status("Choose a run to export its report.")
+            return
+        reports.export("pdf")
+
+    def _row(self, name: str) -> int:
+        return [s.name for s in self.specs].index(name)
+
+    def show_user_guide(self, which: str = "staff") -> None:
+        """The user guide (or the participant guide) in a window of its own, offline."""
+        from ui.user_guide import GuideWindow
+
+        guide = self._guides.get(which)
+        if guide is None:
+            guide = GuideWindow(which, self)
+            self._guides[which] = guide
+        guide.show()
+        guide.raise_()
+        guide.activateWindow()
 
     def about_text(self) -> str:
         rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in versions().items())

@@ -113,7 +113,7 @@ def person_add(args: argparse.Namespace, clock: Clock) -> int:
 def person_induct(args: argparse.Namespace, clock: Clock) -> int:
     held_on = parse_day(args.date, "date")
     ctx = _ctx(args, clock)
-    person = ctx.lab_service.induct(args.email, args.lab, held_on, args.by or "")
+    person = ctx.lab_service.induct(args.email, args.lab, held_on, args.by or "", args.reason)
     emit(_person_dict(person, ctx))
     return EXIT_OK
 
@@ -247,6 +247,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--lab", required=True)
     p.add_argument("--date", required=True, metavar="YYYY-MM-DD")
     p.add_argument("--by", help="who delivered it")
+    p.add_argument("--reason", required=True,
+                   help="why it is recorded here rather than given at the workstation, e.g. where "
+                        "it was held (kept in the audit trail)")
     p.set_defaults(handler=person_induct)
     p = person.add_parser("list", parents=[common], help="list people")
     p.add_argument("--org")

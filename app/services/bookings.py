@@ -23,6 +23,7 @@ from app.domain.bookings import (
 from app.domain.clock import Clock
 from app.domain.errors import ValidationError
 from app.domain.lab import Bench, Lab, OpeningHours, check_bench_count, default_opening_hours
+from app.domain.parsing import MAX_NOTE_CHARS, check_text
 from app.domain.participants import (
     Induction,
     Organisation,
@@ -114,9 +115,22 @@ class LabService:
         return self.people.add(Person(name=name.strip(), email=address, org_id=org.id), self.actor)
 
     def induct(self, email: str, lab_ref: str, held_on: date, delivered_by: str = "",
-               principal: Principal | None = None) -> Person:
-        """Record that a person attended a lab's induction on `held_on`."""
+               reason: str = "", principal: Principal | None = None) -> Person:
+        """Record that a person attended a lab's induction on `held_on`, held elsewhere.
+
+        An induction given at the workstation is recorded by the induction wizard with both
+        signatures; this one is staff's word for an induction held elsewhere, so it needs a
+        justification, kept in the audit trail.
+
+        Raises:
+            ValidationError: the reason is empty or not plain text, or the date is in the future.
+        """
         (principal or self.principal).require(Action.INDUCT, "record inductions")
+        why = check_text(reason.strip(), "reason", MAX_NOTE_CHARS)
+        if not why:
+            raise ValidationError(
+                "reason", "A reason is required: say where and by whom the induction was held "
+                          "(it is kept in the audit trail).")
         person = self.people.resolve_email(validate_email(email))
         lab = self.labs.resolve(lab_ref)
         today = lab.local(self.clock.now()).date()
@@ -130,7 +144,7 @@ class LabService:
             valid_until=induction_valid_until(held_on, lab.induction_validity_months),
             delivered_by=delivered_by,
         )
-        return self.people.add_induction(person.id, induction, self.actor)
+        return self.people.add_induction(person.id, induction, self.actor, reason=why)
 
 
 class BookingService:

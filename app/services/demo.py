@@ -49,7 +49,8 @@ def _create_demo_lab(labs: LabService, bookings: BookingService) -> str:
     for i, (org, name, email) in enumerate(people):
         labs.add_person(org.name, name, email)
         if i < 3:
-            labs.induct(email, lab.name, today - timedelta(days=30 + 20 * i), delivered_by="Lab staff")
+            labs.induct(email, lab.name, today - timedelta(days=30 + 20 * i), delivered_by="Lab staff",
+                         reason="demo lab: inducted on an earlier visit")
     # A week of bookings around today. Demo bookings are entered by lab staff, who may place
     # them inside the notice period with an override note.
     monday = today - timedelta(days=today.weekday())

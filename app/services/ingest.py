@@ -93,7 +93,12 @@ class EventQueue:
     def add_batch_listener(self, listener: Callable[[list[DeviceEvent]], None]) -> None:
         """Also hand every accepted event to `listener`, a list at a time (e.g.
         :meth:`~app.services.live.LiveData.on_events`); must be quick."""
-        self._batch_listeners.append(listener)
+        self._batch_listeners = [*self._batch_listeners, listener]
+
+    def remove_batch_listener(self, listener: Callable[[list[DeviceEvent]], None]) -> None:
+        """Stop handing events to `listener` (safe while another thread is putting events: the
+        list is replaced, never changed in place)."""
+        self._batch_listeners = [x for x in self._batch_listeners if x is not listener]
 
     def put(self, event: DeviceEvent) -> None:
         """Offer an event; never blocks. A full queue counts the event as dropped."""

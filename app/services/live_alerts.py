@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.devices import Device
+from app.domain.principals import WORKSTATION_ADMIN, Action, Principal
 from app.storage.outages import AckRepo
 from app.storage.timefmt import from_db, to_db
 from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
@@ -90,12 +91,20 @@ class AlertQuery:
         conn: a connection to the database (the GUI's own; reads do not block the writer in WAL).
         devices: the registry, to name originators and to match a device filter by EUI-64.
         catalogue: names and severities for alerts stored without them.
+        only: when set, only alerts stored under these device labels are read.
+        not_before: when set, only alerts received at or after it are read (a participant's
+            benches were someone else's before its booking started).
+        principal: who reads; acknowledging is for lab staff.
     """
 
     def __init__(self, conn: sqlite3.Connection, devices: list[Device],
                  catalogue: AlertCatalogue | None = None,
-                 only: tuple[str, ...] | None = None) -> None:
+                 only: tuple[str, ...] | None = None,
+                 not_before: datetime | None = None,
+                 principal: Principal = WORKSTATION_ADMIN) -> None:
         self.conn = conn
+        self.not_before = not_before
+        self.principal = principal
         self.catalogue = catalogue or default_catalogue()
         #: when set, only alerts stored under these device labels are read (a participant's
         #: benches); None: every device's
@@ -116,6 +125,9 @@ class AlertQuery:
             where.append(f"e.device IN ({','.join('?' * len(self.only))})" if self.only
                          else "0")
             args += list(self.only)
+        if self.not_before is not None:
+            where.append("e.host_time >= ?")
+            args.append(to_db(self.not_before))
         if flt.device:
             ref = self._ref_of_label.get(flt.device)
             own, own_args = ("e.device_ref = ?", [ref]) if ref is not None else (
@@ -166,7 +178,9 @@ class AlertQuery:
 
         Raises:
             ValueError: the note is empty, or there is no stored alert with that id.
+            RuleRefusal: the principal may not acknowledge alerts (a participant).
         """
+        self.principal.require(Action.DEVICES, "acknowledge alerts")
         note = note.strip()
         if not note:
             raise ValueError("Write a note saying what was done about the alert.")
@@ -178,7 +192,7 @@ class AlertQuery:
 
     def codes(self) -> list[str]:
         """The alert codes stored so far (for the code filter's suggestions)."""
-        if self.only is not None:
+        if self.only is not None or self.not_before is not None:
             return sorted({r.code for r in self.list(AlertFilter(), limit=10_000) if r.code})
         cur = self.conn.execute(
             "SELECT DISTINCT code FROM events WHERE kind = 'alert' AND code IS NOT NULL ORDER BY code")

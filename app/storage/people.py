@@ -191,8 +191,9 @@ class PersonRepo:
         return [self._from_row(r) for r in self.db["people"].rows_where(
             " AND ".join(where) or None, args, order_by="name")]
 
-    def add_induction(self, person_id: int, induction: Induction, actor: str = "unknown") -> Person:
-        """Record an induction and its audit entry in one transaction."""
+    def add_induction(self, person_id: int, induction: Induction, actor: str = "unknown",
+                      reason: str = "") -> Person:
+        """Record an induction and its audit entry (with the reason given, if any) in one transaction."""
         now = to_db(self.clock.now())
         with write_transaction(self.db):
             signed = {
@@ -213,5 +214,7 @@ class PersonRepo:
                              "valid_until": induction.valid_until.isoformat()}
             if induction.content_sha256:  # given at the workstation: what and who signed
                 details.update(signed)
+            if reason:
+                details["reason"] = reason
             write_audit(self.db, now, actor, "created", "induction", induction_id, details)
         return self.get(person_id)

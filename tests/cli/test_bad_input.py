@@ -72,7 +72,7 @@ BAD_INPUT = [
     (["booking", "list", "--from", "0001-01-01"], "--from", "2000-01-01"),
     (["outages", "list", "--to", "9999-12-31"], "--to", "2099-12-31"),
     (["person", "induct", "--email", "a@acme.example", "--lab", "Winchester", "--date",
-      "9999-12-31"], "--date", "2099-12-31"),
+      "9999-12-31", "--reason", "held at the supplier's site"], "--date", "2099-12-31"),
     ([*REQUEST, "--start", "9999-12-31T09:00", "--end", "9999-12-31T10:00"], "--start",
      "within 5 years"),
     ([*REQUEST, "--start", "2026-12-01T09:00", "--end", "2035-12-01T10:00"], "--end",

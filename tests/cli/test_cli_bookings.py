@@ -33,7 +33,8 @@ def lab_db(tmp_path, capsys) -> Path:
     assert run(capsys, db, "lab", "add", "--name", "Northampton", "--spaces", "280", "--benches", "3")[0] == 0
     assert run(capsys, db, "org", "add", "--name", "Acme", "--roles", "IS,GS", "--completed-roles", "IS")[0] == 0
     assert run(capsys, db, "person", "add", "--org", "acme", "--name", "Ann", "--email", "ann@acme.example")[0] == 0
-    assert run(capsys, db, "person", "induct", "--email", "ann@acme.example", "--lab", "1", "--date", "2026-11-01")[0] == 0
+    assert run(capsys, db, "person", "induct", "--email", "ann@acme.example", "--lab", "1", "--date", "2026-11-01",
+               "--reason", "held at Acme's site")[0] == 0
     return db
 
 
@@ -106,7 +107,8 @@ def test_refusal_exit_3_with_every_reason(lab_db, capsys) -> None:
     (["lab", "add", "--name", "Northampton", "--spaces", "10"], "--name"),
     (["lab", "add", "--name", "X", "--spaces", "10", "--benches", "501"], "--benches"),
     (["person", "add", "--org", "Acme", "--name", "Z", "--email", "not-an-email"], "--email"),
-    (["person", "induct", "--email", "ann@acme.example", "--lab", "Northampton", "--date", "1/11/2026"], "--date"),
+    (["person", "induct", "--email", "ann@acme.example", "--lab", "Northampton", "--date", "1/11/2026",
+      "--reason", "x"], "--date"),
     (["booking", "approve", "42"], "--id"),
     (["booking", "find-slot", "--lab", "Northampton", "--spaces", "2", "--hours", "0"], "--hours"),
     (["booking", "list", "--from", "2026-12-02", "--to", "2026-12-01"], "--to"),

@@ -14,7 +14,7 @@ from app.domain.parsing import parse_now
 from app.main import build_context
 from app.services.inductions import InductionService, countersign
 from tests.cli.helpers import dump
-from tests.services.test_inductions import StandInAccounts
+from tests.services.test_inductions import accounts_of
 
 NOW = "2026-11-25T10:00+00:00"
 
@@ -34,11 +34,12 @@ def db(tmp_path: Path) -> Path:
     ctx.lab_service.add_org("Acme Energy", "IS", "")
     ctx.lab_service.add_person("Acme Energy", "Ann Able", "ann@acme.example")
     ctx.lab_service.add_person("Acme Energy", "Bob Baker", "bob@acme.example")
-    ctx.lab_service.induct("ann@acme.example", "Winchester", date(2026, 10, 1), "Lab staff")
+    ctx.lab_service.induct("ann@acme.example", "Winchester", date(2026, 10, 1), "Lab staff",
+                           reason="held on an earlier visit")
     lab = ctx.labs.resolve("Winchester")
     service = InductionService.of(ctx, content_dir=tmp_path / "none")
     service.record(lab, ctx.people.find_by_email("bob@acme.example"), service.content(lab),
-                   "Bob Baker", countersign(StandInAccounts(), "Sam Staff", "s3cret"))
+                   "Bob Baker", countersign(accounts_of(ctx), "Sam Staff", "s3cret"))
     ctx.close()
     return path
 

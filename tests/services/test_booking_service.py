@@ -1,5 +1,6 @@
 """Booking use cases against a real SQLite file."""
 
+import json
 import sqlite3
 from datetime import date, datetime
 
@@ -102,7 +103,8 @@ def test_induction_validity_twelve_months(lab_ctx) -> None:
 
 def test_induction_in_the_future_is_refused(lab_ctx) -> None:
     with pytest.raises(ValidationError, match="future"):
-        lab_ctx.lab_service.induct("bob@acme.example", "Winchester", date(2026, 12, 25))
+        lab_ctx.lab_service.induct("bob@acme.example", "Winchester", date(2026, 12, 25),
+                                    reason="held elsewhere")
 
 
 def test_find_slot_uses_stored_bookings(lab_ctx) -> None:
@@ -148,3 +150,19 @@ def test_request_and_its_refusal_audit_share_the_check_transaction(lab_ctx) -> N
     assert [r.code for r in out.reasons] == ["working_day", "hours", "hours", "capacity"]
     assert not lab_ctx.db.conn.in_transaction
     assert len(lab_ctx.bookings_repo.refusals()) == 1
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "held\x00there"])
+def test_induction_held_elsewhere_needs_a_plain_reason(lab_ctx, reason) -> None:
+    before = lab_ctx.people.find_by_email("bob@acme.example").inductions
+    with pytest.raises(ValidationError) as err:
+        lab_ctx.lab_service.induct("bob@acme.example", "Winchester", date(2026, 11, 20), reason=reason)
+    assert err.value.field == "reason"
+    assert lab_ctx.people.find_by_email("bob@acme.example").inductions == before
+
+
+def test_induction_reason_is_kept_in_the_audit_trail(lab_ctx) -> None:
+    lab_ctx.lab_service.induct("bob@acme.example", "Winchester", date(2026, 11, 20),
+                               reason="held at Acme's own site")
+    rows = [r for r in lab_ctx.db["audit"].rows_where("entity = 'induction'", order_by="id")]
+    assert json.loads(rows[-1]["details_json"])["reason"] == "held at Acme's own site"

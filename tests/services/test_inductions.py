@@ -11,7 +11,7 @@ import pytest
 from app.domain.bookings import Phase
 from app.domain.errors import NotFoundError, RuleRefusal, ValidationError
 from app.domain.induction import check_answer, check_signature
-from app.domain.principals import Principal, Role, participant, staff
+from app.domain.principals import Principal, Role, participant
 from app.services.inductions import (
     NO_ACCOUNTS_NOTE,
     InductionService,
@@ -21,22 +21,32 @@ from app.services.inductions import (
 )
 
 
-class StandInAccounts:
-    """Stand-in for the staff accounts service: one account with a known password."""
+def accounts_of(ctx, with_sam: bool = True):
+    """The real staff account service on `ctx`'s database (argon2 with small parameters), with
+    an admin and the staff member Sam Staff (password s3cret) unless `with_sam` is False."""
+    from argon2 import PasswordHasher
 
-    def __init__(self, accounts: dict[str, tuple[str, Role]] | None = None) -> None:
-        self.accounts = accounts if accounts is not None else {"Sam Staff": ("s3cret", Role.STAFF)}
-        self.attempts: list[str] = []
+    from app.domain.principals import WORKSTATION_ADMIN
+    from app.services.accounts import AccountService
+
+    service = AccountService(ctx.db, ctx.clock,
+                             hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    if with_sam:
+        service.add(WORKSTATION_ADMIN, "Ada Admin", Role.ADMIN, "admin pw")
+        admin = service.verify("Ada Admin", "admin pw")
+        service.add(admin, "Sam Staff", Role.STAFF, "s3cret")
+    return service
+
+
+class ParticipantVerifier:
+    """Mock verifier (no real account service signs a participant in): answers every login with
+    a participant principal, to show countersigning checks the role it gets back."""
 
     def any_accounts(self) -> bool:
-        return bool(self.accounts)
+        return True
 
     def verify(self, name: str, password: str) -> Principal | None:
-        self.attempts.append(name)
-        held = self.accounts.get(name)
-        if held is None or held[0] != password:
-            return None
-        return staff(name, held[1])
+        return participant("ann@acme.example", 1)
 
 
 @pytest.fixture
@@ -111,15 +121,17 @@ def test_checked_in_people_and_the_visit_section_from_the_booking(visit) -> None
     assert everyone["bob@acme.example"].booking is not None
 
 
-def test_countersign_with_password_and_without_accounts() -> None:
-    accounts = StandInAccounts()
+def test_countersign_with_password_and_without_accounts(lab_ctx) -> None:
+    none = countersign(accounts_of(lab_ctx, with_sam=False), "", "")
+    assert none.name == "workstation" and none.note == NO_ACCOUNTS_NOTE
+    accounts = accounts_of(lab_ctx)
     signed = countersign(accounts, "Sam Staff", "s3cret")
     assert signed.name == "Sam Staff" and signed.note == "password"
     with pytest.raises(ValidationError) as exc:
         countersign(accounts, "Sam Staff", "wrong")
     assert exc.value.field == "password"
-    none = countersign(StandInAccounts({}), "", "")
-    assert none.name == "workstation" and none.note == NO_ACCOUNTS_NOTE
+    with pytest.raises(ValidationError):
+        countersign(accounts, "", "")  # once accounts exist, a countersignature needs one
 
 
 def test_recorded_induction_keeps_content_names_and_expiry_and_satisfies_the_rule(
@@ -127,7 +139,7 @@ def test_recorded_induction_keeps_content_names_and_expiry_and_satisfies_the_rul
     service, lab, booking = visit
     bob = service.checked_in_today(lab)[0]
     content = service.visit_content(lab, bob)
-    signed = countersign(StandInAccounts(), "Sam Staff", "s3cret")
+    signed = countersign(accounts_of(lab_ctx), "Sam Staff", "s3cret")
     with pytest.raises(ValidationError):
         service.record(lab, bob.person, content, "Ann Able", signed, booking.id)
     ind = service.record(lab, bob.person, content, "bob baker", signed, booking.id)
@@ -155,7 +167,7 @@ def test_expiry_follows_the_labs_validity(lab_ctx, tmp_path: Path) -> None:
     lab = lab_ctx.labs.resolve("Winchester")
     service = InductionService.of(lab_ctx, content_dir=tmp_path)
     bob = lab_ctx.people.find_by_email("bob@acme.example")
-    signed = countersign(StandInAccounts({}), "", "")
+    signed = countersign(accounts_of(lab_ctx, with_sam=False), "", "")
     ind = service.record(lab, bob, service.content(lab), "Bob Baker", signed)
     assert ind.valid_until == date(2027, 5, 24)
     assert ind.countersign_note == NO_ACCOUNTS_NOTE
@@ -163,10 +175,8 @@ def test_expiry_follows_the_labs_validity(lab_ctx, tmp_path: Path) -> None:
 
 def test_a_participant_may_not_countersign_nor_see_another_organisations_person(visit) -> None:
     service = visit[0]
-    accounts = StandInAccounts()
-    accounts.verify = lambda name, pw: participant("ann@acme.example", 1)  # type: ignore[method-assign]
     with pytest.raises(RuleRefusal):
-        countersign(accounts, "ann", "x")
+        countersign(ParticipantVerifier(), "ann", "x")
     acme = service.orgs.resolve("Acme Energy")
     with pytest.raises(NotFoundError):
         service.show("cat@gasco.example", participant("ann@acme.example", acme.id))

@@ -95,7 +95,8 @@ def two_orgs(tmp_path_factory: pytest.TempPathFactory) -> TwoOrgs:
                                    (BETA, BETA_EMAIL, "Bob Beta")):
             ids[org] = ctx.lab_service.add_org(org, "IS", "").id
             ctx.lab_service.add_person(org, person, email)
-            ctx.lab_service.induct(email, "Shared Lab", date(2026, 11, 2), "Lab staff")
+            ctx.lab_service.induct(email, "Shared Lab", date(2026, 11, 2), "Lab staff",
+                                   reason="held on an earlier visit")
         alpha_booking = _book(ctx, ALPHA, "Bench 1", ALPHA_EMAIL)
         beta_booking = _book(ctx, BETA, "Bench 2", BETA_EMAIL)
         registry = DeviceRegistry(ctx.db, CLOCK)
@@ -239,6 +240,41 @@ def test_every_changing_entry_point_is_refused(two_orgs: TwoOrgs, ctx: AppContex
     assert dump(two_orgs.db) == before
 
 
+def test_a_participant_sees_and_answers_only_its_own_runs_questions(two_orgs: TwoOrgs,
+                                                                      ctx: AppContext) -> None:
+    """The staff window's prompt queue is shared with the participant session: the participant
+    sees only the questions of its organisation's runs, answers them as itself, and another
+    organisation's question is refused without being answered."""
+    from app.services.runs.api import PromptAnswer, PromptRequest
+    from app.services.runs.prompts import QueuePrompt
+
+    board = QueuePrompt()
+    staff = RunsService(ctx.db, two_orgs.db, CLOCK, "staff", devices=[], prompts=board)
+    mine = RunsService(ctx.db, two_orgs.db, CLOCK, "ann", devices=[], principal=ctx.principal,
+                       prompts=board)
+
+    def question(run_id: int) -> PromptRequest:
+        return PromptRequest(run_id, "Bench 1", 1, "look", "Shown?", None, 60.0)
+
+    ours, theirs, unstored = question(two_orgs.alpha_run), question(two_orgs.beta_run), question(0)
+    futures = {r: board.ask(r) for r in (ours, theirs, unstored)}
+    try:
+        assert set(staff.pending_prompts()) == {ours, theirs, unstored}
+        assert mine.pending_prompts() == [ours]
+        with pytest.raises(RuleRefusal):
+            mine.answer(None, theirs, PromptAnswer(True))
+        assert not futures[theirs].done()
+        assert mine.answer(None, ours, PromptAnswer(False, "blank"))
+        assert futures[ours].result(0) == PromptAnswer(False, "blank", ALPHA_EMAIL)
+        assert not mine.answer(None, ours, PromptAnswer(True))  # answered already
+        assert mine.pending_prompts() == []
+    finally:
+        for future in futures.values():
+            future.cancel()
+        staff.close()
+        mine.close()
+
+
 # --- the command line ------------------------------------------------------------------------
 def _cli(db: Path, *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
@@ -296,7 +332,7 @@ def test_every_changing_command_exits_3_and_writes_nothing(two_orgs: TwoOrgs) ->
         ("org", "add", "--name", "Gamma"),
         ("person", "add", "--org", ALPHA, "--name", "Cy", "--email", "cy@alpha.example"),
         ("person", "induct", "--email", ALPHA_EMAIL, "--lab", "Shared Lab",
-         "--date", "2026-11-20"),
+         "--date", "2026-11-20", "--reason", "held elsewhere"),
         ("booking", "request", "--lab", "Shared Lab", "--org", ALPHA, "--start",
          "2026-12-07T09:00", "--end", "2026-12-07T12:00", "--spaces", "1", "--phase", "device"),
         *(("booking", action, booking) for action in

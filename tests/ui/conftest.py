@@ -51,3 +51,34 @@ def window(qtbot, ctx: AppContext):
 @pytest.fixture
 def page(window):
     return window.pages["bookings"]
+
+
+#: Staff accounts of the UI tests: name -> (password, role).
+STAFF_ACCOUNTS = {"ada": ("admin pw", "admin"), "sam": ("staff pw", "staff"),
+                  "Sam Staff": ("s3cret", "staff")}
+
+
+@pytest.fixture
+def accounts(ctx: AppContext):
+    """The real staff account service on the test's database, with the accounts of
+    :data:`STAFF_ACCOUNTS` (argon2 with small parameters, so a login costs milliseconds)."""
+    from argon2 import PasswordHasher
+
+    from app.domain.principals import WORKSTATION_ADMIN
+    from app.services.accounts import AccountService
+
+    service = AccountService(ctx.db, ctx.clock,
+                             hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    admin = None
+    for name, (password, role) in STAFF_ACCOUNTS.items():
+        account = service.add(admin or WORKSTATION_ADMIN, name, role, password)
+        admin = admin or service.verify(account.name, password)
+    return service
+
+
+@pytest.fixture
+def no_accounts(ctx: AppContext):
+    """The real staff account service on a database with no staff account yet."""
+    from app.services.accounts import AccountService
+
+    return AccountService(ctx.db, ctx.clock)

@@ -99,6 +99,11 @@ def test_participants_add_org_person_and_induction(qtbot, ctx, page) -> None:
     assert panel.people_table.item(0, 2).text() == "none"
     panel.induction_date.setDate(QDate(2026, 11, 20))
     panel.delivered_by.setText("R. Patel")
+    # Without a reason nothing is recorded and the field is named.
+    qtbot.mouseClick(panel.induct_button, Qt.MouseButton.LeftButton)
+    assert ctx.people.find_by_email("sam.lee@western.example").inductions == ()
+    assert "reason" in panel.errors.last_message.lower()
+    panel.induction_reason.setText("held at Western's own site")
     qtbot.mouseClick(panel.induct_button, Qt.MouseButton.LeftButton)
     person = ctx.people.find_by_email("sam.lee@western.example")
     [ind] = person.inductions

@@ -8,27 +8,12 @@ import pytest
 from PySide6.QtWidgets import QWidget
 
 from app.domain.bookings import Phase
-from app.domain.principals import Principal, Role, staff
 from app.services.inductions import NO_ACCOUNTS_NOTE, load_content
 from ui.errors import ErrorReporter
 from ui.pages.induction import InductionPage
 from ui.pages.registry import LabSelection, PageEnv
 
 EMAIL = "jo.walker@brightside.example"  # the demo's person without an induction
-
-
-class StandInAccounts:
-    """Stand-in for the staff accounts service: one staff account with a known password."""
-
-    def __init__(self, accounts: dict[str, tuple[str, Role]] | None = None) -> None:
-        self.accounts = accounts if accounts is not None else {"Sam Staff": ("s3cret", Role.STAFF)}
-
-    def any_accounts(self) -> bool:
-        return bool(self.accounts)
-
-    def verify(self, name: str, password: str) -> Principal | None:
-        held = self.accounts.get(name)
-        return staff(name, held[1]) if held and held[0] == password else None
 
 
 @pytest.fixture
@@ -69,9 +54,9 @@ def answer_all(page: InductionPage, qtbot) -> None:
         page.next_button.click()
 
 
-def test_wizard_records_the_induction_with_expiry_hash_and_both_names(qtbot, ctx,
+def test_wizard_records_the_induction_with_expiry_hash_and_both_names(qtbot, ctx, accounts,
                                                                       checked_in) -> None:
-    page, said = make_page(qtbot, ctx, StandInAccounts())
+    page, said = make_page(qtbot, ctx, accounts)
     assert [page.person_box.itemData(i).person.email
             for i in range(page.person_box.count())] == [EMAIL]
     page.start_button.click()
@@ -127,9 +112,9 @@ def test_wizard_records_the_induction_with_expiry_hash_and_both_names(qtbot, ctx
     assert said == ["Induction recorded for Jo Walker at Demo Lab."]
 
 
-def test_without_staff_accounts_the_workstation_admin_countersigns(qtbot, ctx,
+def test_without_staff_accounts_the_workstation_admin_countersigns(qtbot, ctx, no_accounts,
                                                                    checked_in) -> None:
-    page, _ = make_page(qtbot, ctx, StandInAccounts({}))
+    page, _ = make_page(qtbot, ctx, no_accounts)
     page.start_button.click()
     answer_all(page, qtbot)
     assert page.countersign_note.text() == NO_ACCOUNTS_NOTE
@@ -140,8 +125,8 @@ def test_without_staff_accounts_the_workstation_admin_countersigns(qtbot, ctx,
     assert ind.countersigned_by == "workstation" and ind.countersign_note == NO_ACCOUNTS_NOTE
 
 
-def test_only_checked_in_people_unless_anyone_is_ticked(qtbot, ctx) -> None:
-    page, _ = make_page(qtbot, ctx, StandInAccounts())
+def test_only_checked_in_people_unless_anyone_is_ticked(qtbot, ctx, accounts) -> None:
+    page, _ = make_page(qtbot, ctx, accounts)
     assert page.person_box.count() == 0 and not page.start_button.isEnabled()
     assert "Nobody is checked in" in page.choose_note.text()
     page.anyone.setChecked(True)

@@ -7,8 +7,6 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QMenuBar
 
-from app.domain.principals import Role
-from tests.ui.standin_accounts import StandInAccountLocked, StandInAccounts
 from ui.kiosk import (
     PARTICIPANT_PAGES,
     KioskWindow,
@@ -16,11 +14,6 @@ from ui.kiosk import (
     checked_in_participants,
 )
 from ui.lock_screen import WRONG_LOGIN
-
-
-@pytest.fixture
-def accounts() -> StandInAccounts:
-    return StandInAccounts({"sam": ("staff pw", Role.STAFF)})
 
 
 @pytest.fixture
@@ -35,7 +28,7 @@ def jo(ctx):
 
 def open_kiosk(qtbot, ctx, jo, accounts, idle_ms: int = 60_000, full_screen: bool = True):
     kiosk = KioskWindow(ctx, jo.principal(), accounts.verify, booking=jo.booking,
-                        person_name=jo.name, idle_ms=idle_ms, locked=(StandInAccountLocked,))
+                        person_name=jo.name, idle_ms=idle_ms)
     qtbot.addWidget(kiosk)
     kiosk.start(full_screen=full_screen)
     qtbot.waitExposed(kiosk)

@@ -187,3 +187,94 @@ def test_a_result_the_database_cannot_take_is_said_not_lost_silently(qtbot, page
     assert page.verdict_label.text() == "PASS"
     assert "could not be stored" in page.run_status.text()
     assert reported and "only copy" in reported[0]
+
+
+def _open_kiosk(runs_ctx, email: str, staff_page, runtime=None):
+    from app.services.principals import participant_principal
+    from ui.kiosk import KioskWindow
+
+    principal = participant_principal(runs_ctx.db, runs_ctx.clock, email)
+    kiosk = KioskWindow(runs_ctx, principal, lambda _n, _p: None, person_name=email,
+                        locked=(), staff_runs=staff_page, runtime=runtime)
+    kiosk.start(full_screen=False)
+    return kiosk
+
+
+def test_a_participant_session_follows_its_run_and_answers_its_question(qtbot, page, runs_ctx):
+    """The run is started on the staff window for a booking of one organisation: that
+    organisation's participant session follows it and answers its question (recorded as theirs);
+    another organisation's session sees neither."""
+    booking = _book_bench_1(runs_ctx, "Southern Gas Transport", "tom.evans@southern-gas.example")
+    choose(page, "ihd-outage-message")
+    page._bench_chosen()
+    assert page.booking_box.currentData() == booking.id  # checked in now: chosen for the run
+    ours = next(p for p in runs_ctx.people.list() if p.org_id == booking.org_id)
+    theirs = next(p for p in runs_ctx.people.list() if p.org_id != booking.org_id)
+    mine, other = _open_kiosk(runs_ctx, ours.email, page), _open_kiosk(runs_ctx, theirs.email, page)
+    try:
+        followed, stranger = mine.pages["runs"], other.pages["runs"]
+        assert followed.tabs.isTabVisible(0) and not followed.run_form.isVisible()
+        assert not followed.abort_button.isVisible()
+        page.start_run()
+        qtbot.waitUntil(lambda: followed.prompt_panel.isVisible(), timeout=60_000)
+        assert mine.tabs.currentWidget() is followed  # the question brings the Runs page forward
+        assert followed.run_id == page.run_id and "IHD" in followed.prompt_panel.question.text()
+        assert [r.status for r in followed.steps_model.rows][:1] == ["PASS"]
+        # The other organisation's session neither follows the run nor sees its question.
+        assert stranger.handle is None and not stranger.prompt_panel.isVisible()
+        assert stranger.service.pending_prompts() == []
+        followed.prompt_panel.note.setText("message shown")
+        qtbot.mouseClick(followed.prompt_panel.pass_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.verdict_label.text() == "PASS", timeout=30_000)
+        qtbot.waitUntil(lambda: followed.verdict_label.text() == "PASS", timeout=5_000)
+        assert not page.prompt_panel.isVisible()  # the staff window's copy is withdrawn
+        assert stranger.verdict_label.text() == ""
+        record = RunRepo(runs_ctx.db.conn).get(page.run_id or RunRepo(runs_ctx.db.conn).list()[0].id)
+        step = next(s for s in record.steps if s.kind == "prompt")
+        assert step.answer == f"pass: message shown (answered by {ours.email})"
+    finally:
+        for kiosk in (mine, other):
+            kiosk.end("staff")
+
+
+
+def _book_bench_1(ctx, org: str, email: str):
+    """A booking of `org` on Bench 1 today, checked in."""
+    from app.services.demo import DEMO_LAB
+
+    service = ctx.booking_service
+    lab, req = service.build_request(DEMO_LAB, org, NOW.replace(hour=9), NOW.replace(hour=17),
+                                     2, "device", attendees=[email], benches=["Bench 1"])
+    booking = service.request(lab, req, override="entered by staff for the test").booking
+    service.transition(booking.id, "approve", "test")
+    return service.transition(booking.id, "checkin", "test")
+
+
+def test_the_session_live_page_shows_its_bench_as_it_arrives_and_no_other(qtbot, window,
+                                                                          runtime, runs_ctx):
+    _book_bench_1(runs_ctx, "Southern Gas Transport", "tom.evans@southern-gas.example")
+    lanes_before = runtime.live.lane_names()
+    ours = _open_kiosk(runs_ctx, "tom.evans@southern-gas.example", None, runtime=runtime)
+    # Northern Energy holds no bench today (the demo's Wednesday).
+    theirs = _open_kiosk(runs_ctx, "alex.morgan@northern-energy.example", None, runtime=runtime)
+    try:
+        live, empty = ours.pages["live"], theirs.pages["live"]
+        ours.tabs.setCurrentWidget(live)
+        bench_1 = {d.label for d in DeviceRepo(runs_ctx.db, runs_ctx.clock).list()
+                   if d.bench == "Bench 1"}
+        assert live.feed is not None and {d.bench for d in live.devices} == {"Bench 1"}
+        qtbot.waitUntil(lambda: live.feed.live.version > 0, timeout=60_000)
+        shown = set(live.feed.live.lane_names())
+        assert shown == {d.label for d in live.devices}
+        assert shown == bench_1
+        assert not live.alerts.ack_button.isVisible() and not live.open_button.isVisible()
+        assert live.stats is None  # the lab's ingest figures are not the participant's
+        # The other session watches nothing; everything it was offered was withheld.
+        assert empty.devices == [] and empty.feed.live.version == 0
+        qtbot.waitUntil(lambda: empty.feed.withheld > 0, timeout=30_000)
+        # The lab's own buffers are untouched by the sessions.
+        assert runtime.live.lane_names() == lanes_before
+    finally:
+        for kiosk in (ours, theirs):
+            kiosk.end("staff")
+    assert live.feed._closed and empty.feed._closed

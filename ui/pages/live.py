@@ -34,6 +34,7 @@ from app.services.ingest import IngestStats
 from app.services.live import LiveData
 from app.services.live_alerts import AlertQuery
 from app.services.live_replay import CaptureReplay, ReplayState, find_capture
+from app.services.live_scope import LiveScope, ScopedLiveFeed, participant_scope
 from app.services.live_view import (
     RANGE_PRESETS,
     CriticalNotifier,
@@ -63,9 +64,16 @@ class LivePage(QWidget):
         super().__init__(parent)
         self.env = env
         self.ctx = env.ctx
-        # A participant sees the devices of the benches its bookings hold, and their alerts only.
+        # A participant sees the devices of the benches its bookings hold, and their alerts
+        # only, from the start of those bookings.
         self._scope = env.ctx.principal.org_scope()
-        self.devices = DeviceRepo(env.ctx.db, env.ctx.clock).list(org_scope=self._scope)
+        self.watch: LiveScope | None = None
+        self.feed: ScopedLiveFeed | None = None
+        if self._scope is not None:
+            self.watch = participant_scope(env.ctx.db, env.ctx.clock, self._scope)
+            self.devices = list(self.watch.devices)
+        else:
+            self.devices = DeviceRepo(env.ctx.db, env.ctx.clock).list()
         self.runtime: DeviceRuntime | None = None
         self.replay: CaptureReplay | None = None
         self.stats: IngestStats | None = None
@@ -75,10 +83,18 @@ class LivePage(QWidget):
 
         self.plots = LivePlots(self._live_source)
         only = tuple(d.label for d in self.devices) if self._scope is not None else None
-        self.alerts = AlertTablePanel(AlertQuery(env.ctx.db.conn, self.devices, only=only),
+        not_before = self.watch.since if self.watch is not None else None
+        if self.watch is not None and not_before is None:
+            only = ()  # no booking holds a bench now: nothing to show
+        self.alerts = AlertTablePanel(AlertQuery(env.ctx.db.conn, self.devices, only=only,
+                                                 not_before=not_before,
+                                                 principal=env.ctx.principal),
                                       env.ctx.actor,
                                       env.ctx.clock.now, self.plots.view_range)
         self.alerts.set_devices([d.label for d in self.devices])
+        if self._scope is not None:  # acknowledging alerts is for lab staff
+            self.alerts.note.setVisible(False)
+            self.alerts.ack_button.setVisible(False)
 
         self.follow_button = QPushButton("Follow now")
         self.follow_button.setToolTip("Keep the newest data in view (leaves pause and zoom)")
@@ -122,6 +138,8 @@ class LivePage(QWidget):
         bar.addStretch(1)
         bar.addWidget(self.hint)
         bar.addWidget(self.notify_box)
+        # Capture files on this workstation hold whole benches of every participant.
+        self.open_button.setVisible(self._scope is None)
 
         self.status = StatusLine()
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -163,7 +181,25 @@ class LivePage(QWidget):
         """Show the running devices (called once the device runtime has started)."""
         self.runtime = runtime
         self.stats = runtime.events.stats
-        self.devices = DeviceRepo(self.ctx.db, self.ctx.clock).list(org_scope=self._scope)
+        if self._scope is not None:
+            self.stats = None  # the lab's ingest figures are the lab's
+            # The runtime serves the whole lab: a participant's page keeps its own buffers of
+            # its benches' devices, fed through the scope's filter, and leaves the lab's alone.
+            self.watch = participant_scope(self.ctx.db, self.ctx.clock, self._scope)
+            self.devices = list(self.watch.devices)
+            self.alerts.query.set_devices(self.devices)
+            self.alerts.set_devices([d.label for d in self.devices])
+            if self.feed is not None:
+                self.feed.close()
+            self.feed = ScopedLiveFeed(runtime.events.add_batch_listener,
+                                       runtime.events.remove_batch_listener,
+                                       runtime.outages.snapshot, self.watch)
+            self._live_source = self._source_for(self.feed.live, self.feed.outages, "Live")
+            if self.replay is None:
+                self.plots.set_source(self._live_source)
+            self._update_status()
+            return
+        self.devices = DeviceRepo(self.ctx.db, self.ctx.clock).list()
         self.alerts.query.set_devices(self.devices)
         self.alerts.set_devices([d.label for d in self.devices])
         runtime.live.set_devices(self.devices)
@@ -188,6 +224,8 @@ class LivePage(QWidget):
     def detach(self) -> None:
         """Stop drawing (the runtime is stopping or the page is going away)."""
         self._detached = True
+        if self.feed is not None:
+            self.feed.close()
         self.timer.stop()
         self.table_timer.stop()
         self.plots.stop()

@@ -38,7 +38,7 @@ from app.domain.errors import NotFoundError, RuleRefusal, ValidationError
 from app.domain.plans import ParameterSpec, ParamType, Plan
 from app.domain.runs import VERDICT_ORDER
 from app.services.runs.api import PromptAnswer, PromptRequest, RunResult, RunStart
-from ui.bridge import RunBridge
+from ui.bridge import PromptBoardBridge, RunBridge
 from ui.pages.registry import PageEnv
 from ui.theme import OUTCOME_STYLE
 from ui.widgets.run_tables import (
@@ -156,6 +156,8 @@ class PromptPanel(QFrame):
         self.setStyleSheet("QFrame#promptPanel { background: #fff7dc; border: 2px solid #f0b429;"
                            " border-radius: 6px; }")
         self.request: PromptRequest | None = None
+        #: What the question is called: the operator's check, or the participant's own.
+        self.heading = "Operator check"
         self._deadline_s = 0.0
         self._left_s = 0.0
         layout = QVBoxLayout(self)
@@ -197,7 +199,7 @@ class PromptPanel(QFrame):
 
     def ask(self, request: PromptRequest) -> None:
         self.request = request
-        self.title.setText(f"Operator check — step {request.step_index + 1}: {request.step_name}")
+        self.title.setText(f"{self.heading} — step {request.step_index + 1}: {request.step_name}")
         self.question.setText(request.question)
         self.note.clear()
         pixmap = QPixmap(request.picture) if request.picture else QPixmap()
@@ -234,10 +236,26 @@ class PromptPanel(QFrame):
         self.setVisible(False)
 
 
+class FollowedRun:
+    """A run started on the staff window that a participant session follows: it is watched
+    here, never aborted from here."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+
+    def abort(self) -> None:
+        """A participant does not abort a run; the staff window does."""
+
+    def result(self, timeout: float | None = None) -> None:
+        return None
+
+
 class RunsPage(QWidget):
     """Start and follow runs; browse stored ones. Works read-only until :meth:`attach`."""
 
     sig_show_on_live = Signal(object, object)  # (start, end) datetimes of a run
+    #: A question of a followed run waits here: the window should show this page.
+    sig_question = Signal()
 
     def __init__(self, env: PageEnv, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -251,6 +269,7 @@ class RunsPage(QWidget):
         self.plans: dict[str, Any] = {}
         self._history_rows: list[Any] = []
         self._unstored_before = 0
+        self._following = False
 
         outer = QVBoxLayout(self)
         self.tabs = QTabWidget()
@@ -277,6 +296,7 @@ class RunsPage(QWidget):
         layout.addWidget(split)
 
         left = QGroupBox("New run")
+        self.run_form = left
         left.setMinimumWidth(300)
         form = QFormLayout(left)
         self.plan_box = QComboBox()
@@ -455,6 +475,122 @@ class RunsPage(QWidget):
             self.tabs.setCurrentIndex(1)
             self.f_org.setVisible(False)
         self.reload()
+
+    def follow(self, source: RunBridge) -> None:
+        """Follow the runs another page starts (a participant session watching the staff
+        window's runs): those the service may show appear in the Run tab as they go, and their
+        questions, from the service's shared prompt queue, are answered here."""
+        assert self.service is not None
+        self._following = True
+        self.run_form.setVisible(False)
+        self.abort_button.setVisible(False)
+        self.live_button.setVisible(False)
+        self.prompt_panel.heading = "Your check"
+        self.tabs.setTabVisible(0, True)
+        self.tabs.setTabText(0, "Your run")
+        self.run_title.setText("No run of yours is going on now. When staff start one on your "
+                               "bench, it is followed here, and its questions are yours to "
+                               "answer.")
+        self._sources = [
+            (source.sig_run_started, self._followed_started),
+            (source.sig_step_started, self._followed_step_started),
+            (source.sig_measurement, self._followed_measurement),
+            (source.sig_step_finished, self._followed_step_finished),
+            (source.sig_run_finished, self._followed_run_finished),
+        ]
+        for signal, slot in self._sources:
+            signal.connect(slot)
+        self.board = PromptBoardBridge(self)
+        self.board.sig_asked.connect(self._board_asked)
+        self.board.sig_settled.connect(self._board_settled)
+        self._stop_listening = self.service.prompts.listen(self.board)
+        self._next_board_prompt()
+        self.tabs.setCurrentIndex(0)
+
+    def detach(self) -> None:
+        """Stop following (the participant session ends)."""
+        for signal, slot in getattr(self, "_sources", []):
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+        self._sources = []
+        stop = getattr(self, "_stop_listening", None)
+        if stop is not None:
+            stop()
+            self._stop_listening = None
+
+    # --- following another page's runs ----------------------------------------------------------
+    def _adopt(self, run_id: int) -> bool:
+        """Whether `run_id` is the followed run, adopting it if nothing is followed yet and the
+        service may show it."""
+        if self.handle is not None:
+            return self.run_id == run_id
+        if self.service is None or run_id <= 0:
+            return False
+        record = self.service.get(run_id)
+        if record is None:
+            return False
+        self.handle, self.run_id = FollowedRun(run_id), run_id
+        plan = self.plans.get(record.plan_name)
+        rows = self._rows_of(plan) if plan is not None else []
+        self.steps_model.set_rows(rows)
+        self.meas_model.set_rows([])
+        self.progress.setRange(0, max(len(rows), 1))
+        self.progress.setValue(0)
+        self.run_title.setText(f"Run {run_id}: {record.plan_name} {record.plan_version} on "
+                               f"{record.bench}")
+        self.verdict_label.setText("RUNNING")
+        self.verdict_label.setStyleSheet(_verdict_css("RUNNING"))
+        self.verdict_label.setVisible(True)
+        self.run_status.setText("Under way")
+        self._run_window = [record.started, None]
+        return True
+
+    def _followed_started(self, run_id: int, start: RunStart) -> None:
+        if self.handle is not None and self.run_id != run_id and \
+                isinstance(self.handle, FollowedRun) and self.service.get(run_id) is not None:
+            self.handle = None  # a new run of ours replaces the one that ended
+        if self._adopt(run_id):
+            self._on_run_started(run_id, start)
+
+    def _followed_step_started(self, run_id: int, index: int, name: str, kind: str,
+                               teardown: bool) -> None:
+        if self._adopt(run_id):
+            self._on_step_started(run_id, index, name, kind, teardown)
+
+    def _followed_measurement(self, run_id: int, index: int, result: Any) -> None:
+        if self._adopt(run_id):
+            self._on_measurement(run_id, index, result)
+
+    def _followed_step_finished(self, run_id: int, result: Any) -> None:
+        if self._adopt(run_id):
+            self._on_step_finished(run_id, result)
+
+    def _followed_run_finished(self, result: RunResult) -> None:
+        if self.handle is not None and self.run_id == result.run_id:
+            self._on_run_finished(result)
+            self._next_board_prompt()
+
+    def _board_asked(self, request: PromptRequest) -> None:
+        if self.prompt_panel.request is None:
+            self._next_board_prompt()
+
+    def _board_settled(self, request: PromptRequest) -> None:
+        if self.prompt_panel.request == request:
+            self.prompt_panel.withdraw()
+            self._next_board_prompt()
+
+    def _next_board_prompt(self) -> None:
+        """Show the oldest question this principal may answer, if none is shown."""
+        if self.service is None or self.prompt_panel.request is not None:
+            return
+        for request in self.service.pending_prompts():
+            self._adopt(request.run_id)
+            self.prompt_panel.ask(request)
+            self.tabs.setCurrentIndex(0)
+            self.sig_question.emit()
+            return
 
     def shutdown(self, timeout_s: float = 30.0) -> None:
         """Closing: abort a run in progress and wait for its teardown (the bench's supply is
@@ -662,8 +798,18 @@ class RunsPage(QWidget):
             self.prompt_panel.ask(request)
 
     def _on_answered(self, request: PromptRequest, answer: PromptAnswer) -> None:
-        if self.handle is not None and self.service is not None:
-            self.service.answer(self.handle, request, answer)
+        if self.service is None or (self.handle is None and not self._following):
+            return
+        try:
+            taken = self.service.answer(self.handle, request, answer)
+        except RuleRefusal as exc:
+            self.run_status.setText(str(exc))
+            return
+        if not taken:
+            self.run_status.setText("That question no longer waits: it was answered elsewhere, "
+                                    "its time ran out, or the run was stopped.")
+        if self._following:
+            self._next_board_prompt()
 
     def _on_step_finished(self, run_id: int, result: Any) -> None:
         if not self._mine(run_id):
@@ -784,6 +930,10 @@ class RunsPage(QWidget):
             bad = next((i for i, r in enumerate(rows)
                         if r.status in ("FAIL", "ERROR", "ABORTED")), 0)
             self.h_steps_view.selectRow(bad)
+
+    def selected_run_id(self) -> int | None:
+        """The run selected in the history, if any."""
+        return self._history_record.id if self._history_record is not None else None
 
     def _history_step_selected(self, current: Any, _previous: Any = None) -> None:
         if current.isValid():

@@ -131,12 +131,19 @@ class ParticipantsPanel(QWidget):
         self.induction_date.setDisplayFormat("ddd dd MMM yyyy")
         self.delivered_by = QLineEdit()
         self.delivered_by.setPlaceholderText("who ran the induction")
-        self.induct_button = QPushButton("Record induction")
+        self.induction_reason = QLineEdit()
+        self.induction_reason.setObjectName("inductionReason")
+        self.induction_reason.setPlaceholderText("required: where it was held, why not at this workstation")
+        self.induction_reason.setToolTip(
+            "An induction held elsewhere needs a justification; it is kept in the audit trail. "
+            "Inductions given here use the Induction page's wizard.")
+        self.induct_button = QPushButton("Record induction held elsewhere")
         self.induct_button.clicked.connect(self.record_induction)
         ind_form = QFormLayout()
         ind_form.addRow("Lab:", self.induction_lab)
         ind_form.addRow("Held on:", self.induction_date)
         ind_form.addRow("Delivered by:", self.delivered_by)
+        ind_form.addRow("Reason:", self.induction_reason)
         ind_form.addRow("", self.induct_button)
         ind_box = QGroupBox("Inductions")
         il = QVBoxLayout(ind_box)
@@ -280,6 +287,8 @@ class ParticipantsPanel(QWidget):
         with self.errors.guard("Record induction"):
             self.ctx.lab_service.induct(person.email, self.induction_lab.currentText(),
                                         self.induction_date.date().toPython(),
-                                        self.delivered_by.text().strip())
+                                        self.delivered_by.text().strip(),
+                                        self.induction_reason.text())
+            self.induction_reason.clear()
             self.refresh(select_person=person.id)
             self.sig_participants_changed.emit()

@@ -10,11 +10,22 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from app.domain.errors import ValidationError
 from app.services.runs.api import PromptAnswer, PromptRequest
 
 AnswerFuture = concurrent.futures.Future[PromptAnswer | None]
+
+
+class PromptListener(Protocol):
+    """Told of the questions of a :class:`QueuePrompt` (from any thread; must return at once)."""
+
+    def asked(self, request: PromptRequest) -> None:
+        """A question now waits for an answer."""
+
+    def settled(self, request: PromptRequest) -> None:
+        """The question no longer waits: answered (here or elsewhere), timed out or aborted."""
 
 
 def parse_answer(text: str, where: str = "answer") -> PromptAnswer:
@@ -84,6 +95,23 @@ class QueuePrompt:
         self.on_asked = on_asked
         self._lock = threading.Lock()
         self._open: dict[PromptRequest, AnswerFuture] = {}
+        self._listeners: list[PromptListener] = []
+
+    def listen(self, listener: PromptListener) -> Callable[[], None]:
+        """Tell `listener` of every question asked and settled from now on (any thread; it must
+        return at once). Returns the call that stops it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+        return stop
+
+    def _each_listener(self) -> list[PromptListener]:
+        with self._lock:
+            return list(self._listeners)
 
     def ask(self, request: PromptRequest) -> AnswerFuture:
         future: AnswerFuture = concurrent.futures.Future()
@@ -92,12 +120,16 @@ class QueuePrompt:
         future.add_done_callback(lambda _f: self._forget(request, future))
         if self.on_asked is not None:
             self.on_asked(request)
+        for listener in self._each_listener():
+            listener.asked(request)
         return future
 
     def _forget(self, request: PromptRequest, future: AnswerFuture) -> None:
         with self._lock:
             if self._open.get(request) is future:
                 del self._open[request]
+        for listener in self._each_listener():
+            listener.settled(request)
 
     def pending(self) -> list[PromptRequest]:
         """The questions still waiting for an answer, oldest first."""

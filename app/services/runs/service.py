@@ -89,19 +89,22 @@ class RunsService:
         devices: the device registry the runs use (default: read from `db`).
         principal: who acts (default: the workstation admin): a participant sees only its
             organisation's runs, organisations and bookings, and may not start a run.
+        prompts: the questions of running runs, shared with the service that starts them (a
+            participant session answers its organisation's questions of the staff window's runs).
     """
 
     def __init__(self, db: Database, db_path: Path, clock: Clock, actor: str,
                  plan_dirs: Iterable[Path] | None = None, runtime: DeviceRuntime | None = None,
                  devices: Iterable[Device] | None = None,
-                 principal: Principal = WORKSTATION_ADMIN) -> None:
+                 principal: Principal = WORKSTATION_ADMIN,
+                 prompts: QueuePrompt | None = None) -> None:
         self.db, self.db_path, self.clock, self.actor = db, Path(db_path), clock, actor
         self.principal = principal
         self.plan_dirs = list(plan_dirs) if plan_dirs is not None else None
         self.runtime = runtime
         self.devices = list(devices) if devices is not None else DeviceRepo(db, clock).list()
         self.recorder = StoreRunRecorder(self.db_path, clock)
-        self.prompts = QueuePrompt()
+        self.prompts = prompts if prompts is not None else QueuePrompt()
         self.executor: Executor | None = None
         if runtime is not None:
             self.executor = Executor(RuntimeLinks(runtime, self.devices), clock, runtime.io)
@@ -269,17 +272,31 @@ class RunsService:
         if self.runtime is not None and not self.executor.running():  # type: ignore[union-attr]
             self.runtime.resume_demo_outages()
 
-    def answer(self, handle: RunHandle, request: PromptRequest, answer: PromptAnswer) -> bool:
-        """Answer a run's question; a participant only those of its organisation's runs.
+    def answer(self, handle: RunHandle | None, request: PromptRequest,
+               answer: PromptAnswer) -> bool:
+        """Answer a run's question, recording who answered; a participant only the questions of
+        its organisation's runs. False when the question no longer waits.
 
         Raises:
             RuleRefusal: the principal may not answer this run's questions.
         """
         self.principal.require(Action.ANSWER_PROMPT, "answer a run's questions")
-        scope = self.principal.org_scope()
-        if scope is not None and (self.get(request.run_id) is None):
+        if not self.may_answer(request):
             self.principal.require(Action.READ_ALL, "answer another organisation's run")
+        if not answer.who:
+            answer = replace(answer, who=self.principal.name)
         return self.prompts.answer(request, answer)
+
+    def may_answer(self, request: PromptRequest) -> bool:
+        """Whether the principal may see and answer `request` (a participant: a question of a
+        run of its organisation, once the run is stored)."""
+        if self.principal.org_scope() is None:
+            return True
+        return request.run_id > 0 and self.get(request.run_id) is not None
+
+    def pending_prompts(self) -> list[PromptRequest]:
+        """The questions waiting for an answer that the principal may answer, oldest first."""
+        return [r for r in self.prompts.pending() if self.may_answer(r)]
 
     # --- history -------------------------------------------------------------------------------
     def history(self, org_id: int | None = None, bench: str | None = None,

@@ -32,6 +32,7 @@ class PromptStep(BaseStep):
             raise
         if answer is None:
             raise BenchError("No operator answer.")
-        ctx.answer = answer.text + (f": {answer.note}" if answer.note else "")
+        ctx.answer = answer.text + (f": {answer.note}" if answer.note else "") + (
+            f" (answered by {answer.who})" if answer.who else "")
         ctx.measure("operator_answer", answer.text, answer.note)
         return ctx.measured()
