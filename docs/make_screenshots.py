@@ -59,6 +59,15 @@ def main() -> int:
         if code != 0:
             return code
         print("wrote docs/bookings.png")
+        # The Devices and Live pages on the emulated bench, as the command line renders them
+        # after letting it run (its first device selected, its alerts and outages in).
+        for page, after in (("devices", "10"), ("live", "25")):
+            code = cli_main(["--db", str(Path(tmp) / f"{page}.db"), "--now", NOW,
+                             "--screenshot", str(DOCS / f"{page}.png"), "--page", page,
+                             "--after", after])
+            if code != 0:
+                return code
+            print(f"wrote docs/{page}.png")
 
         ctx, message = prepare_context(Path(tmp) / "lab.db",
                                        FixedClock(datetime.fromisoformat(NOW)), "lab.staff", True)

@@ -424,7 +424,7 @@ class RunsPage(QWidget):
         from ui.widgets.run_history import RunHistoryModel
 
         self.history_model = RunHistoryModel(self._tz)
-        self.history_view = make_table(self.history_model, stretch=2)
+        self.history_view = make_table(self.history_model, stretch=5)  # devices: the longest
         self.history_view.setObjectName("runHistory")
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.history_view)

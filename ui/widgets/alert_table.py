@@ -14,14 +14,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -32,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.services.live_alerts import AlertFilter, AlertQuery, AlertRow
 from app.services.live_view import local_time
+from ui.widgets.columns import fit_columns
 from ui.widgets.table_model import ColumnsTableModel
 
 COLUMNS = ("Time", "Device", "Code", "Alert", "Severity", "Device time", "Acknowledged")
@@ -82,7 +82,7 @@ class AlertTableModel(ColumnsTableModel):
             return None
         r, col = self.rows[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            ack = f"✓ {r.ack_actor}: {r.ack_note}" if r.acknowledged else ""
+            ack = f"✓ {r.ack_actor}" if r.acknowledged else ""  # the note: in the tooltip
             return (local_time(r.host_time), r.origin_label, r.code, r.name, r.severity,
                     local_time(r.device_time), ack)[col]
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -151,16 +151,13 @@ class AlertTablePanel(QWidget):
         self.view.verticalHeader().hide()
         self.view.setWordWrap(False)
         self.view.setAlternatingRowColors(True)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for col, width in enumerate((74, 100, 42, 146, 80, 66)):
-            self.view.setColumnWidth(col, width)
+        fit_columns(self.view, stretch=COLUMNS.index("Alert"))
 
         self.note = QLineEdit()
         self.note.setPlaceholderText("Note: what was done about the selected alert")
         self.ack_button = QPushButton("Acknowledge")
-        self.ack_button.setToolTip("Acknowledge the selected alert with the note")
+        self.ack_button.setToolTip("Acknowledge the selected alert with the note (Ctrl+Return)")
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.acknowledge_key)
         self.message = QLabel()
         self.message.setWordWrap(True)
         ack_row = QHBoxLayout()
@@ -349,6 +346,15 @@ class AlertTablePanel(QWidget):
         self.model.update_rows(self.query.list(self.current_filter()))
         self._update_actions()
         return True
+
+    def acknowledge_key(self) -> None:
+        """Ctrl+Return: acknowledge the selected alert, or go to the note when it is empty."""
+        if self.selected() is not None and not self.note.text().strip():
+            self.note.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self._say("Write a note saying what was done about the alert, then press Enter.",
+                      error=True)
+            return
+        self._acknowledge_clicked()
 
     def _acknowledge_clicked(self) -> None:
         self.acknowledge_selected(self.note.text())
