@@ -58,6 +58,13 @@ def test_the_session_pages_hold_nothing_of_the_other_organisation(kiosk) -> None
     assert bookings.participants not in [bookings.tabs.widget(i)
                                          for i in range(bookings.tabs.count())]
     assert not bookings.new_button.isVisible() and not bookings.find_button.isVisible()
+    # Its calendar holds its own bookings only: no count of the lab's use is shown.
+    calendar = bookings.calendar
+    assert not calendar.show_capacity and calendar.strip_w == 0
+    from PySide6.QtCore import QPointF
+    tips = [calendar.tooltip_at(QPointF(x, y)) for x in range(80, calendar.width(), 60)
+            for y in range(80, calendar.height(), 40)]
+    assert tips and not any("spaces held" in t or "free" in t for t in tips)
 
     reports = kiosk.pages["reports"]
     assert reports.runs_model.rowCount() == 1

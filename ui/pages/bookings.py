@@ -101,8 +101,11 @@ class BookingsPage(QWidget):
         cl = QVBoxLayout(calendar_tab)
         cl.setContentsMargins(0, 4, 0, 0)
         cl.addWidget(self.calendar, 1)
+        legend = CalendarLegend()
+        if self.ctx.principal.is_participant:  # its own bookings only: no count of the lab's use
+            self.calendar.show_capacity = legend.show_capacity = False
         legend_row = QHBoxLayout()
-        legend_row.addWidget(CalendarLegend(), 1)
+        legend_row.addWidget(legend, 1)
         legend_row.addWidget(self.show_closed)
         cl.addLayout(legend_row)
         self.list_panel = BookingListPanel(self._today())

@@ -70,6 +70,9 @@ class WeekCalendar(QWidget):
         self._columns: list[tuple[float, float]] = []  # x, width per day
         self._selected: int | None = None
         self.show_inactive = False
+        #: The per-hour use of the lab's spaces. A participant's calendar holds only its own
+        #: bookings, so a count there would understate the lab's use: it is not shown.
+        self.show_capacity = True
 
     # --- data ----------------------------------------------------------------------------------
     def set_view(self, view: WeekView) -> None:
@@ -109,7 +112,12 @@ class WeekCalendar(QWidget):
     def strip_rect(self, day_index: int, hour: int) -> QRectF:
         assert self._view is not None
         x, _ = self._columns[day_index]
-        return QRectF(x + 1, self._y_of(float(hour)), STRIP_W - 2, self._row_h())
+        return QRectF(x + 1, self._y_of(float(hour)), self.strip_w - 2, self._row_h())
+
+    @property
+    def strip_w(self) -> int:
+        """Width of each day's hourly-use strip (none when capacity is not shown)."""
+        return STRIP_W if self.show_capacity else 0
 
     def cell_at(self, point: QPointF) -> tuple[int, int] | None:
         """(day index, hour) of the grid cell under `point`, or None outside the grid."""
@@ -165,7 +173,7 @@ class WeekCalendar(QWidget):
             x += w
         for block in self._shown_blocks():
             col_x, col_w = self._columns[block.day_index]
-            area_x, area_w = col_x + STRIP_W + 2, col_w - STRIP_W - 5
+            area_x, area_w = col_x + self.strip_w + 2, col_w - self.strip_w - 5
             lane_w = area_w / block.columns
             rect = QRectF(area_x + block.column * lane_w, self._y_of(block.start_h) + 1,
                           lane_w - 2, (block.end_h - block.start_h) * self._row_h() - 2)
@@ -186,7 +194,8 @@ class WeekCalendar(QWidget):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No lab selected.")
             return
         self._paint_background(p)
-        self._paint_strips(p)
+        if self.show_capacity:
+            self._paint_strips(p)
         self._paint_blocks(p)
         self._paint_now(p)
         self._paint_header(p)
@@ -277,8 +286,9 @@ class WeekCalendar(QWidget):
         p.drawLine(QPointF(0, HEADER_H), QPointF(self.width(), HEADER_H))
         p.setFont(small)
         p.setPen(QColor("#6b717b"))
-        p.drawText(QRectF(2, HEADER_H - 18, GUTTER_W - 4, 16), Qt.AlignmentFlag.AlignRight,
-                   "used/cap")
+        if self.show_capacity:
+            p.drawText(QRectF(2, HEADER_H - 18, GUTTER_W - 4, 16), Qt.AlignmentFlag.AlignRight,
+                       "used/cap")
 
     def _paint_strips(self, p: QPainter) -> None:
         view = self._view
@@ -482,6 +492,8 @@ class WeekCalendar(QWidget):
         day = view.days[index]
         if not day.working:
             return f"{day.day:%A %d %B}: {day.holiday or 'the lab is closed'}."
+        if not self.show_capacity:
+            return f"{day.day:%a %d %b} {hour:02d}:00–{hour + 1:02d}:00: the lab is open."
         used = view.hourly_used[index][hour - view.first_hour]
         return (f"{day.day:%a %d %b} {hour:02d}:00–{hour + 1:02d}:00: {used} of {view.capacity} "
                 f"spaces held, {max(view.capacity - used, 0)} free. Double-click to book.")
@@ -523,6 +535,8 @@ class CalendarLegend(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFixedHeight(26)
+        #: Whether the calendar shows the hourly use of spaces (not in a participant's).
+        self.show_capacity = True
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
@@ -539,6 +553,9 @@ class CalendarLegend(QWidget):
             p.setPen(self.palette().windowText().color())
             p.drawText(QPointF(x + 28, y + 11), label)
             x += 28 + metrics.horizontalAdvance(label) + 18
+        if not self.show_capacity:
+            p.end()
+            return
         x += 10
         label = "Hourly spaces used:"
         p.drawText(QPointF(x, y + 11), label)
