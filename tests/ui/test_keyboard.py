@@ -3,6 +3,7 @@ names for buttons that show only a symbol."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import timedelta
 
@@ -101,3 +102,27 @@ def test_buttons_showing_only_a_symbol_have_a_name(qtbot, window) -> None:
                     and not button.accessibleName():
                 unnamed.append(f"{spec.name}: {button.text()!r} ({button.toolTip()})")
     assert unnamed == []
+
+
+def test_tab_goes_down_the_run_form_through_the_plans_parameters(qtbot, window, ctx) -> None:
+    from ui.launch import attach_runs
+
+    page = attach_runs(window, ctx, None)  # plans and history, no device I/O
+    page.plan_box.setCurrentIndex(page.plan_box.findData("power-outage"))
+    editors = [editor for _spec, editor in page.params.editors.values()]
+    assert editors, "power-outage has parameters"
+    order = [page.plan_box, page.bench_box, page.booking_box, *editors, page.faults_edit,
+             page.start_button]
+    for first, second in itertools.pairwise(order):
+        assert _next_focusable(first) is second, (first.objectName(), second.objectName())
+    page.shutdown()
+
+
+def _next_focusable(widget):
+    """The next widget Tab reaches after `widget` (skipping its own parts and widgets that take
+    no Tab focus)."""
+    nxt = widget.nextInFocusChain()
+    while nxt is not widget and (widget.isAncestorOf(nxt)  # a spin box's own line edit
+                                 or not nxt.focusPolicy() & Qt.FocusPolicy.TabFocus):
+        nxt = nxt.nextInFocusChain()
+    return nxt

@@ -8,6 +8,7 @@ so the operator can still look at the Live page while deciding.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from datetime import datetime
 from typing import Any
@@ -648,6 +649,7 @@ class RunsPage(QWidget):
         plan = self.plans.get(self.plan_box.currentData())
         self.plan_about.setText(plan.description if plan else "")
         self.params.set_plan(plan)
+        self._set_form_tab_order()
         if self.handle is None and plan is not None:  # a preview of what the run will do
             self.steps_model.set_rows(self._rows_of(plan))
             self.meas_model.set_rows([])
@@ -659,6 +661,15 @@ class RunsPage(QWidget):
             self.run_status.setText("Choose the bench and parameters, then Start run "
                                     "(Ctrl+Return).")
             self.live_button.setEnabled(False)
+
+    def _set_form_tab_order(self) -> None:
+        """Tab goes down the form as it reads: plan, bench, booking, the plan's parameters
+        (made after the rest, so Qt would otherwise put them last), faults, Start run."""
+        chain = [self.plan_box, self.bench_box, self.booking_box,
+                 *(editor for _spec, editor in self.params.editors.values()),
+                 self.faults_edit, self.start_button]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     @staticmethod
     def _rows_of(plan: Plan) -> list[StepRow]:
