@@ -164,7 +164,9 @@ def pg_cluster() -> Iterator[Cluster]:
 
 def _prepare_template(url: str) -> None:
     """Bring the template database to the lab store's newest schema (once per session)."""
-    del url  # the lab store's schema comes with its migrations
+    from app.storage.labstore import upgrade_lab_store
+
+    upgrade_lab_store(url)
 
 
 @pytest.fixture
