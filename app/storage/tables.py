@@ -18,6 +18,7 @@ run on both engines, together with the change here.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Double,
     ForeignKey,
@@ -32,9 +33,13 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+#: SQLite's INTEGER holds 64 bits; PostgreSQL's integer only 32: BIGINT there, so that ids, byte
+#: counts and every other integer stored today fit on both.
+Int = Integer().with_variant(BigInteger(), "postgresql")
+
 
 def _id() -> Column:
-    return Column("id", Integer, primary_key=True)
+    return Column("id", Int, primary_key=True)
 
 
 labs = Table(
@@ -42,18 +47,18 @@ labs = Table(
     _id(),
     Column("name", Text, nullable=False),
     Column("site", Text),
-    Column("spaces", Integer, nullable=False),
+    Column("spaces", Int, nullable=False),
     Column("timezone", Text, nullable=False),
     Column("hours_json", Text),
     Column("holiday_country", Text),
     Column("holiday_subdiv", Text),
     Column("extra_closed_json", Text),
     Column("attendance_notice_h", Double),
-    Column("e2e_notice_working_days", Integer),
-    Column("induction_validity_months", Integer),
+    Column("e2e_notice_working_days", Int),
+    Column("induction_validity_months", Int),
     Column("comms_hub_types_json", Text),
-    Column("phantom_load", Integer),
-    Column("log_capture", Integer),
+    Column("phantom_load", Int),
+    Column("log_capture", Int),
     Column("created_at", Text),
     Index("idx_labs_name", "name", unique=True),
 )
@@ -61,8 +66,8 @@ labs = Table(
 benches = Table(
     "benches", metadata,
     _id(),
-    Column("lab_id", Integer, ForeignKey("labs.id"), nullable=False),
-    Column("number", Integer),
+    Column("lab_id", Int, ForeignKey("labs.id"), nullable=False),
+    Column("number", Int),
     Column("name", Text, nullable=False),
     Column("equipment", Text),
     Index("idx_benches_lab_id_name", "lab_id", "name", unique=True),
@@ -81,7 +86,7 @@ organisations = Table(
 people = Table(
     "people", metadata,
     _id(),
-    Column("org_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("org_id", Int, ForeignKey("organisations.id"), nullable=False),
     Column("name", Text),
     Column("email", Text, nullable=False),
     Column("created_at", Text),
@@ -91,8 +96,8 @@ people = Table(
 inductions = Table(
     "inductions", metadata,
     _id(),
-    Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
-    Column("lab_id", Integer, ForeignKey("labs.id"), nullable=False),
+    Column("person_id", Int, ForeignKey("people.id"), nullable=False),
+    Column("lab_id", Int, ForeignKey("labs.id"), nullable=False),
     Column("date", Text, nullable=False),
     Column("valid_until", Text, nullable=False),
     Column("delivered_by", Text),
@@ -103,18 +108,18 @@ inductions = Table(
     Column("participant_signature", Text),
     Column("countersigned_by", Text),
     Column("countersign_note", Text),
-    Column("booking_id", Integer),
+    Column("booking_id", Int),
     Index("idx_inductions_person_id_lab_id", "person_id", "lab_id"),
 )
 
 bookings = Table(
     "bookings", metadata,
     _id(),
-    Column("lab_id", Integer, ForeignKey("labs.id"), nullable=False),
-    Column("org_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("lab_id", Int, ForeignKey("labs.id"), nullable=False),
+    Column("org_id", Int, ForeignKey("organisations.id"), nullable=False),
     Column("start_utc", Text, nullable=False),
     Column("end_utc", Text, nullable=False),
-    Column("spaces", Integer, nullable=False),
+    Column("spaces", Int, nullable=False),
     Column("phase", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("roles", Text),
@@ -133,8 +138,8 @@ bookings = Table(
 #: One row per day a booking occupies: capacity and bench checks read only the days they need.
 booking_days = Table(
     "booking_days", metadata,
-    Column("booking_id", Integer, ForeignKey("bookings.id"), nullable=False),
-    Column("lab_id", Integer, ForeignKey("labs.id"), nullable=False),
+    Column("booking_id", Int, ForeignKey("bookings.id"), nullable=False),
+    Column("lab_id", Int, ForeignKey("labs.id"), nullable=False),
     Column("day", Text, nullable=False),
     Column("start_utc", Text, nullable=False),
     Column("end_utc", Text, nullable=False),
@@ -149,7 +154,7 @@ audit = Table(
     Column("actor", Text),
     Column("action", Text, nullable=False),
     Column("entity", Text, nullable=False),
-    Column("entity_id", Integer),
+    Column("entity_id", Int),
     Column("details_json", Text),
     Index("idx_audit_entity_entity_id", "entity", "entity_id"),
 )
@@ -181,8 +186,8 @@ staff_accounts = Table(
     Column("role", Text, nullable=False),
     Column("login", Text),
     Column("password_hash", Text, nullable=False),
-    Column("disabled", Integer, nullable=False, server_default=text("0")),
-    Column("failed_logins", Integer, nullable=False, server_default=text("0")),
+    Column("disabled", Int, nullable=False, server_default=text("0")),
+    Column("failed_logins", Int, nullable=False, server_default=text("0")),
     Column("locked_until", Text),
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text),
@@ -202,11 +207,11 @@ runs = Table(
     Column("parameters_json", Text),
     Column("step_names_json", Text),
     Column("bench", Text, nullable=False),
-    Column("lab_id", Integer, ForeignKey("labs.id")),
-    Column("booking_id", Integer, ForeignKey("bookings.id")),
-    Column("org_id", Integer, ForeignKey("organisations.id")),
+    Column("lab_id", Int, ForeignKey("labs.id")),
+    Column("booking_id", Int, ForeignKey("bookings.id")),
+    Column("org_id", Int, ForeignKey("organisations.id")),
     Column("operator", Text),
-    Column("emulated", Integer, nullable=False),
+    Column("emulated", Int, nullable=False),
     Column("faults_json", Text),
     Column("time_scale", Double),
     Column("started", Text, nullable=False),
@@ -215,7 +220,7 @@ runs = Table(
     Column("message", Text),
     Column("seal", Text),
     Column("owner_host", Text),
-    Column("owner_pid", Integer),
+    Column("owner_pid", Int),
     Column("owner_started", Text),
     Index("idx_runs_started", "started"),
     Index("idx_runs_org_id_started", "org_id", "started"),
@@ -226,15 +231,15 @@ runs = Table(
 
 run_steps = Table(
     "run_steps", metadata,
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
-    Column("idx", Integer, nullable=False),
+    Column("run_id", Int, ForeignKey("runs.id"), nullable=False),
+    Column("idx", Int, nullable=False),
     Column("name", Text, nullable=False),
     Column("kind", Text, nullable=False),
-    Column("teardown", Integer),
+    Column("teardown", Int),
     Column("outcome", Text, nullable=False),
     Column("started", Text),
     Column("ended", Text),
-    Column("attempts", Integer),
+    Column("attempts", Int),
     Column("message", Text),
     Column("answer", Text),
     PrimaryKeyConstraint("run_id", "idx"),
@@ -242,9 +247,9 @@ run_steps = Table(
 
 run_measurements = Table(
     "run_measurements", metadata,
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
-    Column("step_idx", Integer, nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("run_id", Int, ForeignKey("runs.id"), nullable=False),
+    Column("step_idx", Int, nullable=False),
+    Column("seq", Int, nullable=False),
     Column("name", Text, nullable=False),
     Column("value_json", Text),
     Column("unit", Text),
@@ -258,8 +263,8 @@ run_measurements = Table(
 #: a device removed from the registry later keeps its runs).
 run_devices = Table(
     "run_devices", metadata,
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("run_id", Int, ForeignKey("runs.id"), nullable=False),
+    Column("seq", Int, nullable=False),
     Column("label", Text, nullable=False),
     Column("kind", Text, nullable=False),
     Column("device_id", Text),
@@ -267,7 +272,7 @@ run_devices = Table(
     Column("manufacturer", Text),
     Column("model", Text),
     Column("firmware", Text),
-    Column("device_ref", Integer),
+    Column("device_ref", Int),
     PrimaryKeyConstraint("run_id", "seq"),
     Index("idx_run_devices_label", "label"),
     Index("idx_run_devices_device_id", "device_id"),
@@ -277,18 +282,18 @@ run_devices = Table(
 #: so capture_session_id is no foreign key).
 run_evidence = Table(
     "run_evidence", metadata,
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
-    Column("capture_session_id", Integer, nullable=False),
+    Column("run_id", Int, ForeignKey("runs.id"), nullable=False),
+    Column("capture_session_id", Int, nullable=False),
     Column("device", Text),
     Column("path", Text),
-    Column("bytes", Integer),
+    Column("bytes", Int),
     Column("sha256", Text),
     PrimaryKeyConstraint("run_id", "capture_session_id", "path"),
 )
 
 run_seals = Table(
     "run_seals", metadata,
-    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True, autoincrement=False),
+    Column("run_id", Int, ForeignKey("runs.id"), primary_key=True, autoincrement=False),
     Column("seal", Text, nullable=False),
     Column("canonical_json", Text, nullable=False),
     Column("sealed_at", Text, nullable=False),
