@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -83,8 +82,8 @@ class _SharedSqliteConnection:
     but neither commit, roll back nor close it (the transactions and the connection belong to
     :func:`write_transaction` and the sqlite-utils Database)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def commit(self) -> None:
         pass
@@ -96,22 +95,27 @@ class _SharedSqliteConnection:
         pass
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
+        return getattr(self._db.conn, name)
 
 
 class SqliteLabStore(LabStore):
     """The lab store in the workstation's SQLite file, on the file's one connection."""
 
     def __init__(self, db: Database) -> None:
-        shared = _SharedSqliteConnection(db.conn)
+        self.db = db
+        shared = _SharedSqliteConnection(db)
         super().__init__(create_engine(
             "sqlite://", creator=lambda: shared, poolclass=StaticPool,
             pool_reset_on_return=None))
-        self.db = db
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The Database's sqlite3 connection."""
+        return self.db.conn
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self._translated(), write_transaction(self.db):
+        with self._translated(), write_transaction(self.conn):
             outer = getattr(self._local, "conn", None)
             if outer is not None:
                 yield outer
@@ -197,19 +201,20 @@ def postgres_url(url: str | URL) -> URL:
     return parsed.set(drivername="postgresql+psycopg")
 
 
-_stores: weakref.WeakKeyDictionary[Database, SqliteLabStore] = weakref.WeakKeyDictionary()
+#: The attribute of a sqlite-utils Database that holds its lab store (made on first use).
+_STORE_ATTRIBUTE = "_meterlab_lab_store"
 
 
 def lab_store(source: LabStore | Database) -> LabStore:
     """The lab store of `source`: itself, or the one sharing a workstation Database's connection
-    (made once per Database)."""
+    (made once per Database, and kept with it: it lives and goes with the Database)."""
     if isinstance(source, LabStore):
         return source
-    store = _stores.get(source)
-    if store is None or store.db.conn is not source.conn:
-        store = _stores[source] = SqliteLabStore(source)
+    store = getattr(source, _STORE_ATTRIBUTE, None)
+    if store is None:
+        store = SqliteLabStore(source)
+        setattr(source, _STORE_ATTRIBUTE, store)
     return store
-
 
 
 def upgrade_lab_store(url: str | URL) -> tuple[str | None, str]:
