@@ -48,13 +48,22 @@ class BookingRepo:
         self.scope = scope  # a participant's organisation: get and list see only its bookings
 
     @contextmanager
-    def write_transaction(self) -> Iterator[None]:
-        """One write transaction holding the lab store's write lock (see `write_transaction`).
+    def write_transaction(self, lab_id: int | None = None) -> Iterator[None]:
+        """One write transaction in which a rule check and the writes it allows cannot interleave
+        with another workstation's.
 
         Services run a rule check and the writes it allows inside one such block, so no other
-        workstation can change what the check read before the writes are committed.
+        workstation can change what the check read before the writes are committed. On SQLite
+        the transaction holds the file's write lock from its first statement (see
+        `write_transaction`). On PostgreSQL, with `lab_id`, it locks the lab's row first
+        (``SELECT ... FOR UPDATE``): another workstation's check for the same lab waits until
+        this transaction ends, then reads what it committed; other labs are not held up.
         """
-        with self.store.transaction():
+        with self.store.transaction() as conn:
+            if lab_id is not None:
+                # SQLite has no row locks (SQLAlchemy leaves FOR UPDATE out there): its
+                # transaction already holds the whole file's write lock.
+                conn.execute(select(labs.c.id).where(labs.c.id == lab_id).with_for_update())
             yield
 
     def add(
