@@ -124,3 +124,24 @@ def test_refusals_are_kept_in_the_audit_trail(repo) -> None:
     assert repo.refusals() == [{"at": "2026-11-25T10:00:00.000000+00:00", "actor": "ann",
                                 "request": {"lab": "Winchester"},
                                 "reasons": [{"code": "capacity", "message": "Full."}]}]
+
+
+def test_a_booking_transaction_for_a_lab_holds_that_lab_only(db, repo) -> None:
+    """On PostgreSQL another workstation's booking check for the same lab waits (its lock is
+    refused here, NOWAIT); another lab's goes ahead. On SQLite the transaction holds the file's
+    write lock, so no other writer gets in at all."""
+    LabRepo(db.source, FixedClock(NOW)).add(Lab(name="Northampton", spaces=5))
+    with repo.write_transaction(lab_id=1):
+        if db.name == "postgresql":
+            import sqlalchemy.exc
+
+            with pytest.raises(sqlalchemy.exc.OperationalError, match="could not obtain lock"):
+                db.sql("SELECT id FROM labs WHERE id = 1 FOR UPDATE NOWAIT")
+            assert db.sql("SELECT id FROM labs WHERE id = 2 FOR UPDATE NOWAIT") == [(2,)]
+        else:
+            import sqlite3
+
+            with db.second_workstation() as other, pytest.raises(sqlite3.OperationalError,
+                                                                  match="locked"):
+                other.conn.execute("PRAGMA busy_timeout = 0")
+                other.conn.execute("BEGIN IMMEDIATE")
