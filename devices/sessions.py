@@ -147,7 +147,8 @@ class DeviceSession:
         on_state: called (on the I/O thread) whenever the state changes.
         session_id: stored with every event.
         read_timeout_s: how long one read waits (bounds how fast a stop is noticed).
-        tap: called with ("rx" | "tx", bytes) for every chunk (a raw console).
+        tap: called with ("rx" | "tx", bytes) for every chunk (a raw console); "tx" as the bytes
+            are handed to the port, before the write returns.
         batch_sink: when given, takes the events of each chunk as one list instead of ``sink``
             taking them one by one (must not block either).
         device_ref: the registered device's stable id, stamped on every event (None when the
@@ -325,10 +326,13 @@ class DeviceSession:
         await self._write(data)
 
     async def _write(self, data: bytes) -> None:
-        sent = await self.transport.write(data)
-        self.health.bytes_out += sent
+        # Tapped before the write: a port's write can return after the device has answered and
+        # the answer has been read, and a console ordered by tap (sequence) must show the
+        # command before its reply however close together they are.
         if self.tap is not None:
             self.tap("tx", data)
+        sent = await self.transport.write(data)
+        self.health.bytes_out += sent
 
     async def _sleep_or_stop(self, delay_s: float) -> None:
         try:

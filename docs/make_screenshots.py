@@ -59,6 +59,15 @@ def main() -> int:
         if code != 0:
             return code
         print("wrote docs/bookings.png")
+        # The Devices and Live pages on the emulated bench, as the command line renders them
+        # after letting it run (its first device selected, its alerts and outages in).
+        for page, after in (("devices", "10"), ("live", "25")):
+            code = cli_main(["--db", str(Path(tmp) / f"{page}.db"), "--now", NOW,
+                             "--screenshot", str(DOCS / f"{page}.png"), "--page", page,
+                             "--after", after])
+            if code != 0:
+                return code
+            print(f"wrote docs/{page}.png")
 
         ctx, message = prepare_context(Path(tmp) / "lab.db",
                                        FixedClock(datetime.fromisoformat(NOW)), "lab.staff", True)
@@ -94,6 +103,7 @@ def main() -> int:
         save(window, "participants.png")
         window.close()
         ctx.close()
+        live_screenshot(Path(tmp))
         runs_screenshots(Path(tmp))
         induction_screenshots(Path(tmp))
     app.processEvents()
@@ -106,6 +116,37 @@ def wait_until(condition, timeout_s: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the run did not get there in time")
         settle(50)
+
+
+def live_screenshot(tmp: Path) -> None:
+    """The Live page of the demo bench after its scripted outages (one under 3 minutes, one
+    over), as `meterlab --screenshot live.png --page live --after 25` shows it, at NOW."""
+    from app.services.runtime import DeviceRuntime
+    from app.storage.devices import DeviceRepo
+
+    ctx, _ = prepare_context(tmp / "live.db", OffsetClock(datetime.fromisoformat(NOW)),
+                             "lab.staff", True)
+    window = MainWindow(ctx)
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    devices = DeviceRepo(ctx.db, ctx.clock).list()
+    runtime = DeviceRuntime(ctx.clock, ctx.db_path, tmp / "live-captures", devices=devices)
+    runtime.start(with_emulator=True)
+    runtime.connect_all(devices)
+    page = window.pages["live"]
+    page.attach(runtime)
+    window.show_page("live")
+    try:
+        wait_until(lambda: (h := runtime.manager.health("Bench 1 relay")) is not None
+                   and h.state.value == "connected")
+        runtime.start_demo_outages()
+        settle(25_000)
+        save(window, "live.png")
+    finally:
+        page.detach()
+        runtime.stop()
+        window.close()
+        ctx.close()
 
 
 def runs_screenshots(tmp: Path) -> None:
@@ -151,6 +192,9 @@ def runs_screenshots(tmp: Path) -> None:
         page.prompt_panel.pass_button.click()
         wait_until(lambda: page.handle is None)
 
+        # 2b. The same question in a participant session, following its organisation's run.
+        kiosk_run_screenshot(ctx, page, runtime, choose)
+
         # 3. A meter whose power-failure counter does not move: FAIL on that measurement.
         choose("power-outage", duration_s=240)
         page.faults_edit.setText("counter-stuck")
@@ -186,6 +230,43 @@ def runs_screenshots(tmp: Path) -> None:
         runtime.stop()
         window.close()
         ctx.close()
+
+
+def kiosk_run_screenshot(ctx, page, runtime, choose) -> None:
+    """docs/kiosk-run.png: a participant session answering the question of its own run."""
+    from app.services.demo import DEMO_LAB
+    from app.services.principals import participant_principal
+    from ui.kiosk import KioskWindow
+
+    email = "tom.evans@southern-gas.example"
+    now = ctx.clock.now()
+    service = ctx.booking_service
+    lab, req = service.build_request(DEMO_LAB, "Southern Gas Transport", now.replace(hour=9),
+                                     now.replace(hour=17), 2, "device", attendees=[email],
+                                     benches=["Bench 1"])
+    booking = service.request(lab, req, override="Entered by lab staff").booking
+    service.transition(booking.id, "approve", "agreed")
+    booking = service.transition(booking.id, "checkin", "arrived")
+    kiosk = KioskWindow(ctx, participant_principal(ctx.db, ctx.clock, email),
+                        lambda _n, _p: None, booking=booking, person_name="Tom Evans",
+                        staff_runs=page, runtime=runtime)
+    kiosk.resize(*SCREENSHOT_SIZE)
+    kiosk.start(full_screen=False)
+    try:
+        choose("ihd-outage-message")
+        page.bench_box.setCurrentText("Bench 1")
+        page.booking_box.setCurrentIndex(page.booking_box.findData(booking.id))
+        page.start_run()
+        runs = kiosk.pages["runs"]
+        wait_until(lambda: runs.prompt_panel.isVisible())
+        runs.prompt_panel.note.setText("The IHD showed 'Power cut' within seconds")
+        settle()
+        save(kiosk, "kiosk-run.png")
+        runs.prompt_panel.pass_button.click()
+        wait_until(lambda: page.handle is None)
+    finally:
+        kiosk.end("staff")
+        settle()
 
 
 def induction_screenshots(tmp: Path) -> None:

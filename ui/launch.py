@@ -130,6 +130,10 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("MeterLab")
+    from ui.icon import app_icon
+
+    app.setWindowIcon(app_icon())  # every window, the lock screen's too
+    app.setDesktopFileName("meterlab")  # Wayland matches the window to meterlab.desktop's icon
     db_path, db_given = db_path_of(args), bool(getattr(args, "db", None))
     with silenced_platform_noise():
         while True:
@@ -196,14 +200,7 @@ def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,
         ctx.act_as(principal)  # the audit trail names who logged in
     window = MainWindow(ctx, pages_for(principal, PAGES))
     if not with_accounts:
-        from PySide6.QtWidgets import QLabel
-
-        note = QLabel("Acting as admin: no staff accounts yet")
-        note.setObjectName("noAccounts")
-        note.setToolTip(f"{NO_ACCOUNTS_MESSAGE}. Add the first (an admin) with "
-                        f"`meterlab staff add`; MeterLab then starts at a lock screen.")
-        note.setStyleSheet("QLabel { color: #8a5a00; font-weight: 600; padding: 0 6px; }")
-        window.statusBar().insertPermanentWidget(0, note)
+        add_no_accounts_note(window)
     from ui.device_runtime import start_device_runtime
 
     devices = start_device_runtime(ctx, window.pages, window.errors, db_given=db_given)
@@ -256,6 +253,18 @@ def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,
         # goes on using the QApplication (tests, scripts) does not keep a dead window around.
         app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         ctx.close()
+
+
+def add_no_accounts_note(window: Any) -> None:
+    """The lasting note in the status bar while no staff account exists."""
+    from PySide6.QtWidgets import QLabel
+
+    note = QLabel("Acting as admin: no staff accounts yet")
+    note.setObjectName("noAccounts")
+    note.setToolTip(f"{NO_ACCOUNTS_MESSAGE}. Add the first (an admin) with "
+                    f"`meterlab staff add`; MeterLab then starts at a lock screen.")
+    note.setStyleSheet("QLabel { color: #8a5a00; font-weight: 600; padding: 0 6px; }")
+    window.statusBar().insertPermanentWidget(0, note)
 
 
 def account_service(ctx: AppContext) -> Any:

@@ -7,23 +7,36 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
+    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QMessageBox,
     QStackedWidget,
     QWidget,
 )
 
 from app.about import versions
 from app.main import AppContext
+from ui.about import AboutDialog, licences_html
 from ui.errors import ErrorReporter
+from ui.icon import app_icon
 from ui.pages.placeholder import PlaceholderPage
 from ui.pages.registry import PAGES, LabSelection, PageEnv, PageSpec
+
+#: A plot that takes the keyboard says so with a frame in the highlight colour.
+PLOT_FOCUS_STYLE = ("QGraphicsView { border: 2px solid transparent; }"
+                    "QGraphicsView:focus { border: 2px solid palette(highlight); }")
+
+
+def show_focus_of_plots(root: QWidget) -> None:
+    """Give every plot under `root` that can take the keyboard a visible focus frame."""
+    for view in root.findChildren(QGraphicsView):
+        if view.focusPolicy() != Qt.FocusPolicy.NoFocus and not view.styleSheet():
+            view.setStyleSheet(PLOT_FOCUS_STYLE)
 
 
 class MainWindow(QMainWindow):
@@ -34,6 +47,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.ctx = ctx
         self.setWindowTitle("MeterLab")
+        self.setWindowIcon(app_icon())
         self.errors = ErrorReporter(self)
         self.selection = LabSelection(self)
         self.specs = pages
@@ -45,7 +59,6 @@ class MainWindow(QMainWindow):
 
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
-        self.nav.setFixedWidth(150)
         self.nav.setIconSize(QSize(0, 0))
         self.nav.setStyleSheet(
             "QListWidget#navigation { font-size: 11pt; border: none; background: palette(window); }"
@@ -56,7 +69,10 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         env = PageEnv(ctx, self.errors, self.selection, self.show_status)
         for index, spec in enumerate(pages):
-            self.nav.addItem(QListWidgetItem(spec.title))
+            item = QListWidgetItem(spec.title)
+            if index < 9:
+                item.setToolTip(f"{spec.title} (Ctrl+{index + 1})")
+            self.nav.addItem(item)
             page = spec.factory(env) if spec.factory else PlaceholderPage(spec.title, spec.summary)
             self.pages[spec.name] = page
             self.stack.addWidget(page)
@@ -66,6 +82,8 @@ class MainWindow(QMainWindow):
                 act.triggered.connect(lambda _=False, n=spec.name: self.show_page(n))
                 self.addAction(act)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        show_focus_of_plots(self.stack)
+        self.nav.setFixedWidth(self._nav_width())
 
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -81,6 +99,14 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(0)
 
     # --- navigation ----------------------------------------------------------------------------
+    def _nav_width(self) -> int:
+        """As wide as the longest page title needs (11 pt, 14 px padding each side), no wider."""
+        font = QFont(self.nav.font())
+        font.setPointSizeF(11)
+        metrics = QFontMetrics(font)
+        widest = max((metrics.horizontalAdvance(s.title) for s in self.specs), default=0)
+        return max(widest + 2 * 14 + 2 * 8, 100)
+
     def show_page(self, name: str) -> None:
         """Switch to the page registered as `name` (KeyError for an unknown one)."""
         names = [s.name for s in self.specs]
@@ -179,17 +205,16 @@ class MainWindow(QMainWindow):
     def about_text(self) -> str:
         rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in versions().items())
         return ("<h3>MeterLab</h3><p>Bookings, devices and results for GB smart-metering test "
-                f"labs.</p><table>{rows}</table>")
+                f"labs.</p><table>{rows}</table>{licences_html()}")
 
     def show_about(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "About MeterLab", self.about_text(),
-                          QMessageBox.StandardButton.Ok, self)
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.open()
+        AboutDialog(self.about_text(), self).open()
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.db_label = QLabel(f"Database: {self.ctx.db_path}")
+        # The file's name; its whole path (often long) in the tooltip.
+        self.db_label = QLabel(f"Database: {Path(self.ctx.db_path).name}")
+        self.db_label.setToolTip(f"Database: {self.ctx.db_path}")
         self.lab_label = QLabel()
         self.time_label = QLabel()
         self.time_label.setObjectName("clock")

@@ -92,3 +92,8 @@ def outcome_fill(outcome: str) -> QColor:
 
 def outcome_text(outcome: str) -> QColor:
     return QColor(OUTCOME_STYLE.get(outcome, OUTCOME_STYLE["WAITING"])[1])
+
+
+def spaces_text(spaces: int) -> str:
+    """"1 space", "6 spaces"."""
+    return f"{spaces} space" if spaces == 1 else f"{spaces} spaces"

@@ -14,6 +14,9 @@ from datetime import datetime, timedelta
 #: An outage of this many seconds or more is a "long" one (8F36 rather than 8F35).
 LONG_OUTAGE_S = 180.0
 RESTORE_SHORT, RESTORE_LONG, SUPPLY_INTERRUPTED = "8F35", "8F36", "8F57"
+#: The relay channel wired to a bench's mains: switching it cuts or restores the supply (other
+#: channels switch other things and are not outages).
+MAINS_CHANNEL = 1
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class Outage:
     interrupted_alert: bool = False
     flags: list[Flag] = field(default_factory=list)
     time_scale: float = 1.0
+    #: for an outage read back from storage with no end, the last time it was recorded (the
+    #: end was never seen: MeterLab stopped recording while the supply was off); None otherwise
+    recorded_until: datetime | None = None
 
     @property
     def ground_truth(self) -> bool:
@@ -317,3 +323,59 @@ def check_outage(o: Outage, now: datetime, config: TrackerConfig) -> list[Flag]:
 def _mmss(seconds: float) -> str:
     m, s = divmod(round(seconds), 60)
     return f"{m} min {s:02d} s"
+
+
+# --- where an outage lies in time, and which outages a view shows ------------------------------
+@dataclass(frozen=True, slots=True)
+class OutagePart:
+    """A stretch of host time an outage covers, as one source saw it.
+
+    Attributes:
+        source: "relay" (the lab's ground truth) or "device" (what a device reported).
+        start, end: host times (UTC); `end` is `now` for a part still going on.
+        ongoing: the supply is still off (as far as is known now).
+    """
+
+    source: str
+    start: datetime
+    end: datetime
+    ongoing: bool
+
+
+def outage_parts(o: Outage, now: datetime) -> list[OutagePart]:
+    """Where outage `o` lies on the host's time axis at `now`; [] when no time of it is known
+    (a restore alert that matched no outage).
+
+    A relay outage (ground truth) runs from the relay's cut to its restore (to `now` while it
+    is off); when the Comms Hub reported a duration, a device part of that duration ends when
+    the device's report (its restore alert) arrived, the device's seconds scaled by the bench's
+    time scale. An outage known only from device evidence is one device part.
+    """
+    end = o.end if o.end is not None or o.start is None else o.recorded_until
+    ongoing = end is None
+    if o.ground_truth and o.start is not None:
+        parts = [OutagePart("relay", o.start, end or now, ongoing)]
+        if o.device_duration_s is not None and not ongoing:
+            anchor = o.restore_alert_host_time or end or o.start
+            width = timedelta(seconds=o.device_duration_s / max(o.time_scale, 1e-9))
+            parts.append(OutagePart("device", anchor - width, anchor, False))
+        return parts
+    if o.start is None and end is None:
+        return []
+    stop = end or now
+    start = o.start if o.start is not None else stop - timedelta(
+        seconds=(o.device_duration_s or 0.0) / max(o.time_scale, 1e-9))
+    return [OutagePart("device", start, stop, ongoing)]
+
+
+def outages_in_view(outages: list[Outage], benches: set[str] | frozenset[str],
+                    start: datetime, end: datetime, now: datetime) -> list[Outage]:
+    """The outages a view of [start, end] shows, and so counts: the one definition.
+
+    An outage is shown when it is on one of `benches` (the benches whose devices have lanes
+    in the view) and some part of it (:func:`outage_parts`) overlaps [start, end]. Each outage
+    counts once, whatever parts it has; a restore alert that matched no outage has no part and
+    is not an outage shown (its flag stays on the record).
+    """
+    return [o for o in outages if o.bench in benches
+            and any(p.end >= start and p.start <= end for p in outage_parts(o, now))]

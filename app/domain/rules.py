@@ -201,9 +201,14 @@ def _check_benches(lab: Lab, req: BookingRequest, segs: list[Segment], ctx: Rule
         if clashes:
             ids = ", ".join(f"#{i}" for i in clashes)
             reasons.append(Reason(
-                "bench_conflict", f"Bench {bench} is already held at that time by booking {ids}."
+                "bench_conflict", f"{bench_title(bench)} is already held at that time by booking {ids}."
             ))
     return reasons
+
+
+def bench_title(name: str) -> str:
+    """A bench as a sentence names it: its name, with "Bench" before a bare number or code."""
+    return name if name.casefold().startswith("bench") else f"Bench {name}"
 
 
 def _check_inductions(lab: Lab, req: BookingRequest, ctx: RuleContext) -> list[Reason]:

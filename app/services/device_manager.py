@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.clock import Clock
-from app.domain.devices import IEC_62056_21, Device
+from app.domain.devices import IEC_62056_21, Device, DeviceKind
 from app.domain.events import DeviceEvent
 from app.services.capture import capture_path_for
 from app.services.ingest import EventQueue
-from app.services.outages import ground_truth_event
+from app.services.relay_watch import RelayWatch
 from app.storage.db import connect, default_profile_dir
 from app.storage.devices import CaptureSessionRepo
 from devices.capture_file import CaptureFile
@@ -48,6 +48,8 @@ from devices.transports.sim import SimTransport
 logger = logging.getLogger(__name__)
 
 StateCallback = Callable[[str, SessionState, str], None]
+#: The line protocol of the lab's relay boards.
+RELAY_PROTOCOL = "profile:relay"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,7 @@ class DeviceManager:
         self._lock = threading.Lock()
         self._waiters: dict[str, list[asyncio.Future[DeviceEvent]]] = {}
         self._finishers: list[threading.Thread] = []
+        self._relays: dict[str, RelayWatch] = {}
 
     # --- queries (any thread) ------------------------------------------------------------------
     def health(self, label: str) -> SessionHealth | None:
@@ -204,16 +207,24 @@ class DeviceManager:
         codec = make_codec(protocol, profile_dirs=(default_profile_dir(),))
         raw = self.raw(label)
         capture_path, session_id = self._open_capture(label, transport.description, protocol)
+        # A relay board's switching is ground truth whoever commands it (see relay_watch).
+        relay = (RelayWatch(label, device.bench)
+                 if device.kind is DeviceKind.RELAY or protocol == RELAY_PROTOCOL else None)
+        if relay is not None:
+            self._relays[label] = relay
 
         def tap(direction: str, data: bytes) -> None:
             raw.add(self.clock.now(), direction, data)
+            if relay is not None and direction == "tx":
+                relay.sent(data)
 
         def state(s: SessionState, reason: str) -> None:
             if self.on_state is not None:
                 self.on_state(label, s, reason)
 
         def deliver(events: list[DeviceEvent]) -> None:
-            self.events.put_many(events)
+            truth = relay.replies(events) if relay is not None else []
+            self.events.put_many(events + truth if truth else events)
             waiters = self._waiters.get(label)
             if waiters:
                 for ev in events:
@@ -399,6 +410,9 @@ class DeviceManager:
                       timeout_s: float, acked: list[datetime] | None = None) -> str:
         fut: asyncio.Future[DeviceEvent] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(label, []).append(fut)
+        relay = self._relays.get(label)
+        if relay is not None and not relay.bench:
+            relay.bench = bench  # a board registered without a bench: the caller's
         await session.send(f"RELAY {channel} {'OFF' if off else 'ON'}\r\n".encode())
         try:
             answer = await asyncio.wait_for(fut, timeout_s)
@@ -409,7 +423,7 @@ class DeviceManager:
                 self._waiters[label].remove(fut)
         if answer.fields.get("state") != "ok":
             return f"{label} refused the command: {answer.fields.get('error', 'error')}."
-        self.events.put(ground_truth_event(label, bench, off, answer.host_time, channel))
+        # The ground-truth event was queued with the acknowledgement (the session's RelayWatch).
         if acked is not None:
             acked.append(answer.host_time)
         return ""

@@ -14,7 +14,8 @@ import numpy as np
 from app.domain.devices import Device
 from app.domain.events import DeviceEvent, EventKind
 
-SEVERITY_LEVEL = {"critical": 2, "warning": 1, "info": 0}
+#: Severity word (today's or a former one, see app.domain.severity) -> level in the alert ring.
+SEVERITY_LEVEL = {"critical": 2, "non-critical": 1, "warning": 1, "info": 0}
 SEVERITY_NAME = {2: "critical", 1: "non-critical", 0: "info", -1: "unknown"}
 
 ALERT_DTYPE = np.dtype([("t", "f8"), ("lane", "i2"), ("severity", "i1"), ("code", "u2"),

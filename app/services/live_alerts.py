@@ -15,12 +15,10 @@ from typing import Any
 
 from app.domain.devices import Device
 from app.domain.principals import WORKSTATION_ADMIN, Action, Principal
+from app.domain.severity import severity_word, stored_words
 from app.storage.outages import AckRepo
 from app.storage.timefmt import from_db, to_db
 from devices.codecs.alert_catalogue import AlertCatalogue, default_catalogue
-
-#: Severity names shown in the UI -> the catalogue's names.
-SEVERITY_FILTERS = {"critical": "critical", "non-critical": "warning", "info": "info"}
 
 #: Most rows the table holds.
 DEFAULT_LIMIT = 500
@@ -78,10 +76,6 @@ class AlertRow:
         if self.origin and self.origin != self.device:
             return f"{self.origin} (via {self.device})"
         return self.device
-
-
-def _severity_label(severity: str) -> str:
-    return {"warning": "non-critical"}.get(severity, severity or "unknown")
 
 
 class AlertQuery:
@@ -143,8 +137,11 @@ class AlertQuery:
             where.append("e.code LIKE ?")
             args.append(flt.code.strip().upper() + "%")
         if flt.severity:
-            where.append("json_extract(e.fields_json, '$.severity') = ?")
-            args.append(SEVERITY_FILTERS.get(flt.severity, flt.severity))
+            # Alerts stored by earlier versions say "warning" for non-critical.
+            words = stored_words(flt.severity)
+            where.append(f"json_extract(e.fields_json, '$.severity') IN "
+                         f"({','.join('?' * len(words))})")
+            args += words
         if flt.since is not None:
             where.append("e.host_time >= ?")
             args.append(to_db(flt.since))
@@ -171,7 +168,7 @@ class AlertQuery:
         name = str(fields.get("alert_name") or (self.catalogue.name(code) if code else "unknown"))
         severity = str(fields.get("severity") or (self.catalogue.severity(code) if code else ""))
         return AlertRow(int(event_id), from_db(host), from_db(dev_t), device, origin,  # type: ignore[arg-type]
-                        code, name, _severity_label(severity), note, actor, from_db(at))
+                        code, name, severity_word(severity), note, actor, from_db(at))
 
     def acknowledge(self, event_id: int, note: str, actor: str, at: datetime) -> None:
         """Record that `actor` acknowledged alert `event_id` with `note`.

@@ -54,6 +54,11 @@ class LiveScope:
     def shows_time(self, moment: datetime | None) -> bool:
         return self.since is not None and moment is not None and moment >= self.since
 
+    def shows_outage(self, outage: Outage) -> bool:
+        """An outage of one of its benches that began (or was reported) since its start."""
+        return self.shows_bench(outage.bench) and self.shows_time(
+            outage.start or outage.restore_alert_host_time)
+
 
 def participant_scope(db: Database, clock: Clock, org_id: int) -> LiveScope:
     """The benches `org_id`'s open bookings hold now, their devices, and since when."""
@@ -117,8 +122,7 @@ class ScopedLiveFeed:
     def outages(self) -> tuple[int, list[Outage]]:
         """(version, outages) of the participant's benches, since the scope's start."""
         version, outages = self._outages()
-        return version, [o for o in outages if self.scope.shows_bench(o.bench)
-                         and self.scope.shows_time(o.start or o.restore_alert_host_time)]
+        return version, [o for o in outages if self.scope.shows_outage(o)]
 
     def close(self) -> None:
         """Stop taking events (the session ends)."""

@@ -8,6 +8,7 @@ times). Times are POSIX seconds (UTC) as the plots use them.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from app.domain.devices import Device
-from app.domain.outages import Outage
+from app.domain.outages import Outage, outage_parts
 
 #: The lab's local time, in which times are shown.
 LAB_TZ = ZoneInfo("Europe/London")
@@ -259,6 +260,15 @@ def local_time(moment: datetime | float | None, with_date: bool = False) -> str:
     return moment.astimezone(LAB_TZ).strftime(fmt)
 
 
+def colour_slot(device: str, devices: list[Device], slots: int) -> int:
+    """Which of `slots` colours a device's curves take: from its stable id in the registry (so
+    the same in every session, whatever order its data arrives in and whatever its label is
+    now), else, for a port that is not registered, from its label's CRC-32."""
+    ref = next((d.id for d in devices if d.label == device and d.id is not None), None)
+    key = ref - 1 if ref is not None else zlib.crc32(device.encode("utf-8"))
+    return key % max(slots, 1)
+
+
 def lanes_by_bench(lane_names: list[str], devices: list[Device]) -> dict[str, tuple[int, ...]]:
     """Bench -> the lanes of its devices (a lane named like a bench counts as that bench's)."""
     bench_of = {d.label: d.bench for d in devices if d.bench}
@@ -268,15 +278,15 @@ def lanes_by_bench(lane_names: list[str], devices: list[Device]) -> dict[str, tu
     return {b: tuple(v) for b, v in out.items()}
 
 
-def _ts(moment: datetime | None) -> float | None:
-    return moment.timestamp() if moment is not None else None
-
-
 def _tooltip(o: Outage) -> str:
     lines = [f"Outage {o.id} on {o.bench}" + (f" (supply point {o.mpxn})" if o.mpxn else "")]
     source = "relay (ground truth)" if o.ground_truth else (o.start_source or "device")
-    lines.append(f"Start {local_time(o.start)} from {source}; "
-                 f"end {local_time(o.end) if o.end else 'not yet'}")
+    if o.end is None and o.recorded_until is not None:
+        end = (f"not recorded (MeterLab stopped recording at {local_time(o.recorded_until)} "
+               "with the supply off)")
+    else:
+        end = local_time(o.end) if o.end else "not yet"
+    lines.append(f"Start {local_time(o.start)} from {source}; end {end}")
     lines.append(f"Duration {format_duration(o.duration_s)} on the bench's clock"
                  + (" (3 minutes or more)" if o.long else ""))
     if o.device_duration_s is not None:
@@ -295,38 +305,33 @@ def outage_spans(outages: list[Outage], bench_lanes: dict[str, tuple[int, ...]],
                  now_s: float) -> list[OutageSpan]:
     """The spans to shade for `outages` in the lanes of each outage's bench.
 
-    A relay outage (ground truth) gives a "relay" span from the relay's cut to its restore, and,
-    when the Comms Hub reported a duration, a "device" span of that duration ending when the
-    device's report (its restore alert) arrived: both on the host's clock, so they can be compared
-    by eye. The device's own duration is scaled by the bench's time scale (the demo emulator's
-    clock runs fast). An outage known only from device evidence gives a "device" span alone.
+    Each part of an outage (:func:`app.domain.outages.outage_parts`: the relay's cut to restore,
+    the device's reported duration) is a span, on the host's clock so they can be compared by
+    eye. The relay's span carries the label (duration and restore alert); a device part has one
+    only when the outage is known from device evidence alone.
     """
+    now = datetime.fromtimestamp(now_s, UTC)
     spans: list[OutageSpan] = []
     for o in outages:
         lanes = bench_lanes.get(o.bench)
         if not lanes:
             continue
+        parts = outage_parts(o, now)
+        if not parts:
+            continue
         tip, flagged = _tooltip(o), bool(o.flags)
         code = f" {o.restore_alert_code}" if o.restore_alert_code else ""
         label = ("! " if flagged else "") + format_duration(o.duration_s) + code
-        start, end = _ts(o.start), _ts(o.end)
-        if o.ground_truth and start is not None:
-            ongoing = end is None
-            spans.append(OutageSpan(o.id, "relay", start, now_s if ongoing else end, lanes,
-                                    label if not ongoing else "off " + format_duration(now_s - start),
-                                    tip, flagged, ongoing))
-            if o.device_duration_s is not None and not ongoing:
-                anchor = _ts(o.restore_alert_host_time) or float(end or start)
-                width = o.device_duration_s / max(o.time_scale, 1e-9)
-                spans.append(OutageSpan(o.id, "device", anchor - width, anchor, lanes, "", tip,
-                                        flagged, False))
-            continue
-        # Device evidence only: its start and end are the device's own times.
-        if start is None and end is None:
-            continue
-        x1 = end if end is not None else now_s
-        x0 = start if start is not None else x1 - (o.device_duration_s or 0.0) / max(o.time_scale, 1e-9)
-        spans.append(OutageSpan(o.id, "device", x0, x1, lanes, label, tip, flagged, end is None))
+        if o.end is None and o.recorded_until is not None:
+            label = "end not recorded"
+        for i, part in enumerate(parts):
+            x0, x1 = part.start.timestamp(), now_s if part.ongoing else part.end.timestamp()
+            if part.ongoing and part.source == "relay":
+                text = "off " + format_duration(now_s - x0)
+            else:
+                text = label if i == 0 else ""
+            spans.append(OutageSpan(o.id, part.source, x0, x1, lanes, text, tip, flagged,
+                                    part.ongoing))
     return spans
 
 

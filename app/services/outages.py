@@ -10,6 +10,7 @@ from app.domain.clock import Clock
 from app.domain.devices import Device, DeviceKind
 from app.domain.events import DeviceEvent, EventKind
 from app.domain.outages import (
+    MAINS_CHANNEL,
     RESTORE_LONG,
     RESTORE_SHORT,
     SUPPLY_INTERRUPTED,
@@ -47,6 +48,8 @@ class EvidenceMapper:
             mpxn = str(f.get("mpxn") or self.mpan_of_bench.get(bench, ""))
             start = ev.kind is EventKind.OUTAGE_START
             if f.get("source") == "relay":
+                if _int(f.get("channel"), MAINS_CHANNEL) != MAINS_CHANNEL:
+                    return None  # the relay switched something other than the bench's mains
                 return PowerEvidence("relay_off" if start else "relay_on", bench, ev.host_time, mpxn=mpxn,
                                      device=ev.device)
             return PowerEvidence("device_start" if start else "device_end", bench, ev.host_time,
@@ -63,6 +66,13 @@ class EvidenceMapper:
             return PowerEvidence("alert", bench, ev.host_time, device_time=ev.device_time, mpxn=mpxn,
                                  code=code, device=label)
         return None
+
+
+def _int(value: object, default: int) -> int:
+    try:
+        return default if value is None else int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return default
 
 
 def _float(value: object) -> float | None:

@@ -66,6 +66,9 @@ class ScriptedOutage:
     duration_emulated_s: float
 
 
+#: Longest wait, on closing, for the scripted outages to restore the supply (a relay's answer).
+SCRIPT_STOP_S = 4.0
+
 #: The demo: one outage under 3 minutes and one over, on the emulator's clock, every cycle.
 DEMO_OUTAGES = (ScriptedOutage(4.0, 100.0), ScriptedOutage(16.0, 240.0))
 
@@ -73,14 +76,17 @@ DEMO_OUTAGES = (ScriptedOutage(4.0, 100.0), ScriptedOutage(16.0, 240.0))
 async def run_outage_script(manager: DeviceManager, relay_label: str, bench: str,
                             plan: tuple[ScriptedOutage, ...], time_scale: float,
                             repeat_s: float | None = 60.0,
-                            stop: asyncio.Event | None = None) -> None:
+                            stop: asyncio.Event | None = None,
+                            restore_now: asyncio.Event | None = None) -> None:
     """Drive a bench's relay through `plan` (repeating every `repeat_s`), on the I/O loop.
 
     Setting `stop` ends the script between outages: an outage that has begun is always
-    restored first, so the bench is never left with its supply cut.
+    restored first, so the bench is never left with its supply cut. Setting `restore_now` as
+    well restores it at once (the application is closing: the outage ends, recorded, then).
     """
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
+    restore_now = restore_now or asyncio.Event()
 
     async def wait_until(deadline: float) -> bool:
         """Sleep until `deadline` (loop time); False when told to stop first."""
@@ -99,7 +105,10 @@ async def run_outage_script(manager: DeviceManager, relay_label: str, bench: str
             if why:
                 logger.warning("outage script: %s", why)
                 continue
-            await asyncio.sleep(step.duration_emulated_s / time_scale)
+            try:
+                await asyncio.wait_for(restore_now.wait(), step.duration_emulated_s / time_scale)
+            except TimeoutError:
+                pass
             why = await asyncio.wrap_future(manager.switch_supply(relay_label, bench, off=False))
             if why:
                 logger.warning("outage script: %s", why)
@@ -140,6 +149,7 @@ class DeviceRuntime:
                                      on_state=on_state)
         self._script: concurrent.futures.Future[None] | None = None
         self._script_stop: asyncio.Event | None = None
+        self._script_restore: asyncio.Event | None = None
         self._script_bench = ""
         self._script_args: tuple[str, str, tuple[ScriptedOutage, ...], float | None] | None = None
         if devices:
@@ -182,9 +192,11 @@ class DeviceRuntime:
         self.outages.tracker.config.time_scale[bench] = scale
         self._script_args = (relay_label, bench, plan, repeat_s)
         stop = self._script_stop = asyncio.Event()
+        restore = self._script_restore = asyncio.Event()
         self._script_bench = bench
         self._script = self.io.submit(
-            run_outage_script(self.manager, relay_label, bench, plan, scale, repeat_s, stop))
+            run_outage_script(self.manager, relay_label, bench, plan, scale, repeat_s, stop,
+                              restore))
 
     def demo_outages_on(self, bench: str) -> bool:
         """Whether the demo's scripted outages are driving `bench`'s relay."""
@@ -208,8 +220,17 @@ class DeviceRuntime:
             self.start_demo_outages(relay_label, bench, plan, repeat_s)
 
     def stop(self) -> None:
-        if self._script is not None:
-            self._script.cancel()
+        script, stop, restore = self._script, self._script_stop, self._script_restore
+        if script is not None and stop is not None and restore is not None:
+            # An outage in progress is restored now, through the relay, so that the record
+            # has its end (cancelling the script would leave the supply cut and the outage open).
+            self._script = None
+            self.io.call_soon_threadsafe(stop.set)
+            self.io.call_soon_threadsafe(restore.set)
+            try:
+                script.result(timeout=SCRIPT_STOP_S)
+            except Exception:  # closing goes on whatever the script did
+                script.cancel()
         self.manager.shutdown()
         if self.emulator is not None:
             self.emulator.stop()

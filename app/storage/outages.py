@@ -7,9 +7,9 @@ import sqlite3
 from datetime import date, datetime
 from typing import Any
 
-from app.domain.outages import Outage
+from app.domain.outages import Flag, Outage
 from app.storage.audit import write_audit
-from app.storage.timefmt import to_db
+from app.storage.timefmt import from_db, to_db
 
 
 def _t(moment: datetime | None) -> str | None:
@@ -77,6 +77,46 @@ class OutageRepo:
             item.pop("updated_at")
             out.append(item)
         return out
+
+
+    def outages(self, since: datetime, benches: list[str] | None = None) -> list[Outage]:
+        """The stored outages of `benches` (None: every bench) seen at or after `since`, as the
+        tracker had them, in time order.
+
+        The bench's time scale is not stored: it is found again from the relay's times and the
+        duration recorded on the bench's clock (1 where they do not give it). An outage stored
+        with a start and no end gets `recorded_until`, the last time it was written.
+        """
+        where, args = ["coalesce(end, restore_alert_host_time, start, updated_at) >= ?"], \
+            [to_db(since)]  # type: list[str], list[Any]
+        if benches is not None:
+            if not benches:
+                return []
+            where.append(f"bench IN ({','.join('?' * len(benches))})")
+            args += benches
+        cur = self.conn.execute(
+            f"SELECT {', '.join(self.COLUMNS)} FROM outages WHERE {' AND '.join(where)} "
+            "ORDER BY coalesce(start, end, restore_alert_host_time), id", args)
+        return [_outage(dict(zip(self.COLUMNS, row, strict=True))) for row in cur.fetchall()]
+
+
+def _outage(r: dict[str, Any]) -> Outage:
+    start, end = from_db(r["start"]), from_db(r["end"])
+    scale = 1.0
+    if r["start_source"] == "relay" and start and end and r["duration_s"]:
+        real = (end - start).total_seconds()
+        scale = float(r["duration_s"]) / real if real > 0 else 1.0
+    flags = [Flag(str(f.get("code", "")), str(f.get("message", "")))
+             for f in json.loads(r["flags_json"] or "[]")]
+    return Outage(
+        id=int(r["id"]), bench=str(r["bench"] or ""), mpxn=str(r["mpxn"] or ""), start=start,
+        end=end, start_source=str(r["start_source"] or ""), end_source=str(r["end_source"] or ""),
+        device_start=from_db(r["device_start"]), device_end=from_db(r["device_end"]),
+        device_duration_s=r["device_duration_s"], restore_alert_code=r["restore_alert_code"],
+        restore_alert_host_time=from_db(r["restore_alert_host_time"]),
+        restore_alert_device=str(r["restore_alert_device"] or ""),
+        interrupted_alert=bool(r["interrupted_alert"]), flags=flags, time_scale=scale,
+        recorded_until=from_db(r["updated_at"]) if start is not None and end is None else None)
 
 
 class AckRepo:

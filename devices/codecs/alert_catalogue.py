@@ -11,8 +11,11 @@ The shipped file follows these rules:
   connect/disconnect failures and supply lock-outs.
 * ``info``: supply interrupted (8F57-8F5A: logged by the meter, not sent over the WAN), values
   returning inside their limits, successful actions and notifications.
-* ``warning``: everything else that reports a fault, threshold crossing or rejected action
+* ``non-critical``: everything else that reports a fault, threshold crossing or rejected action
   (short outages restored such as 8F35, low battery, voltage and current thresholds, ...).
+
+A lab's copy written for an earlier version may still say ``warning``: it is read as
+``non-critical`` (:mod:`app.domain.severity`).
 """
 
 from __future__ import annotations
@@ -25,11 +28,9 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
-#: Severities a catalogue row may carry.
-SEVERITIES = ("critical", "warning", "info")
+from app.domain.severity import FORMER_WORDS, SEVERITIES, UNKNOWN, severity_word
 
-#: Name and severity reported for a code the catalogue does not hold.
-UNKNOWN = "unknown"
+__all__ = ["SEVERITIES", "UNKNOWN", "AlertCatalogue", "default_catalogue"]
 
 
 class AlertCatalogue:
@@ -59,12 +60,13 @@ class AlertCatalogue:
             name = (row["name"] or "").strip()
             if not name:
                 raise ValueError(f"{source} line {line_no}: code {code} has no name")
-            severity = (row["severity"] or "").strip().lower()
-            if severity not in SEVERITIES:
+            given = (row["severity"] or "").strip().lower()
+            if given not in SEVERITIES and given not in FORMER_WORDS:
                 raise ValueError(
-                    f"{source} line {line_no}: severity {severity!r} is not one of "
+                    f"{source} line {line_no}: severity {given!r} is not one of "
                     f"{', '.join(SEVERITIES)}"
                 )
+            severity = severity_word(given)
             entries[code] = (name, severity)
         return cls(entries)
 
@@ -89,7 +91,7 @@ class AlertCatalogue:
         return entry[0] if entry else UNKNOWN
 
     def severity(self, code: str | int) -> str:
-        """The alert's severity (``critical``, ``warning``, ``info``), or ``unknown``."""
+        """The alert's severity (``critical``, ``non-critical``, ``info``), or ``unknown``."""
         entry = self._entries.get(self._key(code))
         return entry[1] if entry else UNKNOWN
 

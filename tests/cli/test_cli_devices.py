@@ -24,6 +24,15 @@ def test_decode_gbcs_hex(capsys) -> None:
     assert out[0]["alert_code"] == "8F36" and out[0]["originator"] == "00-DB-12-34-56-78-90-A0"
     assert out[0]["message_code"] == "0067" and out[0]["timestamp"] == "2015-01-01T00:00:00+00:00"
     assert out[0]["alert_name"].startswith("Supply Outage Restored")
+    assert out[0]["severity"] == "critical"
+
+
+def test_decode_says_non_critical_as_the_gui_does(capsys) -> None:
+    apdu = build_alert_apdu(alert_code=0x8F35, originator="00-DB-12-34-56-78-90-A0",
+                            recipient="90-B3-D5-1F-30-01-00-00",
+                            alert_time=datetime(2015, 1, 1, tzinfo=UTC))
+    code, out, _ = run(capsys, "decode", "--gbcs", apdu.hex())
+    assert code == 0 and out[0]["severity"] == "non-critical"
 
 
 @pytest.mark.parametrize("args, field", [

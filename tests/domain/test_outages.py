@@ -118,3 +118,26 @@ def test_repeated_relay_off_is_one_outage() -> None:
     tr.feed(PowerEvidence("relay_off", "Bench 1", at(5)))
     tr.feed(PowerEvidence("relay_on", "Bench 1", at(10)))
     assert len(tr.outages) == 1 and tr.outages[0].start == at(0)
+
+
+def test_outages_in_view_count_each_outage_once_and_only_what_has_a_time() -> None:
+    from app.domain.outages import outage_parts, outages_in_view
+
+    tr = OutageTracker()
+    relay_outage(tr, "Bench 1", 0, 100, "8F35")  # relay and device parts: one outage
+    tr.feed(PowerEvidence("relay_off", "Bench 1", at(600)))  # still off
+    tr.feed(PowerEvidence("alert", "Bench 2", at(50), code="8F36", device="ESME 2"))  # orphan
+    tr.feed(PowerEvidence("relay_off", "Bench 3", at(10)))
+    first, ongoing, orphan, other = tr.outages
+    now = at(700)
+    assert [p.source for p in outage_parts(first, now)] == ["relay", "device"]
+    assert outage_parts(ongoing, now)[0].end == now and outage_parts(ongoing, now)[0].ongoing
+    assert outage_parts(orphan, now) == []
+    benches = frozenset({"Bench 1", "Bench 2"})
+    assert outages_in_view(tr.outages, benches, at(0), at(700), now) == [first, ongoing]
+    assert outages_in_view(tr.outages, benches, at(150), at(599), now) == []
+    assert outages_in_view(tr.outages, benches, at(650), at(660), now) == [ongoing]
+    # Recorded without an end (recording stopped): it lies up to its last record, not to now.
+    ongoing.recorded_until = at(620)
+    assert outages_in_view(tr.outages, benches, at(650), at(660), now) == []
+    assert outage_parts(ongoing, now)[0].end == at(620) and other.bench not in benches

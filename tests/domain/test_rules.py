@@ -132,7 +132,14 @@ def test_bench_conflict_names_the_booking() -> None:
     ctx = RuleContext(occupancy=[occ(7, local(2026, 11, 30, 9), local(2026, 11, 30, 12), 1, ("Bench 2",))])
     reasons = check(req(local(2026, 11, 30, 11), local(2026, 11, 30, 15), benches=("Bench 2",)), ctx)
     assert codes(reasons) == ["bench_conflict"] and "#7" in reasons[0].message
+    assert reasons[0].message == "Bench 2 is already held at that time by booking #7."
     assert check(req(local(2026, 11, 30, 12), local(2026, 11, 30, 15), benches=("Bench 2",)), ctx) == []
+
+
+def test_bench_conflict_names_a_bench_once() -> None:
+    ctx = RuleContext(occupancy=[occ(7, local(2026, 11, 30, 9), local(2026, 11, 30, 12), 1, ("RF cage",))])
+    reasons = check(req(local(2026, 11, 30, 11), local(2026, 11, 30, 15), benches=("RF cage",)), ctx)
+    assert reasons[0].message.startswith("Bench RF cage is already held")
 
 
 def test_induction_required_except_for_induction_bookings() -> None:

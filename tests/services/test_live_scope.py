@@ -98,3 +98,25 @@ def test_stored_alerts_before_the_booking_are_not_shown_and_a_participant_cannot
     staff = AlertQuery(lab.db.conn, list(scope.devices))
     assert len(staff.list(AlertFilter())) == 2
     staff.acknowledge(row.event_id, "seen", "staff", NOW)
+
+
+def test_stored_outages_are_shown_to_a_participant_only_of_its_benches_since_its_start(
+        lab) -> None:
+    from app.services.live_outages import PageOutages
+    from app.storage.outages import OutageRepo
+
+    OutageRepo(lab.db.conn).upsert([
+        Outage(1, "Bench 1", start=NOW - timedelta(minutes=10), end=NOW - timedelta(minutes=9),
+               start_source="relay"),
+        Outage(2, "Bench 2", start=NOW - timedelta(minutes=10), end=NOW - timedelta(minutes=9),
+               start_source="relay"),  # another organisation's bench
+        Outage(3, "Bench 1", start=NOW - timedelta(hours=3), end=NOW - timedelta(hours=2),
+               start_source="relay")], NOW)  # the bench before this booking
+    me = participant_principal(lab.db, CLOCK, ALPHA_EMAIL)
+    scope = participant_scope(lab.db, CLOCK, me.org_scope())
+    live = [Outage(4, "Bench 1", start=NOW - timedelta(minutes=1), start_source="relay"),
+            Outage(5, "Bench 2", start=NOW - timedelta(minutes=1), start_source="relay")]
+    page = PageOutages(lab.db.conn, NOW, lambda: (3, live), scope.shows_outage)
+    assert [o.id for o in page()[1]] == [1, 4]
+    staff = PageOutages(lab.db.conn, NOW, lambda: (3, live))
+    assert [o.id for o in staff()[1]] == [3, 1, 2, 4, 5]

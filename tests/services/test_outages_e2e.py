@@ -54,3 +54,26 @@ def test_relay_outages_are_paired_checked_and_stored(tmp_path, capsys) -> None:
     listed = json.loads(capsys.readouterr().out)
     assert [o["restore_alert_code"] for o in listed] == ["8F35", "8F36"]
     assert listed[1]["long"] is True and listed[0]["start_source"] == "relay"
+
+
+def test_closing_during_a_scripted_outage_restores_the_supply_and_records_the_end(
+        tmp_path) -> None:
+    db = tmp_path / "o.db"
+    open_database(db).conn.close()
+    rt = DeviceRuntime(SystemClock(), db, tmp_path / "cap", devices=list(DEMO_DEVICES))
+    rt.start(with_emulator=True)
+    try:
+        rt.connect_all(list(DEMO_DEVICES))
+        wait_for(lambda: rt.manager.health("Bench 1 relay") is not None
+                 and rt.manager.health("Bench 1 relay").state.value == "connected")
+        # An hour on the emulator's clock: still going on when the application closes.
+        rt.start_demo_outages(plan=(ScriptedOutage(0.1, 3600.0),), repeat_s=None)
+        wait_for(lambda: rt.outages.snapshot()[1] and rt.emulator.bench.relay.state(1).value == "OFF")
+        started = time.monotonic()
+    finally:
+        rt.stop()
+    assert time.monotonic() - started < 5.0
+    assert rt.emulator.bench.relay.state(1).value == "ON"
+    conn = open_database(db).conn
+    rows = conn.execute("SELECT start_source, end_source, end FROM outages").fetchall()
+    assert len(rows) == 1 and rows[0][:2] == ("relay", "relay") and rows[0][2] is not None

@@ -70,24 +70,25 @@ def test_page_lists_the_demo_devices_without_a_runtime(devices_page) -> None:
 def test_add_dialog_rejects_bad_ids_and_stores_good_ones(qtbot, devices_page, ctx) -> None:
     dialog = devices_page.open_add_dialog()
     qtbot.waitExposed(dialog)
-    assert not dialog.ok_button.isEnabled()  # empty label, no port yet
+    assert dialog.shown_errors() == {}  # nothing typed yet: nothing said
     qtbot.keyClicks(dialog.label_edit, "Bench 2 ESME")
     dialog.transport_combo.setCurrentIndex(dialog.transport_combo.findData("serial"))
     dialog.where_combo.setEditText("/dev/ttyUSB0")
     qtbot.keyClicks(dialog.device_id_edit, "00-DB-12-34-56-78-90")  # seven octets
+    dialog.leave("device_id")
     error = dialog.error_labels["device_id"]
-    assert error.isVisible() and error.text().startswith("Device ID must be an EUI-64")
-    assert not dialog.ok_button.isEnabled()
+    assert error.toolTip().startswith("Device ID must be an EUI-64")
+    assert error.text().startswith("Device ID must be an EUI-64")
     qtbot.keyClicks(dialog.device_id_edit, "-b0")
-    assert not error.isVisible()
+    assert error.text() == ""
     qtbot.keyClicks(dialog.mpxn_edit, "1312345678900")
-    mpan_error = dialog.error_labels["mpxn"]
-    assert mpan_error.isVisible()
-    assert mpan_error.text() == ("MPAN 1312345678900 fails its check digit: the last digit "
-                                 "should be 7.")
-    assert not dialog.ok_button.isEnabled()
+    dialog.leave("mpxn")
+    assert dialog.shown_errors()["mpxn"] == ("MPAN 1312345678900 fails its check digit: the "
+                                             "last digit should be 7.")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)  # refused: still open
+    assert dialog.isVisible() and devices_page.device_dialog is dialog
     dialog.mpxn_edit.setText("1312345678907")
-    assert not mpan_error.isVisible() and dialog.ok_button.isEnabled()
+    assert dialog.shown_errors() == {}
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: devices_page.device_dialog is None)
     stored = DeviceRepo(ctx.db, ctx.clock).find("Bench 2 ESME")
@@ -96,6 +97,86 @@ def test_add_dialog_rejects_bad_ids_and_stores_good_ones(qtbot, devices_page, ct
     assert stored.connection == ConnectionSettings(transport="serial", port="/dev/ttyUSB0",
                                                    protocol="iec62056-21", baud=300)
     assert devices_page.selected_label() == "Bench 2 ESME"
+
+
+def test_dialog_speaks_when_a_field_is_left_or_on_ok_and_nothing_moves(qtbot) -> None:
+    """No sentence before the user has been in a field; one when it is left (Tab) and on OK;
+    it goes as the value is put right; fields never move and the dialog keeps its size."""
+    from ui.dialogs.device_dialog import DeviceDialog
+
+    saved: list[Device] = []
+
+    def save(device: Device) -> Device:
+        saved.append(device)
+        return device
+
+    dialog = DeviceDialog(lambda _label: None, save, ports=["/dev/ttyS0"])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    size = dialog.size()
+    places = {name: field.mapTo(dialog, field.rect().topLeft())
+              for name, field in dialog.fields.items()}
+
+    def nothing_moved() -> None:
+        assert dialog.size() == size
+        assert {n: f.mapTo(dialog, f.rect().topLeft()) for n, f in dialog.fields.items()} == places
+
+    assert dialog.shown_errors() == {}
+    assert dialog.ok_button.isEnabled()
+    dialog.label_edit.setFocus()
+    qtbot.waitUntil(dialog.label_edit.hasFocus)
+    qtbot.keyClicks(dialog.device_id_edit, "00-DB")  # typing elsewhere says nothing yet
+    assert dialog.shown_errors() == {}
+    qtbot.keyClick(dialog.label_edit, Qt.Key.Key_Tab)  # left empty
+    assert set(dialog.shown_errors()) == {"label"}
+    assert dialog.label_edit.accessibleDescription().startswith("Label must not be empty")
+    nothing_moved()
+
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)  # everything is checked
+    assert set(dialog.shown_errors()) == {"label", "device_id", "where"}
+    assert dialog.label_edit.hasFocus()  # the first field to put right
+    assert saved == [] and dialog.isVisible()
+    nothing_moved()
+
+    qtbot.keyClicks(dialog.label_edit, "Bench 3 ESME")  # a shown sentence follows the typing
+    assert "label" not in dialog.shown_errors()
+    dialog.device_id_edit.setText("00-db-12-34-56-78-90-c0")
+    dialog.where_combo.setEditText("/dev/ttyS0")
+    assert dialog.shown_errors() == {}
+    nothing_moved()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert [d.label for d in saved] == ["Bench 3 ESME"] and not dialog.isVisible()
+
+
+def test_a_refusal_on_save_is_shown_at_its_field_and_the_dialog_shrinks_back(qtbot) -> None:
+    from app.domain.errors import ValidationError
+    from ui.dialogs.device_dialog import DeviceDialog
+
+    refusals = [ValidationError("owner", "Owner must be the lab or an organisation.")]
+
+    def save(device: Device) -> Device:
+        if refusals:
+            raise refusals.pop()
+        return device
+
+    dialog = DeviceDialog(lambda _label: None, save)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    height = dialog.height()
+    dialog.label_edit.setText("Spare IHD")
+    dialog.transport_combo.setCurrentIndex(dialog.transport_combo.findData(""))
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.shown_errors() == {"owner": "Owner must be the lab or an organisation."}
+    assert dialog.owner_edit.hasFocus() or not dialog.isActiveWindow()
+    qtbot.waitUntil(lambda: dialog.height() > height)  # its line appears with the sentence
+    dialog.owner_edit.setText("lab")
+    dialog.revalidate()
+    assert dialog.shown_errors() == {}
+    qtbot.waitUntil(lambda: dialog.height() == height)  # and goes with it
 
 
 def test_form_checks_each_field() -> None:
@@ -272,7 +353,7 @@ def test_editing_a_connected_device_moves_its_session(qtbot, devices_page, live)
     qtbot.waitUntil(lambda: state_of(page, RELAY_BOARD) == "connected", timeout=5000)
     page.select(RELAY_BOARD)
     dialog = page.open_edit_dialog()
-    assert dialog is not None and dialog.ok_button.isEnabled()
+    assert dialog is not None and dialog.shown_errors() == {}
     dialog.label_edit.setText("Bench 1 relay board")
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: state_of(page, "Bench 1 relay board") == "connected", timeout=5000)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 
 from app.domain.clock import OffsetClock
 from app.domain.events import DeviceEvent, EventKind
@@ -134,8 +134,9 @@ def test_alert_table_filters_and_acknowledges(qtbot, window, live_ctx) -> None:
     page = window.pages["live"]
     esme = DeviceRepo(live_ctx.db, live_ctx.clock).find(ESME).device_id
     hub = DeviceRepo(live_ctx.db, live_ctx.clock).find(HUB).device_id
+    # 8F01 as an earlier version stored a non-critical alert ("warning"), 8F35 as today.
     stored_alerts(live_ctx, [(ESME, "8F01", "warning", esme), (ESME, "8F36", "critical", esme),
-                             (HUB, "8F0A", "info", hub), (ESME, "8F35", "warning", esme)])
+                             (HUB, "8F0A", "info", hub), (ESME, "8F35", "non-critical", esme)])
     table = page.alerts
     table.refresh()
     assert [r.code for r in table.model.rows] == ["8F35", "8F0A", "8F36", "8F01"]
@@ -143,6 +144,9 @@ def test_alert_table_filters_and_acknowledges(qtbot, window, live_ctx) -> None:
     assert [r.code for r in table.model.rows] == ["8F35", "8F36", "8F01"]
     table.severity_filter.setCurrentText("critical")
     assert [r.code for r in table.model.rows] == ["8F36"]
+    table.severity_filter.setCurrentText("non-critical")  # either word, one name
+    assert [(r.code, r.severity) for r in table.model.rows] == [
+        ("8F35", "non-critical"), ("8F01", "non-critical")]
     table.severity_filter.setCurrentIndex(0)
     table.device_filter.setCurrentIndex(0)
     table.code_filter.setText("8F3")
@@ -165,7 +169,9 @@ def test_alert_table_filters_and_acknowledges(qtbot, window, live_ctx) -> None:
     row = table.model.row_of(target.event_id)
     assert table.model.rows[row].acknowledged
     cell = table.model.index(row, 6)
-    assert table.model.data(cell) == "✓ tester: Long outage on bench 1, expected"
+    assert table.model.data(cell) == "✓ tester"  # the note is in the row's tooltip
+    assert "tester" in table.model.data(cell, Qt.ItemDataRole.ToolTipRole)
+    assert "Long outage on bench 1, expected" in table.model.data(cell, Qt.ItemDataRole.ToolTipRole)
     assert table.selected() is not None and table.selected().event_id == target.event_id
     table.unacked.setChecked(True)
     assert target.event_id not in [r.event_id for r in table.model.rows]

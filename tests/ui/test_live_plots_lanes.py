@@ -9,7 +9,7 @@ import pyqtgraph as pg
 
 from app.domain.events import DeviceEvent, EventKind
 from app.services.live import LiveData
-from app.services.live_view import ViewMode
+from app.services.live_view import ViewMode, colour_slot
 from ui.widgets.live_plots import SMALL_PLOTS_MAX_SHIFT_PX, LivePlots, LiveSource
 from ui.widgets.live_readings import CURVE_COLOURS
 
@@ -60,9 +60,11 @@ def test_sixty_four_curves_are_drawn_as_one_item_per_colour(qtbot) -> None:
     # Every hub's five readings are in a curve of its lane's colour, hubs apart.
     points = sum(int(np.isfinite(c.getData()[1]).sum()) for c in curves)
     assert points == 64 * 5
+    # Hubs not in the registry take their colour from their label, never from arrival order.
+    group = [h for h in HUBS if colour_slot(h, [], len(CURVE_COLOURS)) == 0]
     first = next(c for c in curves if c.opts["pen"].color().name() == CURVE_COLOURS[0])
-    assert first.toolTip().startswith("hub001, hub008, ") and "and 4 more 1.8.0 (kWh)" in (
-        first.toolTip())
+    assert first.toolTip().startswith(", ".join(group[:2]) + ", ")
+    assert f"and {len(group) - 6} more 1.8.0 (kWh)" in first.toolTip()
     assert "hub001" in plot.titleLabel.text and "hub005" not in plot.titleLabel.text
     low, high = plot.getViewBox().viewRange()[1]
     assert low < 100.0 and high > 100.0 + 63 + 4
@@ -95,3 +97,40 @@ def test_small_plots_follow_the_timeline_and_a_pan_moves_them_all(qtbot) -> None
     assert plots.state.mode is ViewMode.BROWSE
     assert x_range(plots.timeline.plot) == x_range(reading) == x_range(plots.rate_plot)
     assert plots.view_range() == x_range(reading)
+
+
+def test_a_device_keeps_its_colour_from_its_stable_id_whatever_arrives_first(qtbot) -> None:
+    from app.domain.devices import Device, DeviceKind
+
+    # The registry's devices, with the stable ids the database gave them; one was renamed.
+    registry = [Device(label=label, kind=DeviceKind.ESME, id=ref) for label, ref in
+                (("Bench 1 ESME", 1), ("Bench 1 Comms Hub", 2), ("Bench 2 ESME (renamed)", 3))]
+
+    def session(order: list[str]) -> dict[str, str]:
+        live = LiveData()
+        live.set_lanes(list(reversed(order)))  # lanes in yet another order
+        live.on_events([DeviceEvent(d, EventKind.READING, at(-30 + i), {"obis": "1.8.0",
+                                                                         "value": 1.0 + i})
+                        for i, d in enumerate(order)])
+        plots = LivePlots(LiveSource(live, devices=registry, now_s=lambda: NOW_S))
+        qtbot.addWidget(plots)
+        shown_once(plots, qtbot)
+        layer = plots.reading_layers["1.8.0"]
+        return {d: layer.colour(d).name() for d in order}
+
+    labels = [d.label for d in registry] + ["unregistered port"]
+    first = session(labels)
+    second = session(list(reversed(labels)))
+    assert first == second
+    assert [first[d.label] for d in registry] == list(CURVE_COLOURS[:3])  # ids 1, 2, 3
+    assert first["unregistered port"] == CURVE_COLOURS[
+        colour_slot("unregistered port", registry, len(CURVE_COLOURS))]
+
+
+def shown_once(plots: LivePlots, qtbot) -> None:
+    plots.resize(900, 600)
+    plots.show()
+    qtbot.waitExposed(plots)
+    qtbot.waitUntil(lambda: plots.latest_snapshot() is not None, timeout=5_000)
+    qtbot.waitUntil(lambda: plots.refresh() or len(plots.reading_layers["1.8.0"].colour_of) == 4,
+                    timeout=5_000)

@@ -15,7 +15,8 @@ def test_first_start_creates_demo_lab_and_says_so(qtbot, demo, window) -> None:
     window.show_status(message)
     assert window.statusBar().currentMessage().startswith("Demo lab created: Demo Lab")
     assert window.lab_label.text() == "Lab: Demo Lab"
-    assert str(ctx.db_path) in window.db_label.text()
+    assert window.db_label.text() == f"Database: {ctx.db_path.name}"
+    assert str(ctx.db_path) in window.db_label.toolTip()
     assert window.time_label.text() == "Wed 25 Nov 2026  10:00:00 GMT"
 
 

@@ -105,6 +105,64 @@ def test_overlapping_bookings_sit_side_by_side(qtbot, ctx, window) -> None:
     assert {page.calendar.booking_at(r.center()) for r in rects} == {pb.booking_id for pb in placed}
 
 
+def _org_lines(cal, placed) -> str:
+    lines, _complete = cal.block_lines(placed)
+    return " ".join(text for font, text in lines if font.bold())
+
+
+def test_blocks_say_everything_and_overlaps_widen_their_day(qtbot, ctx, window) -> None:
+    """At 1440x900 the demo week's blocks are whole; overlapping ones get a wider day, their
+    names wrap whole, and the tooltip and detail panel give what a short block cannot."""
+    page = _shown(qtbot, window)
+    cal = page.calendar
+    assert cal.elided_blocks() == []
+    for placed in cal.placed_blocks():
+        assert _org_lines(cal, placed) == placed.block.booking.org_name
+        assert "…" not in "".join(text for _f, text in cal.block_lines(placed)[0])
+
+    svc = ctx.booking_service
+    for h0, h1, org, benches in ((9, 17, "Northern Energy Supply", ["Bench 1"]),
+                                 (10, 12, "Southern Gas Transport", ["Bench 2", "Bench 3"]),
+                                 (11, 15, "Brightside Power", []),
+                                 (13, 14, "Northern Energy Supply", [])):
+        lab, req = svc.build_request("Demo Lab", org, datetime(2026, 12, 8, h0),
+                                     datetime(2026, 12, 8, h1), 1, Phase.DEVICE, benches=benches)
+        svc.request(lab, req, override="test")
+    page.set_week(date(2026, 12, 8))
+    tuesday, monday = cal.day_column_rect(1), cal.day_column_rect(0)
+    assert tuesday.width() > 2 * monday.width()  # three lanes: the day is wider
+    placed = cal.placed_blocks()
+    assert {pb.block.columns for pb in placed} == {3}
+    for pb in placed:
+        booking = pb.block.booking
+        # Wrapped at spaces, never cut (a short block's "…" says its details follow).
+        assert _org_lines(cal, pb).removesuffix("…") == booking.org_name
+        tip = cal.tooltip_at(pb.rect.center())
+        assert booking.org_name in tip and "1 space ·" in tip
+        assert all(bench in tip for bench in booking.benches)
+    long_ones = [pb for pb in placed if pb.block.end_h - pb.block.start_h >= 4]
+    assert not set(cal.elided_blocks()) & {pb.booking_id for pb in long_ones}
+    short = next(pb for pb in placed if pb.block.end_h - pb.block.start_h == 1)
+    lines, complete = cal.block_lines(short)
+    assert not complete and lines[-1][1].endswith("…")
+    qtbot.mouseClick(cal, Qt.MouseButton.LeftButton, pos=short.rect.center().toPoint())
+    assert page.detail.fields["Organisation"].text() == "Northern Energy Supply"
+    assert page.detail.fields["Start"].text().startswith("Tue 08 Dec 2026 13:00")
+
+
+def test_wrap_text_breaks_at_spaces_then_dashes() -> None:
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from ui.widgets.week_calendar import wrap_text
+
+    metrics = QFontMetrics(QFont())
+    width = metrics.horizontalAdvance("Northern Energy")
+    assert wrap_text("Northern Energy Supply", metrics, width) == ["Northern Energy", "Supply"]
+    narrow = metrics.horizontalAdvance("09:00–1")
+    assert wrap_text("09:00–17:00", metrics, narrow) == ["09:00–", "17:00"]
+    assert wrap_text("", metrics, width) == [""]
+
+
 def test_double_click_on_empty_hour_offers_a_booking_there(qtbot, window) -> None:
     page = _shown(qtbot, window)
     page.set_week(date(2026, 12, 7))

@@ -1,9 +1,17 @@
-"""Add or edit a device: every field is checked as it is typed, the sentence shown beside it."""
+"""Add or edit a device: a field's sentence appears once the field is left, or on OK.
+
+Nothing is said about a field before the user has been in it. Once a field shows its sentence,
+the sentence follows what is typed (it goes as soon as the value is right). Every field has a
+line reserved for its sentence, so nothing moves when one appears or goes, and the dialog is as
+big as its content.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -11,7 +19,9 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
+    QLayout,
     QLineEdit,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +42,11 @@ from ui.dialogs.device_form import (
 )
 
 ERROR_STYLE = "color: #c62828;"
+#: Width of a field's sentence line (the usual sentences fit; longer ones are elided).
+ERROR_WIDTH = 560
+#: Fields the form checks as they are typed: each has its sentence's line reserved. The others
+#: can only be refused when saving (on OK), and their line appears then.
+CHECKED_FIELDS = frozenset({"label", "device_id", "mpxn", "bench", "where", "baud", "protocol"})
 BAUDS = ("300", "1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
 
 
@@ -52,7 +67,6 @@ class DeviceDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("deviceDialog")
         self.setWindowTitle("Edit device" if device else "Add device")
-        self.setMinimumWidth(620)
         self._find, self._save = find, save
         self._form = DeviceForm.from_device(device) if device else DeviceForm()
         self._ports = list(ports or [])
@@ -61,6 +75,9 @@ class DeviceDialog(QDialog):
         self._protocol_chosen_by_user = device is not None
         self.errors: dict[str, str] = {}
         self.error_labels: dict[str, QLabel] = {}
+        self.fields: dict[str, QWidget] = {}
+        #: fields whose sentence is shown: left at least once, or all of them after OK
+        self.touched: set[str] = set()
 
         self.label_edit = QLineEdit(self._form.label)
         self.kind_combo = QComboBox()
@@ -108,6 +125,15 @@ class DeviceDialog(QDialog):
         self._row(link_form, "B&aud", self.baud_combo, "baud")
         self._row(link_form, "&Protocol", self.protocol_combo, "protocol")
 
+        # Both groups' fields start at the same x.
+        titles = [f.labelForField(w) for f in (form, link_form)
+                  for w in (f.itemAt(i, QFormLayout.ItemRole.FieldRole).widget()
+                            for i in range(f.rowCount()))]
+        width = max(t.sizeHint().width() for t in titles if t is not None)
+        for title in titles:
+            if title is not None:
+                title.setMinimumWidth(width)
+
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -117,6 +143,8 @@ class DeviceDialog(QDialog):
         layout.addWidget(identity)
         layout.addWidget(link)
         layout.addWidget(self.buttons)
+        # The size of the content (every sentence's line is already counted), no bigger.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
 
         transport_index = self.transport_combo.findData(self._form.transport)
         self.transport_combo.setCurrentIndex(max(transport_index, 0))
@@ -141,9 +169,16 @@ class DeviceDialog(QDialog):
         error = QLabel()
         error.setObjectName(f"error_{name}")
         error.setStyleSheet(ERROR_STYLE)
-        error.setWordWrap(True)
-        error.setVisible(False)
+        # One line, always there: a sentence appearing or going moves nothing.
+        error.setFixedHeight(error.fontMetrics().lineSpacing())
+        error.setMinimumWidth(ERROR_WIDTH)
+        error.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        error.setVisible(name in CHECKED_FIELDS)
         self.error_labels[name] = error
+        self.fields[name] = widget
+        widget.installEventFilter(self)
+        if isinstance(widget, QComboBox) and widget.lineEdit() is not None:
+            widget.lineEdit().installEventFilter(self)
         box = QWidget()
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
@@ -227,32 +262,54 @@ class DeviceDialog(QDialog):
         self.errors = check(self.form(), self._find)
         self._show_errors()
 
+    def shown_errors(self) -> dict[str, str]:
+        """The sentences on screen, by field."""
+        return {name: label.toolTip() for name, label in self.error_labels.items()
+                if label.toolTip()}
+
     def _show_errors(self) -> None:
         for name, label in self.error_labels.items():
-            text = self.errors.get(name, "")
-            label.setText(text)
-            label.setVisible(bool(text))
-        self.ok_button.setEnabled(not self.errors)
-        self._fit_height()
+            text = self.errors.get(name, "") if name in self.touched else ""
+            # A sentence longer than its line is elided; its tooltip gives it whole.
+            label.setText(label.fontMetrics().elidedText(
+                text, Qt.TextElideMode.ElideRight, max(label.width(), ERROR_WIDTH)))
+            label.setToolTip(text)
+            label.setVisible(name in CHECKED_FIELDS or bool(text))
+            field = self.fields[name]
+            field.setToolTip(text)
+            field.setAccessibleDescription(text)
 
-    def _fit_height(self) -> None:
-        # Wrapped sentences need height for the current width; a dialog's size hint ignores that.
-        layout = self.layout()
-        layout.activate()
-        wanted = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else -1
-        wanted = max(wanted, layout.totalSizeHint().height())
-        self.setMinimumHeight(wanted)
-        if self.height() < wanted:
-            self.resize(self.width(), wanted)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Focus going to a drop-down's list or another window is not leaving the field.
+        if event.type() == QEvent.Type.FocusOut and isinstance(event, QFocusEvent) \
+                and event.reason() not in (Qt.FocusReason.PopupFocusReason,
+                                           Qt.FocusReason.ActiveWindowFocusReason):
+            for name, field in self.fields.items():
+                if watched is field or (isinstance(field, QComboBox)
+                                        and watched is field.lineEdit()):
+                    self.leave(name)
+                    break
+        return super().eventFilter(watched, event)
+
+    def leave(self, name: str) -> None:
+        """The user left field `name`: its sentence is shown from now on."""
+        if name not in self.touched:
+            self.touched.add(name)
+            self._show_errors()
 
     def accept(self) -> None:
+        self.touched = set(self.error_labels)
         self.revalidate()
         if self.errors:
+            first = next(name for name in self.error_labels if name in self.errors)
+            self.fields[first].setFocus(Qt.FocusReason.OtherFocusReason)
             return
         try:
             self.saved = self._save(build(self.form()))
         except ValidationError as exc:
-            self.errors = {exc.field if exc.field in self.error_labels else "label": exc.message}
+            name = exc.field if exc.field in self.error_labels else "label"
+            self.errors = {name: exc.message}
             self._show_errors()
+            self.fields[name].setFocus(Qt.FocusReason.OtherFocusReason)
             return
         super().accept()

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from app.storage.audit import AuditEntry, audit_actors, audit_entities, list_audit
 from app.storage.timefmt import to_db
 from ui.pages.registry import PageEnv
+from ui.widgets.columns import fit_columns
 
 #: The most rows the page shows at once (the newest).
 PAGE_LIMIT = 2000
@@ -74,10 +74,7 @@ class AuditPage(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        for col in range(len(COLUMNS) - 1):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        fit_columns(self.table, stretch=COLUMNS.index("Details"))
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)

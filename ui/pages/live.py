@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.services.ingest import IngestStats
 from app.services.live import LiveData
 from app.services.live_alerts import AlertQuery
+from app.services.live_outages import OutageSnapshot, PageOutages
 from app.services.live_replay import CaptureReplay, ReplayState, find_capture
 from app.services.live_scope import LiveScope, ScopedLiveFeed, participant_scope
 from app.services.live_view import (
@@ -79,7 +80,9 @@ class LivePage(QWidget):
         self.stats: IngestStats | None = None
         self.notifier = CriticalNotifier()
         self.tray = TrayNotifier(self)
-        self._live_source = self._source_for(LiveData(alert_capacity=1000), None, "Live")
+        idle = LiveData(alert_capacity=1000)
+        idle.set_devices(self.devices)  # their lanes, for the stored outages' spans
+        self._live_source = self._source_for(idle, self._page_outages(None), "Live")
 
         self.plots = LivePlots(self._live_source)
         only = tuple(d.label for d in self.devices) if self._scope is not None else None
@@ -145,9 +148,9 @@ class LivePage(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.plots)
         splitter.addWidget(self.alerts)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([820, 560])
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([600, 690])  # at 1440 px every column of the alert table in view
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
@@ -177,6 +180,14 @@ class LivePage(QWidget):
         return LiveSource(live, outages, self.devices,
                           now_s=lambda: self.ctx.clock.now().timestamp(), name=name)
 
+    def _page_outages(self, live: OutageSnapshot | None) -> PageOutages:
+        """The stored outages with the running tracker's over them; a participant's page
+        only those of its benches since its booking's start."""
+        watch = self.watch
+        if watch is None:
+            return PageOutages(self.ctx.db.conn, self.ctx.clock.now(), live)
+        return PageOutages(self.ctx.db.conn, self.ctx.clock.now(), live, watch.shows_outage)
+
     def attach(self, runtime: DeviceRuntime) -> None:
         """Show the running devices (called once the device runtime has started)."""
         self.runtime = runtime
@@ -194,7 +205,8 @@ class LivePage(QWidget):
             self.feed = ScopedLiveFeed(runtime.events.add_batch_listener,
                                        runtime.events.remove_batch_listener,
                                        runtime.outages.snapshot, self.watch)
-            self._live_source = self._source_for(self.feed.live, self.feed.outages, "Live")
+            self._live_source = self._source_for(self.feed.live,
+                                                 self._page_outages(self.feed.outages), "Live")
             if self.replay is None:
                 self.plots.set_source(self._live_source)
             self._update_status()
@@ -203,7 +215,8 @@ class LivePage(QWidget):
         self.alerts.query.set_devices(self.devices)
         self.alerts.set_devices([d.label for d in self.devices])
         runtime.live.set_devices(self.devices)
-        self._live_source = self._source_for(runtime.live, runtime.outages.snapshot, "Live")
+        self._live_source = self._source_for(runtime.live,
+                                             self._page_outages(runtime.outages.snapshot), "Live")
         if self.replay is None:
             self.plots.set_source(self._live_source)
         self._update_status()
@@ -333,7 +346,7 @@ class LivePage(QWidget):
 
     def _update_status(self) -> None:
         source = self.plots.source
-        _, outages = source.outages() if source.outages else (0, [])
+        outages = self.plots.outages_in_view()
         extra = ""
         stats = self.stats if self.replay is None else None
         if self.replay is not None:

@@ -85,7 +85,7 @@ class ReportsPage(QWidget):
         outer.addWidget(split)
         split.addWidget(self._build_list())
         split.addWidget(self._build_preview())
-        split.setSizes([520, 760])
+        split.setSizes([640, 640])  # at 1440 px every column of the runs table in view
         self._progress_timer = QTimer(self)
         self._progress_timer.setSingleShot(True)
         self._progress_timer.timeout.connect(lambda: self.progress.setVisible(True))

@@ -156,6 +156,8 @@ class PromptPanel(QFrame):
         self.setStyleSheet("QFrame#promptPanel { background: #fff7dc; border: 2px solid #f0b429;"
                            " border-radius: 6px; }")
         self.request: PromptRequest | None = None
+        #: What the question is called: the operator's check, or the participant's own.
+        self.heading = "Operator check"
         self._deadline_s = 0.0
         self._left_s = 0.0
         layout = QVBoxLayout(self)
@@ -197,7 +199,7 @@ class PromptPanel(QFrame):
 
     def ask(self, request: PromptRequest) -> None:
         self.request = request
-        self.title.setText(f"Operator check — step {request.step_index + 1}: {request.step_name}")
+        self.title.setText(f"{self.heading} — step {request.step_index + 1}: {request.step_name}")
         self.question.setText(request.question)
         self.note.clear()
         pixmap = QPixmap(request.picture) if request.picture else QPixmap()
@@ -422,7 +424,7 @@ class RunsPage(QWidget):
         from ui.widgets.run_history import RunHistoryModel
 
         self.history_model = RunHistoryModel(self._tz)
-        self.history_view = make_table(self.history_model, stretch=2)
+        self.history_view = make_table(self.history_model, stretch=5)  # devices: the longest
         self.history_view.setObjectName("runHistory")
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.history_view)
@@ -483,6 +485,7 @@ class RunsPage(QWidget):
         self.run_form.setVisible(False)
         self.abort_button.setVisible(False)
         self.live_button.setVisible(False)
+        self.prompt_panel.heading = "Your check"
         self.tabs.setTabVisible(0, True)
         self.tabs.setTabText(0, "Your run")
         self.run_title.setText("No run of yours is going on now. When staff start one on your "

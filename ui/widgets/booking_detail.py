@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from app.domain.bookings import Booking
 from app.domain.lab import Lab
 from app.services.calendar_view import actions_for
-from ui.theme import ACTION_LABELS, PHASE_LABELS, STATUS_STYLE, status_label
+from ui.theme import ACTION_LABELS, PHASE_LABELS, STATUS_STYLE, spaces_text, status_label
 
 
 def audit_line(entry: dict[str, Any], lab: Lab | None) -> str:
@@ -210,7 +210,7 @@ class BookingDetailPanel(QWidget):
             start, end = lab.local(b.start), lab.local(b.end)
             rows.append(
                 f"<tr><td>{start:%H:%M}–{end:%H:%M}&nbsp;</td><td>{escape(b.org_name)}<br>"
-                f"<span style='color:#5b616b'>{b.spaces} spaces · "
+                f"<span style='color:#5b616b'>{spaces_text(b.spaces)} · "
                 f"{PHASE_LABELS.get(b.phase.value)}</span></td>"
                 f"<td>&nbsp;<span style='background:{fill}; color:{text}'>&nbsp;{label}&nbsp;</span>"
                 "</td></tr>"

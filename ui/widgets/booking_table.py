@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QTableView,
     QVBoxLayout,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.domain.bookings import Booking, BookingStatus
 from app.domain.lab import Lab
 from ui.theme import PHASE_LABELS, status_fill, status_label, status_text
+from ui.widgets.columns import fit_columns
 from ui.widgets.table_model import ColumnsTableModel
 
 COLUMNS = ("#", "Day", "Start", "End", "Lab", "Organisation", "Spaces", "Phase", "Status",
@@ -161,9 +161,7 @@ class BookingListPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.fitter = fit_columns(self.table, stretch=COLUMNS.index("Attendees"))
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.table.doubleClicked.connect(
             lambda idx: self.sig_booking_activated.emit(self._id_at(idx.row())))
@@ -180,7 +178,12 @@ class BookingListPanel(QWidget):
             edit.dateChanged.connect(self.sig_filters_changed)
 
     def set_choices(self, labs: list[str], orgs: list[str]) -> None:
-        """Refill the lab and organisation filters, keeping the current choice when it remains."""
+        """Refill the lab and organisation filters, keeping the current choice when it remains.
+
+        With one lab the Lab column says nothing and is left out.
+        """
+        self.table.setColumnHidden(COLUMNS.index("Lab"), len(labs) <= 1)
+        self.fitter.schedule()
         for combo, names, any_text in ((self.lab_combo, labs, "All labs"),
                                        (self.org_combo, orgs, "All organisations")):
             current = combo.currentData()

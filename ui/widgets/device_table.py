@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
 
 from app.domain.devices import ConnectionSettings, Device
+from ui.widgets.columns import fit_columns
 from ui.widgets.table_model import ColumnsTableModel
 
 #: state value -> (text colour, label). Amber while trying, red when failed, grey when idle.
@@ -186,9 +187,7 @@ class DeviceTable(QTableView):
         self.setAlternatingRowColors(True)
         self.verticalHeader().setVisible(False)
         self.setWordWrap(False)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        fit_columns(self, stretch=STATE_COLUMN)
         self.setTabKeyNavigation(False)
 
     def selected_row(self) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,7 +19,7 @@ from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QToolTip, QWidget
 
 from app.domain.devices import Device
-from app.domain.outages import Outage
+from app.domain.outages import Outage, outages_in_view
 from app.services.live import ALERT_DTYPE, LiveData
 from app.services.live_snapshots import Snapshot, SnapshotThread
 from app.services.live_view import (
@@ -27,6 +28,7 @@ from app.services.live_view import (
     OutageSpan,
     RangeState,
     ViewMode,
+    colour_slot,
     lanes_by_bench,
     local_time,
     markers_in_view,
@@ -97,7 +99,8 @@ class LivePlots(pg.GraphicsLayoutWidget):
             plot = self._small_plot(3 + i, title, unit, show_time=last)
             self.reading_plots[obis] = plot
             self.reading_layers[obis] = ReadingLayer(
-                plot, obis, lambda device, obis=obis: self.source.live.units.get((device, obis), ""))
+                plot, obis, lambda device, obis=obis: self.source.live.units.get((device, obis), ""),
+                lambda device, slots: colour_slot(device, self.source.devices, slots))
         layout = self.ci.layout
         layout.setRowStretchFactor(1, 6)
         for row in (2, 3, 4):
@@ -169,6 +172,10 @@ class LivePlots(pg.GraphicsLayoutWidget):
         self._readings: dict[tuple[str, str], np.ndarray] = {}
         self._outages: list[Outage] = []
         self._spans: list[OutageSpan] = []
+        self._spans_key: tuple[object, ...] | None = None
+        self._settled_spans: list[OutageSpan] = []
+        self._open_outages: list[Outage] = []
+        self._now_drawn = 0.0
         self._drawn_key: tuple[float, float, float] | None = None
         self._small_range: tuple[float, float] | None = None
         self._small_drawn_s = -np.inf
@@ -256,6 +263,15 @@ class LivePlots(pg.GraphicsLayoutWidget):
         x0, x1 = self.timeline.plot.getViewBox().viewRange()[0]
         return float(x0), float(x1)
 
+    def outages_in_view(self) -> list[Outage]:
+        """The outages the view shows (and the page counts): see
+        :func:`app.domain.outages.outages_in_view`."""
+        x0, x1 = self.view_range()
+        benches = frozenset(lanes_by_bench(self.timeline.lane_names, self.source.devices))
+        return outages_in_view(self._outages, benches, datetime.fromtimestamp(x0, UTC),
+                               datetime.fromtimestamp(x1, UTC),
+                               datetime.fromtimestamp(self._now_drawn, UTC))
+
     # --- the display path ----------------------------------------------------------------------
     def refresh(self) -> bool:
         """Take new snapshots if the data changed, then redraw what is in view.
@@ -306,7 +322,17 @@ class LivePlots(pg.GraphicsLayoutWidget):
         self.timeline.set_markers(markers, self._alerts, self._alert_t)
         bench_lanes = lanes_by_bench(self.timeline.lane_names, self.source.devices)
         ongoing_now = now if self.state.mode is not ViewMode.PAUSED else self.state.x_range[1]
-        self._spans = outage_spans(self._outages, bench_lanes, ongoing_now)
+        self._now_drawn = ongoing_now
+        # Spans of outages that are over do not move: made again only when the outages or the
+        # lanes change (a day of them is thousands); those still going on end at now.
+        key = (self._outage_version, tuple(self.timeline.lane_names))
+        if key != self._spans_key:
+            self._spans_key = key
+            self._open_outages = [o for o in self._outages if _open(o)]
+            self._settled_spans = outage_spans([o for o in self._outages if not _open(o)],
+                                               bench_lanes, ongoing_now)
+        self._spans = self._settled_spans + outage_spans(self._open_outages, bench_lanes,
+                                                         ongoing_now)
         self.timeline.set_spans(self._spans, x0, x1, width)
         if self._small_plots_due(x0, x1, width):
             self._draw_small_plots(markers, x0, x1)
@@ -379,6 +405,11 @@ class LivePlots(pg.GraphicsLayoutWidget):
         if hover:
             QToolTip.showText(QCursor.pos(), hover, self)
         return text
+
+
+def _open(o: Outage) -> bool:
+    """The outage is still going on: its span ends at now."""
+    return o.end is None and o.recorded_until is None
 
 
 def _set_y(plot: pg.PlotItem, lo: float, hi: float) -> None:

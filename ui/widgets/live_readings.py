@@ -16,10 +16,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
-from app.services.live_view import thin_curve, visible_slice
+from app.services.live_view import colour_slot, thin_curve, visible_slice
 from ui.widgets.live_markers import MarkerItem
 
-#: Curve colours, by the device's lane.
+#: Curve colours; a device's is chosen from its stable id (see ``colour_slot``).
 CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 #: A curve with fewer points than this in view also marks each point.
 FEW_POINTS = 300
@@ -36,10 +36,13 @@ class ReadingLayer:
         unit_of: the unit of a device's curve ("" when unknown).
     """
 
-    def __init__(self, plot: pg.PlotItem, obis: str, unit_of: Callable[[str], str]) -> None:
+    def __init__(self, plot: pg.PlotItem, obis: str, unit_of: Callable[[str], str],
+                 slot_of: Callable[[str, int], int] | None = None) -> None:
         self.plot = plot
         self.obis = obis
         self._unit_of = unit_of
+        #: device, number of colours -> its colour's index (stable across sessions)
+        self._slot_of = slot_of or (lambda device, slots: colour_slot(device, [], slots))
         self._lines: dict[int, pg.PlotCurveItem] = {}
         self._marks: dict[int, MarkerItem] = {}
         self.colour_of: dict[str, int] = {}  # device -> index into CURVE_COLOURS
@@ -48,8 +51,8 @@ class ReadingLayer:
 
     @property
     def devices(self) -> list[str]:
-        """Devices with a curve, in the order they first appeared."""
-        return list(self.colour_of)
+        """Devices with a curve, by label (the same order in every session)."""
+        return sorted(self.colour_of)
 
     def colour(self, device: str) -> QColor:
         return pg.mkColor(CURVE_COLOURS[self.colour_of[device]])
@@ -70,7 +73,7 @@ class ReadingLayer:
 
         Args:
             rings: device -> reading records (fields ``t``, ``v``), oldest first.
-            lanes: the timeline's lane names (a device's colour follows its lane).
+            lanes: the timeline's lane names.
             x0, x1: the visible time range.
 
         Returns:
@@ -123,8 +126,7 @@ class ReadingLayer:
     def _colour_index(self, device: str, lanes: list[str]) -> int:
         index = self.colour_of.get(device)
         if index is None:
-            n = lanes.index(device) if device in lanes else len(self.colour_of)
-            index = self.colour_of[device] = n % len(CURVE_COLOURS)
+            index = self.colour_of[device] = self._slot_of(device, len(CURVE_COLOURS))
         return index
 
     def _items(self, colour: int) -> tuple[pg.PlotCurveItem, MarkerItem]:

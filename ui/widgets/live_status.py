@@ -11,7 +11,8 @@ from app.services.ingest import IngestStats
 def status_html(source_name: str, stats: IngestStats | None, outages: int,
                 extra: str = "") -> str:
     """The status line: what is shown, events queued/stored, drops, events the database
-    refused and write errors loud."""
+    refused and write errors loud, and the outages the view shows
+    (:func:`app.domain.outages.outages_in_view`)."""
     parts = [f"<b>{source_name}</b>"]
     if stats is not None:
         parts.append(f"events queued {stats.queued:,} · stored {stats.stored:,}")
@@ -29,7 +30,7 @@ def status_html(source_name: str, stats: IngestStats | None, outages: int,
         if stats.write_error:
             parts.append(f"<span style='color:#c62828; font-weight:bold'>Database: "
                          f"{stats.write_error}</span>")
-    parts.append(f"{outages} outage{'s' if outages != 1 else ''}")
+    parts.append(f"{outages} outage{'s' if outages != 1 else ''} in view")
     if extra:
         parts.append(extra)
     return " · ".join(parts)

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -29,6 +28,7 @@ from app.domain.lab import E2E_ROLES
 from app.domain.participants import Organisation, Person
 from app.main import AppContext
 from ui.errors import ErrorReporter
+from ui.widgets.columns import fit_columns
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -39,8 +39,7 @@ def _table(headers: list[str]) -> QTableWidget:
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.verticalHeader().setVisible(False)
     table.setAlternatingRowColors(True)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    table.horizontalHeader().setStretchLastSection(True)
+    fit_columns(table, stretch=len(headers) - 1)
     return table
 
 

@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
+    QTextOption,
 )
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -87,8 +88,10 @@ class RawConsole(QWidget):
         self.search_edit.setMaximumWidth(220)
         self.prev_button = QPushButton("◀")
         self.prev_button.setToolTip("Previous match (Shift+F3)")
+        self.prev_button.setAccessibleName("Previous match")
         self.next_button = QPushButton("▶")
         self.next_button.setToolTip("Next match (F3, or Enter in the search box)")
+        self.next_button.setAccessibleName("Next match")
         for button in (self.prev_button, self.next_button):
             button.setFixedWidth(32)
         self.search_status = QLabel()
@@ -100,7 +103,9 @@ class RawConsole(QWidget):
         self.view = QPlainTextEdit()
         self.view.setObjectName("rawConsole")
         self.view.setReadOnly(True)
-        self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        # Long log lines wrap: nothing is hidden past the right edge.
+        self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.view.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.view.setMaximumBlockCount(MAX_LINES)
         self.view.setFont(QFont("monospace", 9))
         self.view.setPlaceholderText("Select a connected device to see the bytes on its link.")

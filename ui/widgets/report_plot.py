@@ -18,6 +18,10 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.domain.reports import RunReport
+from app.services.reports.plots import CHAR_W, FONT_SIZE
+
+#: Text of the kind the figures hold, to measure a font's usual character width.
+SAMPLE = "Bench 1 Comms Hub 10:00:05 relay (truth) 8F35"
 
 TITLE_H = 16.0
 GAP = 10.0
@@ -113,7 +117,22 @@ def _draw(painter: QPainter, item: Any) -> None:
         font.setBold(item.bold)
         painter.setFont(font)
         painter.setPen(QColor(item.fill))
-        width = QFontMetricsF(font).horizontalAdvance(item.text)
+        metrics = QFontMetricsF(font)
+        width = metrics.horizontalAdvance(item.text)
+        # The figure was laid out for CHAR_W a character (as the PDF's fonts are): a wider
+        # screen font is narrowed to that room, so labels never run into their neighbours.
+        # Every text of a size is narrowed alike; one still too wide, a little more.
+        planned = CHAR_W * item.size / FONT_SIZE
+        typical = metrics.horizontalAdvance(SAMPLE) / len(SAMPLE)
+        squeeze = min(1.0, planned / typical)
+        room = len(item.text) * planned
+        if width * squeeze > room > 0:
+            squeeze = room / width
+        width *= squeeze
         x = item.x - (width if item.anchor == "end" else width / 2 if item.anchor == "middle"
                       else 0.0)
-        painter.drawText(QPointF(x, item.y), item.text)
+        painter.save()
+        painter.translate(x, item.y)
+        painter.scale(squeeze, 1.0)
+        painter.drawText(QPointF(0, 0), item.text)
+        painter.restore()

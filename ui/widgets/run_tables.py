@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
 
 from ui.theme import outcome_fill, outcome_text
+from ui.widgets.columns import fit_columns
 from ui.widgets.table_model import ColumnsTableModel
 
 
@@ -162,8 +163,5 @@ def make_table(model: ColumnsTableModel, stretch: int, parent: QWidget | None = 
     view.verticalHeader().setVisible(False)
     view.setAlternatingRowColors(True)
     view.setWordWrap(False)
-    header = view.horizontalHeader()
-    for col in range(len(model.columns)):
-        header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    fit_columns(view, stretch)
     return view

@@ -26,6 +26,7 @@ from ui.theme import (
     PHASE_LABELS,
     STATUS_STYLE,
     capacity_colour,
+    spaces_text,
     status_fill,
     status_label,
     status_text,
@@ -36,6 +37,7 @@ HEADER_H = 52  # day name, date, holiday
 STRIP_W = 36  # per-hour "used/capacity" strip in each day
 WEEKEND_WEIGHT = 0.45  # weekend columns are narrower: the lab is closed then
 MIN_ROW_H = 30
+LANE_WEIGHT = 0.75  # each further side-by-side lane widens its day by three quarters
 
 
 @dataclass(frozen=True)
@@ -149,23 +151,31 @@ class WeekCalendar(QWidget):
         self._placed = []
         if self._view is None:
             return
-        weights = [WEEKEND_WEIGHT if d.weekend else 1.0 for d in self._view.days]
+        # A day whose bookings overlap is wider, so its side-by-side blocks stay readable.
+        lanes = [1] * len(self._view.days)
+        for block in self._shown_blocks():
+            lanes[block.day_index] = max(lanes[block.day_index], block.columns)
+        weights = [(WEEKEND_WEIGHT if d.weekend else 1.0) * (1 + LANE_WEIGHT * (n - 1))
+                   for d, n in zip(self._view.days, lanes, strict=True)]
         usable = max(self.width() - GUTTER_W - 1, 7 * 40)
         x = float(GUTTER_W)
         for wt in weights:
             w = usable * wt / sum(weights)
             self._columns.append((x, w))
             x += w
-        for block in self._view.blocks:
-            if not self.show_inactive and block.booking.status not in ACTIVE_STATUSES \
-                    and block.booking.status is not BookingStatus.COMPLETED:
-                continue
+        for block in self._shown_blocks():
             col_x, col_w = self._columns[block.day_index]
             area_x, area_w = col_x + STRIP_W + 2, col_w - STRIP_W - 5
             lane_w = area_w / block.columns
             rect = QRectF(area_x + block.column * lane_w, self._y_of(block.start_h) + 1,
                           lane_w - 2, (block.end_h - block.start_h) * self._row_h() - 2)
             self._placed.append(PlacedBlock(rect, block))
+
+    def _shown_blocks(self) -> list[DayBlock]:
+        assert self._view is not None
+        return [b for b in self._view.blocks
+                if self.show_inactive or b.booking.status in ACTIVE_STATUSES
+                or b.booking.status is BookingStatus.COMPLETED]
 
     # --- painting ------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -180,6 +190,10 @@ class WeekCalendar(QWidget):
         self._paint_blocks(p)
         self._paint_now(p)
         self._paint_header(p)
+        if self.hasFocus():  # where the keys go: arrows move between bookings, Enter opens
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.setPen(QPen(self.palette().highlight().color(), 2))
+            p.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
         p.end()
 
     def _paint_background(self, p: QPainter) -> None:
@@ -307,37 +321,66 @@ class WeekCalendar(QWidget):
                 p.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 4, 4)
             self._paint_block_text(p, placed, bold, normal)
 
-    def _paint_block_text(self, p: QPainter, placed: PlacedBlock, bold: QFont, normal: QFont) -> None:
+    def block_details(self, placed: PlacedBlock) -> list[str]:
+        """What a block says below its organisation's name."""
         b = placed.block.booking
-        rect = placed.rect.adjusted(8, 3, -4, -3)
         view = self._view
         assert view is not None
         start, end = view.lab.local(b.start), view.lab.local(b.end)
         details = [
-            f"{b.spaces} spaces · {PHASE_LABELS.get(b.phase.value, b.phase.value)}",
+            f"{spaces_text(b.spaces)} · {PHASE_LABELS.get(b.phase.value, b.phase.value)}",
             f"{start:%H:%M}–{end:%H:%M}",
             status_label(b.status),
         ]
         if b.benches:
             details.append(", ".join(b.benches))
-        bold_m, normal_m = QFontMetrics(bold), QFontMetrics(normal)
+        return details
+
+    def block_lines(self, placed: PlacedBlock) -> tuple[list[tuple[QFont, str]], bool]:
+        """The lines painted in a block and whether they say everything.
+
+        Each text wraps at spaces (a word wider than the block at any character) onto as many
+        lines as the block's height holds; what does not fit ends in an ellipsis, and the
+        block's tooltip and the detail panel give it whole.
+        """
+        bold = QFont(self.font())
+        bold.setBold(True)
+        normal = QFont(self.font())
+        normal.setPointSizeF(max(normal.pointSizeF() - 0.5, 7))
+        rect = placed.rect.adjusted(8, 3, -4, -3)
         width = int(rect.width())
-        # A long organisation name wraps onto a second line when the block is tall enough to
-        # keep the details too; otherwise it is elided.
-        room = (rect.height() - bold_m.height() * 2) // max(normal_m.height(), 1)
-        org_lines = [b.org_name]
-        if bold_m.horizontalAdvance(b.org_name) > width and room >= len(details):
-            org_lines = _wrap_two(b.org_name, bold_m, width)
-        lines = [(bold, bold_m, t) for t in org_lines] + [(normal, normal_m, t) for t in details]
+        texts = [(bold, placed.block.booking.org_name)] + \
+            [(normal, t) for t in self.block_details(placed)]
+        lines: list[tuple[QFont, str]] = []
+        height = 0.0
+        for font, text in texts:
+            metrics = QFontMetrics(font)
+            for line in wrap_text(text, metrics, width):
+                if height + metrics.height() > rect.height() + 1:
+                    if lines:  # the last line that fits says that more follows
+                        last_font, last = lines[-1]
+                        lines[-1] = (last_font, QFontMetrics(last_font).elidedText(
+                            last + "…", Qt.TextElideMode.ElideRight, width))
+                    return lines, False
+                lines.append((font, metrics.elidedText(line, Qt.TextElideMode.ElideRight,
+                                                       width)))
+                height += metrics.height()
+        return lines, True
+
+    def elided_blocks(self) -> list[int]:
+        """Ids of the bookings whose block cannot say everything at the current size."""
+        return [p.booking_id for p in self._placed if not self.block_lines(p)[1]]
+
+    def _paint_block_text(self, p: QPainter, placed: PlacedBlock, bold: QFont, normal: QFont) -> None:
+        b = placed.block.booking
+        rect = placed.rect.adjusted(8, 3, -4, -3)
         p.setPen(status_text(b.status))
         y = rect.y()
-        for font, metrics, text in lines:
-            if y + metrics.height() > rect.bottom() + 1:
-                break
+        for font, text in self.block_lines(placed)[0]:
+            metrics = QFontMetrics(font)
             p.setFont(font)
-            p.drawText(QRectF(rect.x(), y, rect.width(), metrics.height()),
-                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                       metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
+            p.drawText(QRectF(rect.x(), y, rect.width() + 2, metrics.height()),
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
             y += metrics.height()
 
     def _paint_now(self, p: QPainter) -> None:
@@ -375,6 +418,14 @@ class WeekCalendar(QWidget):
         if cell is not None and self._view is not None:
             day: date = self._view.days[cell[0]].day
             self.sig_new_booking_requested.emit(day, cell[1])
+
+    def focusInEvent(self, event) -> None:
+        super().focusInEvent(event)
+        self.update()
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        self.update()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         order = [pb.booking_id for pb in sorted(
@@ -414,7 +465,7 @@ class WeekCalendar(QWidget):
             parts = [
                 f"<b>#{b.id} {b.org_name}</b>",
                 f"{start:%a %d %b %H:%M} – {end:%a %d %b %H:%M}",
-                f"{b.spaces} spaces · {PHASE_LABELS.get(b.phase.value)} · {status_label(b.status)}",
+                f"{spaces_text(b.spaces)} · {PHASE_LABELS.get(b.phase.value)} · {status_label(b.status)}",
             ]
             if b.benches:
                 parts.append("Benches: " + ", ".join(b.benches))
@@ -436,16 +487,34 @@ class WeekCalendar(QWidget):
                 f"spaces held, {max(view.capacity - used, 0)} free. Double-click to book.")
 
 
-def _wrap_two(text: str, metrics: QFontMetrics, width: int) -> list[str]:
-    """Split `text` at a space into two lines, the first as full as fits (the second may elide)."""
-    words = text.split()
-    first = words[0]
-    for i in range(1, len(words)):
-        candidate = " ".join(words[: i + 1])
-        if metrics.horizontalAdvance(candidate) > width:
-            return [first, " ".join(words[i:])]
-        first = candidate
-    return [first]
+def wrap_text(text: str, metrics: QFontMetrics, width: int) -> list[str]:
+    """`text` in lines no wider than `width`: broken at spaces, a longer word at any character."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if metrics.horizontalAdvance(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        current = ""
+        # A word wider than the block breaks at any character, unless the block is too narrow
+        # for that to be readable (under five characters): it is then elided.
+        while metrics.horizontalAdvance(word) > width >= 5 * metrics.averageCharWidth() \
+                and len(word) > 1:
+            cut = len(word) - 1
+            while cut > 1 and metrics.horizontalAdvance(word[:cut]) > width:
+                cut -= 1
+            dash = max(word.rfind("–", 0, cut), word.rfind("-", 0, cut))
+            if dash > 0:  # "09:00–17:00" breaks after its dash
+                cut = dash + 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        current = word
+    if current or not lines:
+        lines.append(current)
+    return lines
 
 
 class CalendarLegend(QWidget):

@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.domain.reports import RunReport
+from app.domain.severity import severity_word
 
 #: The files written, in order.
 CSV_FILES = ("run.csv", "steps.csv", "measurements.csv", "devices.csv", "alerts.csv",
@@ -59,7 +60,7 @@ def csv_tables(report: RunReport) -> dict[str, tuple[list[str], list[list[Any]]]
                     for s in r.steps for seq, m in enumerate(s.measurements)]
     devices = [[r.id, seq, d.label, d.kind, d.device_id, d.mpxn, d.manufacturer, d.model,
                 d.firmware] for seq, d in enumerate(r.devices)]
-    alerts = [[t(a.host_time), a.device, a.code, a.name, a.severity, t(a.device_time),
+    alerts = [[t(a.host_time), a.device, a.code, a.name, severity_word(a.severity), t(a.device_time),
                _num(a.latency_s), _num(a.target_s), "yes" if a.late else "no",
                a.event_id if a.event_id is not None else ""] for a in report.alerts]
     outages = [[o.outage_id, t(o.start), t(o.end), o.start_source, _num(o.duration_s),

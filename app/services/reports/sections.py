@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.domain.reports import AlertRow, RunReport
+from app.domain.severity import severity_word
 
 DEFAULT_ZONE = "Europe/London"
 NO_VALUE = "-"
@@ -49,9 +50,8 @@ def lab_time(moment: datetime | None, zone: tzinfo, millis: bool = False) -> str
 
 
 def severity_name(severity: str) -> str:
-    """The catalogue's "warning" is shown as non-critical (as on the Live page)."""
-    s = (severity or "").strip().lower()
-    return {"warning": "non-critical", "": "unknown"}.get(s, s)
+    """The severity in today's words (an alert stored as "warning" is non-critical)."""
+    return severity_word(severity)
 
 
 def duration_text(seconds: float | None) -> str:

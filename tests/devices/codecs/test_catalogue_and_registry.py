@@ -57,11 +57,20 @@ def test_power_alert_severities() -> None:
     assert catalogue.severity("8F36") == "critical"
     assert catalogue.severity(0x8F1D) == "critical"
     assert catalogue.severity("8f57") == "info"
-    assert catalogue.severity("8F35") == "warning"
-    assert catalogue.severity("8F1F") == "warning"
+    assert catalogue.severity("8F35") == "non-critical"
+    assert catalogue.severity("8F1F") == "non-critical"
     assert catalogue.severity("8F3F") == "critical"  # tamper
     assert catalogue.name("FFFF") == catalogue.severity("FFFF") == "unknown"
     assert "8F36" in catalogue and 0x8F36 in catalogue and "0000" not in catalogue
+
+
+def test_one_vocabulary_and_a_lab_copy_in_former_words_is_read(tmp_path: Path) -> None:
+    assert {default_catalogue().severity(c) for c in default_catalogue().codes()} == {
+        "critical", "non-critical", "info"}
+    path = tmp_path / "codes.csv"
+    path.write_text("code,name,severity\n8F35,Outage restored,Warning\n8F36,Outage,critical\n")
+    lab = AlertCatalogue.from_path(path)
+    assert lab.severity("8F35") == "non-critical" and lab.severity("8F36") == "critical"
 
 
 def test_catalogue_rejects_bad_rows(tmp_path: Path) -> None:

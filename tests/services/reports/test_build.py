@@ -40,7 +40,7 @@ def test_the_report_holds_the_record_the_alerts_and_the_outage(conn) -> None:
     restore = [a for a in report.alerts if a.code == "8F35"]
     assert len(restore) == 1
     alert = restore[0]
-    assert (alert.device, alert.severity, alert.target_s) == ("Bench 1 ESME", "warning", 8.0)
+    assert (alert.device, alert.severity, alert.target_s) == ("Bench 1 ESME", "non-critical", 8.0)
     assert alert.name and alert.device_time is not None and alert.event_id is not None
     measured = next(m.value for s in r.steps for m in s.measurements
                     if m.name == "restore_alert_latency_s")

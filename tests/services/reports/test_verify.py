@@ -169,3 +169,25 @@ def test_files_that_are_not_run_reports_are_refused(tmp_path, content, match) ->
     path.write_bytes(content)
     with pytest.raises(NotAReportError, match=match):
         verify_file(path, tmp_path / "unused.db", CLOCK)
+
+
+def test_alerts_stored_as_warning_by_earlier_versions_still_verify_and_read_non_critical(
+        db, tmp_path) -> None:
+    from app.services.reports.csv_export import csv_tables
+
+    # The run's alerts as an earlier version stored them: "warning" for non-critical. They are
+    # evidence a report was sealed from, so they are read in today's words, never rewritten.
+    conn = connect(db)
+    with conn:
+        changed = conn.execute(
+            "UPDATE events SET fields_json = json_set(fields_json, '$.severity', 'warning') "
+            "WHERE kind = 'alert' AND json_extract(fields_json, '$.severity') = 'non-critical'"
+        ).rowcount
+    conn.close()
+    assert changed > 0
+    report = exported(db)
+    result = verify_file(html_export(report, tmp_path / "report.html"), db, CLOCK)
+    assert result.valid, result.differences
+    header, rows = csv_tables(report)["alerts.csv"]
+    severities = {row[header.index("severity")] for row in rows}
+    assert "warning" not in severities and "non-critical" in severities

@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.domain.events import DeviceEvent, EventKind
+from app.domain.outages import MAINS_CHANNEL  # the relay_off / relay_on actions switch the mains
 from app.domain.runs import MeasurementResult
 from app.services.runs.bench_link import BenchLink
 from app.services.runs.steps.base import BaseStep, StepContext
 
-#: Relay channel switched by the ``relay_off`` / ``relay_on`` actions: the bench mains.
-MAINS_CHANNEL = 1
 ACK_TIMEOUT_S = 3.0
 
 
