@@ -107,24 +107,29 @@ def upgrade(connection: Connection) -> tuple[str | None, str]:
     from alembic import command
 
     before = current_revision(connection)
+    if before == HEAD:
+        return before, HEAD  # nothing to do, and no scripts to load
     check_not_newer(before)
-    if before != head_revision():
-        command.upgrade(alembic_config(connection), "head")
+    command.upgrade(alembic_config(connection), "head")
     return before, head_revision()
 
 
 def stamp_baseline_if_new(connection: Connection) -> bool:
     """Mark a SQLite file brought up to m009 by sqlite-utils as at the baseline revision.
 
-    Writes only the version table; the tables are there already. Does nothing to a file that
+    Writes only Alembic's version table (as Alembic itself creates it), so that opening a file
+    needs no migration scripts; the tables are there already. Does nothing to a file that
     Alembic has touched before.
 
     Returns:
         True when the file was stamped now.
     """
-    from alembic.migration import MigrationContext
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table
 
     if current_revision(connection) is not None:
         return False
-    MigrationContext.configure(connection).stamp(_scripts(), BASELINE)
+    version = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), nullable=False),
+                    PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"))
+    version.create(connection, checkfirst=True)
+    connection.execute(version.insert().values(version_num=BASELINE))
     return True
