@@ -49,3 +49,7 @@ def lab_ctx(ctx: AppContext) -> AppContext:
     ctx.lab_service.induct("cat@gasco.example", "Winchester", datetime(2025, 12, 1).date(),
                            reason="held at the lab before this store")
     return ctx
+
+
+# The throwaway PostgreSQL server (session-scoped) and a fresh database per test that asks.
+from tests.pg import pg_cluster, pg_url  # noqa: E402, F401

@@ -66,7 +66,7 @@ _NOTE_OPTIONS = frozenset({"notes", "reason", "override", "devices"})
 #: Options naming a lab, organisation or device by name or id.
 _REF_OPTIONS = frozenset({"lab", "org", "device"})
 #: Options holding data rather than names (an APDU in hex can be a few kilobytes).
-_DATA_OPTIONS = {"gbcs": 20_000}
+_DATA_OPTIONS = {"gbcs": 20_000, "lab_store": 2_000}
 
 
 class UsageError(Exception):
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         device_cmds,
         evidence_cmds,
         induction_cmds,
+        labstore_cmds,
         plan_cmds,
         report_cmds,
         run_cmds,
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     induction_cmds.register(sub, common)
     audit_cmds.register(sub, common)
     staff_cmds.register(sub, common)
+    labstore_cmds.register(sub, common)
     return parser
 
 

@@ -243,9 +243,9 @@ class BookingService:
             RuleRefusal: the principal may not request bookings (nothing is written).
         """
         (principal or self.principal).require(Action.BOOKINGS, "request bookings")
-        # The rule check reads what other bookings hold; only inside the write transaction can
-        # nobody else book those spaces between the check and our insert.
-        with self.bookings.write_transaction():
+        # The rule check reads what other bookings hold; only inside the write transaction, with
+        # the lab locked, can nobody else book those spaces between the check and our insert.
+        with self.bookings.write_transaction(lab_id=req.lab_id):
             reasons = self.check(lab, req)
             if reasons and override.strip():
                 (principal or self.principal).require(Action.OVERRIDE, "override a refused "

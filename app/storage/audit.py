@@ -7,11 +7,15 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection, insert, select
 from sqlite_utils import Database
+
+from app.storage.labstore import LabStore, lab_store
+from app.storage.tables import audit
 
 
 def write_audit(
-    db: Database | sqlite3.Connection,
+    db: Database | sqlite3.Connection | Connection,
     at: str,
     actor: str,
     action: str,
@@ -25,7 +29,9 @@ def write_audit(
     audit row are stored together or not at all.
 
     Args:
-        db: the lab store.
+        db: the lab store: the connection of the change's transaction (a repository of the lab
+            store passes the one ``LabStore.transaction()`` gave it), or the SQLite file's
+            Database or sqlite3 connection (repositories not yet on SQLAlchemy).
         at: when, as stored (ISO-8601 UTC text).
         actor: who (the workstation's user or a named actor).
         action: what was done, e.g. "created", "approve".
@@ -33,6 +39,11 @@ def write_audit(
         entity_id: its id, or None (a refused request is not a booking).
         details: what a reader of the trail needs, as JSON.
     """
+    if isinstance(db, Connection):
+        db.execute(insert(audit).values(
+            at=at, actor=actor, action=action, entity=entity, entity_id=entity_id,
+            details_json=json.dumps(details, default=str)))
+        return
     conn = db.conn if hasattr(db, "conn") else db  # a Database or a bare connection
     conn.execute(
         "INSERT INTO audit (at, actor, action, entity, entity_id, details_json) "
@@ -59,7 +70,7 @@ class AuditEntry:
 
 
 def list_audit(
-    db: Database,
+    db: Database | LabStore,
     entity: str | None = None,
     actor: str | None = None,
     since: str | None = None,
@@ -73,35 +84,37 @@ def list_audit(
         since: only rows at or after this instant, as stored (ISO-8601 UTC text).
         limit: at most this many rows (None: all).
     """
-    where, args = ["1 = 1"], []  # type: list[str], list[Any]
+    query = select(audit.c.id, audit.c.at, audit.c.actor, audit.c.action, audit.c.entity,
+                   audit.c.entity_id, audit.c.details_json)
     if entity is not None:
-        where.append("entity = ?")
-        args.append(entity)
+        query = query.where(audit.c.entity == entity)
     if actor is not None:
-        where.append("actor = ?")
-        args.append(actor)
+        query = query.where(audit.c.actor == actor)
     if since is not None:
-        where.append("at >= ?")
-        args.append(since)
-    sql = (f"SELECT id, at, actor, action, entity, entity_id, details_json FROM audit "
-           f"WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC")
+        query = query.where(audit.c.at >= since)
+    query = query.order_by(audit.c.at.desc(), audit.c.id.desc())
     if limit is not None:
-        sql += " LIMIT ?"
-        args.append(limit)
+        query = query.limit(limit)
+    with lab_store(db).reading() as conn:
+        rows = conn.execute(query).all()
     return [AuditEntry(id=i, at=at, actor=who or "", action=action, entity=entity_,
                        entity_id=entity_id, details=_details(details))
-            for i, at, who, action, entity_, entity_id, details in db.conn.execute(sql, args)]
+            for i, at, who, action, entity_, entity_id, details in rows]
 
 
-def audit_entities(db: Database) -> list[str]:
+def audit_entities(db: Database | LabStore) -> list[str]:
     """The kinds of thing the trail holds rows for, sorted."""
-    return [r[0] for r in db.conn.execute("SELECT DISTINCT entity FROM audit ORDER BY entity")]
+    with lab_store(db).reading() as conn:
+        return list(conn.execute(
+            select(audit.c.entity).distinct().order_by(audit.c.entity)).scalars())
 
 
-def audit_actors(db: Database) -> list[str]:
+def audit_actors(db: Database | LabStore) -> list[str]:
     """Everyone the trail names as actor, sorted."""
-    return [r[0] for r in db.conn.execute(
-        "SELECT DISTINCT actor FROM audit WHERE actor IS NOT NULL ORDER BY actor")]
+    with lab_store(db).reading() as conn:
+        return list(conn.execute(
+            select(audit.c.actor).distinct().where(audit.c.actor.is_not(None))
+            .order_by(audit.c.actor)).scalars())
 
 
 def _details(text: str | None) -> dict[str, Any]:

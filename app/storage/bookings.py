@@ -1,4 +1,4 @@
-"""Bookings, their per-day occupancy rows and the audit trail in the database."""
+"""Bookings, their per-day occupancy rows and the audit trail in the lab store (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import func, insert, select, update
 from sqlite_utils import Database
 
 from app.domain.bookings import (
@@ -23,8 +24,9 @@ from app.domain.bookings import (
 from app.domain.clock import Clock
 from app.domain.errors import NotFoundError
 from app.storage.audit import write_audit
+from app.storage.labstore import LabStore, lab_store
+from app.storage.tables import audit, booking_days, bookings, labs, organisations
 from app.storage.timefmt import from_db, to_db
-from app.storage.transactions import write_transaction
 
 _ACTIVE = tuple(s.value for s in ACTIVE_STATUSES)
 #: Life-cycle actions as past participles, for refusal sentences.
@@ -32,28 +34,36 @@ _PAST = {
     "approve": "approved", "reject": "rejected", "cancel": "cancelled", "checkin": "checked in",
     "complete": "completed", "no_show": "marked a no-show",
 }
-_SELECT = """
-SELECT b.*, l.name AS lab_name, o.name AS org_name
-FROM bookings b JOIN labs l ON l.id = b.lab_id JOIN organisations o ON o.id = b.org_id
-"""
+_SELECT = (select(bookings, labs.c.name.label("lab_name"), organisations.c.name.label("org_name"))
+           .join(labs, labs.c.id == bookings.c.lab_id)
+           .join(organisations, organisations.c.id == bookings.c.org_id))
 
 
 class BookingRepo:
     """Stores and loads :class:`Booking` values; answers occupancy questions quickly."""
 
-    def __init__(self, db: Database, clock: Clock, scope: int | None = None) -> None:
-        self.db = db
+    def __init__(self, db: Database | LabStore, clock: Clock, scope: int | None = None) -> None:
+        self.store = lab_store(db)
         self.clock = clock
         self.scope = scope  # a participant's organisation: get and list see only its bookings
 
     @contextmanager
-    def write_transaction(self) -> Iterator[None]:
-        """One write transaction holding the lab store's write lock (see `write_transaction`).
+    def write_transaction(self, lab_id: int | None = None) -> Iterator[None]:
+        """One write transaction in which a rule check and the writes it allows cannot interleave
+        with another workstation's.
 
         Services run a rule check and the writes it allows inside one such block, so no other
-        workstation can change what the check read before the writes are committed.
+        workstation can change what the check read before the writes are committed. On SQLite
+        the transaction holds the file's write lock from its first statement (see
+        `write_transaction`). On PostgreSQL, with `lab_id`, it locks the lab's row first
+        (``SELECT ... FOR UPDATE``): another workstation's check for the same lab waits until
+        this transaction ends, then reads what it committed; other labs are not held up.
         """
-        with write_transaction(self.db):
+        with self.store.transaction() as conn:
+            if lab_id is not None:
+                # SQLite has no row locks (SQLAlchemy leaves FOR UPDATE out there): its
+                # transaction already holds the whole file's write lock.
+                conn.execute(select(labs.c.id).where(labs.c.id == lab_id).with_for_update())
             yield
 
     def add(
@@ -61,35 +71,29 @@ class BookingRepo:
     ) -> Booking:
         """Insert a booking, its day rows and an audit entry in one transaction."""
         now = to_db(self.clock.now())
-        with write_transaction(self.db):
-            cur = self.db.conn.execute(
-                "INSERT INTO bookings (lab_id, org_id, start_utc, end_utc, spaces, phase, status, "
-                "roles, attendees_json, benches_json, devices, notes, override, "
-                "override_reasons_json, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    booking.lab_id, booking.org_id, to_db(booking.start), to_db(booking.end),
-                    booking.spaces, booking.phase.value, booking.status.value,
-                    ",".join(booking.roles), json.dumps(list(booking.attendees)),
-                    json.dumps(list(booking.benches)), booking.devices, booking.notes,
-                    booking.override,
-                    json.dumps([r.to_dict() for r in booking.override_reasons]), now, now,
-                ),
-            )
-            booking_id = int(cur.lastrowid)
-            self.db.conn.executemany(
-                "INSERT INTO booking_days (booking_id, lab_id, day, start_utc, end_utc) "
-                "VALUES (?,?,?,?,?)",
-                [
-                    (booking_id, booking.lab_id, s.day.isoformat(), to_db(s.start), to_db(s.end))
+        with self.store.transaction() as conn:
+            booking_id = int(conn.execute(insert(bookings).values(
+                lab_id=booking.lab_id, org_id=booking.org_id, start_utc=to_db(booking.start),
+                end_utc=to_db(booking.end), spaces=booking.spaces, phase=booking.phase.value,
+                status=booking.status.value, roles=",".join(booking.roles),
+                attendees_json=json.dumps(list(booking.attendees)),
+                benches_json=json.dumps(list(booking.benches)), devices=booking.devices,
+                notes=booking.notes, override=booking.override,
+                override_reasons_json=json.dumps([r.to_dict() for r in booking.override_reasons]),
+                created_at=now, updated_at=now,
+            )).inserted_primary_key[0])
+            if segments:
+                conn.execute(insert(booking_days), [
+                    {"booking_id": booking_id, "lab_id": booking.lab_id,
+                     "day": s.day.isoformat(), "start_utc": to_db(s.start),
+                     "end_utc": to_db(s.end)}
                     for s in segments
-                ],
-            )
+                ])
             details: dict[str, Any] = {"status": booking.status.value}
             if booking.override:
                 details["override"] = booking.override
                 details["reasons"] = [r.to_dict() for r in booking.override_reasons]
-            self._audit(actor, action, "booking", booking_id, details, now)
+            write_audit(conn, now, actor, action, "booking", booking_id, details)
         return self.get(booking_id)
 
     def set_status(
@@ -111,11 +115,11 @@ class BookingRepo:
             TransitionRefused: the booking is no longer `expected` (someone else moved it).
         """
         now = to_db(self.clock.now())
-        with write_transaction(self.db):
-            cur = self.db.conn.execute(
-                "UPDATE bookings SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
-                (status.value, now, booking_id, expected.value),
-            )
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                update(bookings)
+                .where(bookings.c.id == booking_id, bookings.c.status == expected.value)
+                .values(status=status.value, updated_at=now))
             if cur.rowcount != 1:
                 current = self.get(booking_id).status
                 raise TransitionRefused(
@@ -124,27 +128,18 @@ class BookingRepo:
                     f"(moved from another workstation), so it cannot be "
                     f"{_PAST.get(action, action)} any more.",
                 )
-            self._audit(
-                actor, action, "booking", booking_id,
-                {"from": expected.value, "to": status.value, "reason": why}, now,
-            )
+            write_audit(conn, now, actor, action, "booking", booking_id,
+                        {"from": expected.value, "to": status.value, "reason": why})
         return self.get(booking_id)
 
     def record_refusal(self, actor: str, request: dict[str, Any], reasons: list[Reason]) -> None:
         """Keep a refused request in the audit trail (it is not a booking)."""
-        with write_transaction(self.db):
-            self._audit(
-                actor, "refused", "booking", None,
-                {"request": request, "reasons": [r.to_dict() for r in reasons]},
-                to_db(self.clock.now()),
-            )
-
-    def _audit(self, actor: str, action: str, entity: str, entity_id: int | None,
-               details: dict[str, Any], at: str) -> None:
-        write_audit(self.db, at, actor, action, entity, entity_id, details)
+        with self.store.transaction() as conn:
+            write_audit(conn, to_db(self.clock.now()), actor, "refused", "booking", None,
+                        {"request": request, "reasons": [r.to_dict() for r in reasons]})
 
     @staticmethod
-    def _from_row(row: dict) -> Booking:
+    def _from_row(row) -> Booking:
         return Booking(
             id=row["id"], lab_id=row["lab_id"], org_id=row["org_id"],
             start=from_db(row["start_utc"]), end=from_db(row["end_utc"]),  # type: ignore[arg-type]
@@ -158,16 +153,15 @@ class BookingRepo:
             lab_name=row.get("lab_name", ""), org_name=row.get("org_name", ""),
         )
 
-    def _query(self, where: str, args: list[Any], order: str = "b.start_utc, b.id") -> list[Booking]:
-        sql = f"{_SELECT} WHERE {where} ORDER BY {order}"
-        cur = self.db.conn.execute(sql, args)
-        cols = [c[0] for c in cur.description]
-        return [self._from_row(dict(zip(cols, r))) for r in cur.fetchall()]
+    def _query(self, *where: Any) -> list[Booking]:
+        query = _SELECT.where(*where).order_by(bookings.c.start_utc, bookings.c.id)
+        with self.store.reading() as conn:
+            return [self._from_row(r) for r in conn.execute(query).mappings().all()]
 
     def get(self, booking_id: int, org_scope: int | None = None) -> Booking:
         """Booking `booking_id`; with `org_scope`, another organisation's is "no such booking"."""
         org_scope = self.scope if org_scope is None else org_scope
-        rows = self._query("b.id = ?", [booking_id])
+        rows = self._query(bookings.c.id == booking_id) if booking_id < 2**63 else []
         if not rows or (org_scope is not None and rows[0].org_id != org_scope):
             raise NotFoundError("id", f"There is no booking with id {booking_id}.")
         return rows[0]
@@ -187,38 +181,34 @@ class BookingRepo:
             org_scope: the organisation a participant may see (None: every organisation).
         """
         org_scope = self.scope if org_scope is None else org_scope
-        where, args = ["1 = 1"], []  # type: list[str], list[Any]
+        where: list[Any] = []
         if org_scope is not None:
-            where.append("b.org_id = ?")
-            args.append(org_scope)
+            where.append(bookings.c.org_id == org_scope)
         if lab_id is not None:
-            where.append("b.lab_id = ?")
-            args.append(lab_id)
+            where.append(bookings.c.lab_id == lab_id)
         if org_id is not None:
-            where.append("b.org_id = ?")
-            args.append(org_id)
+            where.append(bookings.c.org_id == org_id)
         if statuses:
-            where.append(f"b.status IN ({','.join('?' * len(statuses))})")
-            args.extend(s.value for s in statuses)
+            where.append(bookings.c.status.in_([s.value for s in statuses]))
         if start is not None:
-            where.append("b.end_utc > ?")
-            args.append(to_db(start))
+            where.append(bookings.c.end_utc > to_db(start))
         if end is not None:
-            where.append("b.start_utc < ?")
-            args.append(to_db(end))
-        return self._query(" AND ".join(where), args)
+            where.append(bookings.c.start_utc < to_db(end))
+        return self._query(*where)
 
     def occupancy(self, lab_id: int, first_day: date, last_day: date,
                   exclude_id: int | None = None) -> list[Occupancy]:
         """What active bookings hold on the lab's days from `first_day` to `last_day` inclusive."""
-        cur = self.db.conn.execute(
-            "SELECT d.booking_id, d.start_utc, d.end_utc, b.spaces, b.benches_json "
-            "FROM booking_days d JOIN bookings b ON b.id = d.booking_id "
-            f"WHERE d.lab_id = ? AND d.day BETWEEN ? AND ? AND b.status IN ({','.join('?' * len(_ACTIVE))})",
-            [lab_id, first_day.isoformat(), last_day.isoformat(), *_ACTIVE],
-        )
+        query = (select(booking_days.c.booking_id, booking_days.c.start_utc, booking_days.c.end_utc,
+                        bookings.c.spaces, bookings.c.benches_json)
+                 .join(bookings, bookings.c.id == booking_days.c.booking_id)
+                 .where(booking_days.c.lab_id == lab_id,
+                        booking_days.c.day.between(first_day.isoformat(), last_day.isoformat()),
+                        bookings.c.status.in_(_ACTIVE)))
+        with self.store.reading() as conn:
+            rows = conn.execute(query).all()
         out = []
-        for booking_id, s, e, spaces, benches in cur.fetchall():
+        for booking_id, s, e, spaces, benches in rows:
             if booking_id == exclude_id:
                 continue
             out.append(Occupancy(
@@ -229,21 +219,25 @@ class BookingRepo:
 
     def audit_for(self, booking_id: int) -> list[dict[str, Any]]:
         """The audit trail of one booking, oldest first."""
-        rows = self.db.conn.execute(
-            "SELECT at, actor, action, details_json FROM audit WHERE entity = 'booking' AND entity_id = ? ORDER BY id",
-            [booking_id],
-        ).fetchall()
+        with self.store.reading() as conn:
+            rows = conn.execute(
+                select(audit.c.at, audit.c.actor, audit.c.action, audit.c.details_json)
+                .where(audit.c.entity == "booking", audit.c.entity_id == booking_id)
+                .order_by(audit.c.id)).all()
         return [
             {"at": at, "actor": actor, "action": action, "details": json.loads(details or "{}")}
             for at, actor, action, details in rows
         ]
 
     def refusals(self) -> list[dict[str, Any]]:
-        rows = self.db.conn.execute(
-            "SELECT at, actor, details_json FROM audit WHERE entity = 'booking' AND action = 'refused' ORDER BY id"
-        ).fetchall()
+        with self.store.reading() as conn:
+            rows = conn.execute(
+                select(audit.c.at, audit.c.actor, audit.c.details_json)
+                .where(audit.c.entity == "booking", audit.c.action == "refused")
+                .order_by(audit.c.id)).all()
         return [{"at": at, "actor": actor, **json.loads(d)} for at, actor, d in rows]
 
     def count(self) -> int:
-        return self.db["bookings"].count
+        with self.store.reading() as conn:
+            return int(conn.execute(select(func.count()).select_from(bookings)).scalar_one())
 

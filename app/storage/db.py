@@ -10,6 +10,7 @@ from pathlib import Path
 import platformdirs
 from sqlite_utils import Database
 
+from app.storage import lab_schema
 from app.storage.migrations import migrations
 
 APP_NAME = "MeterLab"
@@ -54,6 +55,7 @@ class DbErrorKind(StrEnum):
     NOT_A_DATABASE = "not a database"
     NEWER_SCHEMA = "newer schema"
     CANNOT_OPEN = "cannot open"
+    UNREACHABLE = "unreachable"
 
 
 class DatabaseError(RuntimeError):
@@ -139,6 +141,7 @@ def open_database(path: Path | str, *, check_same_thread: bool = True) -> Databa
         _refuse_newer_schema(path)
         db = Database(connect(path, check_same_thread=check_same_thread))
         migrations.apply(db)
+        _bring_lab_store_to_head(db)
     except sqlite3.DatabaseError as exc:
         raise classify_sqlite_error(exc, path) from exc
     except OSError as exc:
@@ -146,6 +149,29 @@ def open_database(path: Path | str, *, check_same_thread: bool = True) -> Databa
             f"Cannot create the database {path}: {exc.strerror or exc}; check the --db path.",
             DbErrorKind.CANNOT_OPEN) from exc
     return db
+
+
+def _alembic_revision(conn: sqlite3.Connection) -> str | None:
+    """The lab store's Alembic revision in the file, or None (never stamped)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        [lab_schema.VERSION_TABLE]).fetchone():
+        return None
+    row = conn.execute(f"SELECT version_num FROM {lab_schema.VERSION_TABLE}").fetchone()
+    return row[0] if row else None
+
+
+def _bring_lab_store_to_head(db: Database) -> None:
+    """Stamp a file the sqlite-utils migrations just finished at the lab store's Alembic baseline,
+    and apply the lab store's later Alembic revisions (see :mod:`app.storage.lab_schema`)."""
+    revision = _alembic_revision(db.conn)
+    if revision == lab_schema.HEAD:
+        return  # the usual case: no Alembic at all
+    from app.storage.labstore import lab_store
+
+    with lab_store(db).transaction() as conn:
+        if revision is None:
+            lab_schema.stamp_baseline_if_new(conn)
+        lab_schema.upgrade(conn)
 
 
 def known_migrations() -> list[str]:
@@ -171,8 +197,16 @@ def _refuse_newer_schema(path: Path) -> None:
         applied = [row[0] for row in conn.execute(
             f"SELECT name FROM [{migrations.migrations_table}] WHERE migration_set = ? "
             "ORDER BY rowid", [migrations.name])]
+        revision = _alembic_revision(conn)
     finally:
         conn.close()
+    try:
+        lab_schema.check_not_newer(revision)
+    except lab_schema.NewerSchemaError as exc:
+        raise DatabaseError(
+            f"The database {path} has lab store schema revision {exc.revision}, newer than this "
+            f"MeterLab understands (up to {exc.head}); open it with the newer MeterLab that "
+            f"wrote it.", DbErrorKind.NEWER_SCHEMA) from None
     known = known_migrations()
     unknown = [name for name in applied if name not in known]
     if unknown:

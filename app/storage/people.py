@@ -1,17 +1,22 @@
-"""Participant organisations, people and inductions in the database."""
+"""Participant organisations, people and inductions in the lab store (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import func, insert, select, update
 from sqlite_utils import Database
 
 from app.domain.clock import Clock
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.participants import Induction, Organisation, Person
 from app.storage.audit import write_audit
+from app.storage.labstore import LabStore, lab_store
+from app.storage.tables import inductions, organisations, people
 from app.storage.timefmt import to_db
-from app.storage.transactions import write_transaction
+
+#: The largest id the lab store holds (64-bit on both engines).
+_MAX_ID = 2**63 - 1
 
 
 def _roles(text: str | None) -> tuple[str, ...]:
@@ -26,10 +31,17 @@ class OrgRepo:
             its own `org_scope` (None: every organisation).
     """
 
-    def __init__(self, db: Database, clock: Clock, scope: int | None = None) -> None:
-        self.db = db
+    def __init__(self, db: Database | LabStore, clock: Clock, scope: int | None = None) -> None:
+        self.store = lab_store(db)
         self.clock = clock
         self.scope = scope
+
+    def _rows(self, *where, order=None) -> list:
+        query = select(organisations).where(*where)
+        if order is not None:
+            query = query.order_by(order)
+        with self.store.reading() as conn:
+            return list(conn.execute(query).mappings().all())
 
     def add(self, org: Organisation, actor: str = "unknown") -> Organisation:
         """Insert an organisation and its audit entry in one transaction.
@@ -38,14 +50,14 @@ class OrgRepo:
             ValidationError: an organisation of that name (ignoring case) already exists.
         """
         now = to_db(self.clock.now())
-        with write_transaction(self.db):
+        with self.store.transaction() as conn:
             if self.find(org.name) is not None:
                 raise ValidationError("name", f"An organisation named {org.name!r} already exists.")
-            org_id = int(self.db["organisations"].insert({
-                "name": org.name.strip(), "roles": ",".join(org.roles),
-                "completed_roles": ",".join(org.completed_roles), "created_at": now,
-            }).last_pk)
-            write_audit(self.db, now, actor, "created", "organisation", org_id,
+            org_id = int(conn.execute(insert(organisations).values(
+                name=org.name.strip(), roles=",".join(org.roles),
+                completed_roles=",".join(org.completed_roles), created_at=now,
+            )).inserted_primary_key[0])
+            write_audit(conn, now, actor, "created", "organisation", org_id,
                         {"name": org.name.strip(), "roles": list(org.roles),
                          "completed_roles": list(org.completed_roles)})
         return self.get(org_id)
@@ -54,18 +66,18 @@ class OrgRepo:
         """Store changed names and roles of an organisation, with an audit entry."""
         if org.id is None:
             raise ValueError("organisation has no id")
-        with write_transaction(self.db):
-            self.db["organisations"].update(org.id, {
-                "name": org.name.strip(), "roles": ",".join(org.roles),
-                "completed_roles": ",".join(org.completed_roles),
-            })
-            write_audit(self.db, to_db(self.clock.now()), actor, "updated", "organisation", org.id,
+        with self.store.transaction() as conn:
+            conn.execute(update(organisations).where(organisations.c.id == org.id).values(
+                name=org.name.strip(), roles=",".join(org.roles),
+                completed_roles=",".join(org.completed_roles),
+            ))
+            write_audit(conn, to_db(self.clock.now()), actor, "updated", "organisation", org.id,
                         {"name": org.name.strip(), "roles": list(org.roles),
                          "completed_roles": list(org.completed_roles)})
         return self.get(org.id)
 
     @staticmethod
-    def _from_row(row: dict) -> Organisation:
+    def _from_row(row) -> Organisation:
         return Organisation(
             id=row["id"], name=row["name"], roles=_roles(row["roles"]),
             completed_roles=_roles(row["completed_roles"]),
@@ -73,7 +85,7 @@ class OrgRepo:
 
     def get(self, org_id: int, org_scope: int | None = None) -> Organisation:
         org_scope = self.scope if org_scope is None else org_scope
-        rows = list(self.db["organisations"].rows_where("id = ?", [org_id]))
+        rows = self._rows(organisations.c.id == org_id) if org_id <= _MAX_ID else []
         if not rows or (org_scope is not None and org_id != org_scope):
             raise NotFoundError("org", f"There is no organisation with id {org_id}.")
         return self._from_row(rows[0])
@@ -81,12 +93,12 @@ class OrgRepo:
     def find(self, ref: str | int) -> Organisation | None:
         text = str(ref).strip()
         found = None
-        if text.isdigit():
-            rows = list(self.db["organisations"].rows_where("id = ?", [int(text)]))
+        if text.isdigit() and int(text) <= _MAX_ID:
+            rows = self._rows(organisations.c.id == int(text))
             if rows:
                 found = self._from_row(rows[0])
         if found is None:
-            rows = list(self.db["organisations"].rows_where("lower(name) = lower(?)", [text]))
+            rows = self._rows(func.lower(organisations.c.name) == func.lower(text))
             found = self._from_row(rows[0]) if rows else None
         if found is not None and self.scope is not None and found.id != self.scope:
             return None
@@ -106,18 +118,24 @@ class OrgRepo:
     def list(self, org_scope: int | None = None) -> list[Organisation]:
         """Every organisation, or only `org_scope` (a participant's own)."""
         org_scope = self.scope if org_scope is None else org_scope
-        where, args = ("id = ?", [org_scope]) if org_scope is not None else (None, [])
-        return [self._from_row(r)
-                for r in self.db["organisations"].rows_where(where, args, order_by="name")]
+        where = [organisations.c.id == org_scope] if org_scope is not None else []
+        return [self._from_row(r) for r in self._rows(*where, order=organisations.c.name)]
 
 
 class PersonRepo:
     """Stores and loads :class:`Person` values with their inductions."""
 
-    def __init__(self, db: Database, clock: Clock, scope: int | None = None) -> None:
-        self.db = db
+    def __init__(self, db: Database | LabStore, clock: Clock, scope: int | None = None) -> None:
+        self.store = lab_store(db)
         self.clock = clock
         self.scope = scope  # a participant's organisation: reads see only its people
+
+    def _rows(self, *where, order=None) -> list:
+        query = select(people).where(*where)
+        if order is not None:
+            query = query.order_by(order)
+        with self.store.reading() as conn:
+            return list(conn.execute(query).mappings().all())
 
     def add(self, person: Person, actor: str = "unknown") -> Person:
         """Insert a person and their audit entry in one transaction.
@@ -126,19 +144,22 @@ class PersonRepo:
             ValidationError: a person with that email already exists.
         """
         now = to_db(self.clock.now())
-        with write_transaction(self.db):
+        with self.store.transaction() as conn:
             if self.find_by_email(person.email) is not None:
                 raise ValidationError("email", f"A person with email {person.email} already exists.")
-            pid = int(self.db["people"].insert({
-                "org_id": person.org_id, "name": person.name.strip(), "email": person.email,
-                "created_at": now,
-            }).last_pk)
-            write_audit(self.db, now, actor, "created", "person", pid,
+            pid = int(conn.execute(insert(people).values(
+                org_id=person.org_id, name=person.name.strip(), email=person.email,
+                created_at=now,
+            )).inserted_primary_key[0])
+            write_audit(conn, now, actor, "created", "person", pid,
                         {"name": person.name.strip(), "email": person.email,
                          "org_id": person.org_id})
         return self.get(pid)
 
     def _inductions(self, person_id: int) -> tuple[Induction, ...]:
+        with self.store.reading() as conn:
+            rows = conn.execute(select(inductions).where(inductions.c.person_id == person_id)
+                                .order_by(inductions.c.date)).mappings().all()
         return tuple(
             Induction(
                 id=r["id"], lab_id=r["lab_id"], date=date.fromisoformat(r["date"]),
@@ -150,17 +171,17 @@ class PersonRepo:
                 countersign_note=r.get("countersign_note") or "",
                 booking_id=r.get("booking_id"),
             )
-            for r in self.db["inductions"].rows_where("person_id = ?", [person_id], order_by="date")
+            for r in rows
         )
 
-    def _from_row(self, row: dict) -> Person:
+    def _from_row(self, row) -> Person:
         return Person(
             id=row["id"], name=row["name"], email=row["email"], org_id=row["org_id"],
             inductions=self._inductions(row["id"]),
         )
 
     def get(self, person_id: int) -> Person:
-        rows = list(self.db["people"].rows_where("id = ?", [person_id]))
+        rows = self._rows(people.c.id == person_id) if person_id <= _MAX_ID else []
         if rows and self.scope is not None and rows[0]["org_id"] != self.scope:
             rows = []
         if not rows:
@@ -168,7 +189,7 @@ class PersonRepo:
         return self._from_row(rows[0])
 
     def find_by_email(self, email: str) -> Person | None:
-        rows = list(self.db["people"].rows_where("email = ?", [email.strip().lower()]))
+        rows = self._rows(people.c.email == email.strip().lower())
         if rows and self.scope is not None and rows[0]["org_id"] != self.scope:
             return None
         return self._from_row(rows[0]) if rows else None
@@ -183,19 +204,14 @@ class PersonRepo:
         """People (of organisation `org_id` if given), with their inductions; `org_scope` limits
         them to a participant's own organisation whatever `org_id` says."""
         org_scope = self.scope if org_scope is None else org_scope
-        where, args = [], []  # type: list[str], list[object]
-        for value in (org_id, org_scope):
-            if value is not None:
-                where.append("org_id = ?")
-                args.append(value)
-        return [self._from_row(r) for r in self.db["people"].rows_where(
-            " AND ".join(where) or None, args, order_by="name")]
+        where = [people.c.org_id == value for value in (org_id, org_scope) if value is not None]
+        return [self._from_row(r) for r in self._rows(*where, order=people.c.name)]
 
     def add_induction(self, person_id: int, induction: Induction, actor: str = "unknown",
                       reason: str = "") -> Person:
         """Record an induction and its audit entry (with the reason given, if any) in one transaction."""
         now = to_db(self.clock.now())
-        with write_transaction(self.db):
+        with self.store.transaction() as conn:
             signed = {
                 "content_version": induction.content_version,
                 "content_sha256": induction.content_sha256,
@@ -204,11 +220,11 @@ class PersonRepo:
                 "countersign_note": induction.countersign_note,
                 "booking_id": induction.booking_id,
             }
-            induction_id = int(self.db["inductions"].insert({
-                "person_id": person_id, "lab_id": induction.lab_id,
-                "date": induction.date.isoformat(), "valid_until": induction.valid_until.isoformat(),
-                "delivered_by": induction.delivered_by, "created_at": now, **signed,
-            }).last_pk)
+            induction_id = int(conn.execute(insert(inductions).values(
+                person_id=person_id, lab_id=induction.lab_id,
+                date=induction.date.isoformat(), valid_until=induction.valid_until.isoformat(),
+                delivered_by=induction.delivered_by, created_at=now, **signed,
+            )).inserted_primary_key[0])
             details: dict = {"person_id": person_id, "lab_id": induction.lab_id,
                              "date": induction.date.isoformat(),
                              "valid_until": induction.valid_until.isoformat()}
@@ -216,5 +232,5 @@ class PersonRepo:
                 details.update(signed)
             if reason:
                 details["reason"] = reason
-            write_audit(self.db, now, actor, "created", "induction", induction_id, details)
+            write_audit(conn, now, actor, "created", "induction", induction_id, details)
         return self.get(person_id)

@@ -26,7 +26,7 @@ from sqlite_utils import Database
 
 
 @contextmanager
-def write_transaction(db: Database) -> Iterator[Database]:
+def write_transaction(db: Database | sqlite3.Connection) -> Iterator[Database | sqlite3.Connection]:
     """Run a block as one write transaction holding SQLite's write lock from its first statement.
 
     Commits when the block ends normally; rolls back everything it wrote when the block raises
@@ -34,8 +34,9 @@ def write_transaction(db: Database) -> Iterator[Database]:
     outermost block commits.
 
     Args:
-        db: the sqlite-utils database; its connection must use Python's default (legacy)
-            transaction handling, as :func:`app.storage.db.open_database` makes it.
+        db: the sqlite-utils database (or its sqlite3 connection); the connection must use
+            Python's default (legacy) transaction handling, as
+            :func:`app.storage.db.open_database` makes it.
 
     Yields:
         `db`, for convenience.
@@ -44,7 +45,7 @@ def write_transaction(db: Database) -> Iterator[Database]:
         sqlite3.OperationalError: the write lock was not free within the busy timeout
             ("database is locked"), or the database cannot be written.
     """
-    conn = db.conn
+    conn = db if isinstance(db, sqlite3.Connection) else db.conn
     if conn.in_transaction:
         with _savepoint(conn):
             yield db

@@ -1,8 +1,7 @@
-"""BookingRepo on a real SQLite file: storage, occupancy, compare-and-set status changes."""
+"""BookingRepo on a real SQLite file and on PostgreSQL: storage, occupancy, compare-and-set."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime
 
 import pytest
@@ -20,9 +19,9 @@ from app.domain.errors import NotFoundError
 from app.domain.lab import Bench, Lab
 from app.domain.participants import Organisation
 from app.storage.bookings import BookingRepo
-from app.storage.db import open_database
 from app.storage.labs import LabRepo
 from app.storage.people import OrgRepo
+from tests.storage.engines import engine  # noqa: F401 (a fixture: every test on both engines)
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 DAY = date(2026, 11, 30)
@@ -33,21 +32,16 @@ def at(h: int, d: date = DAY) -> datetime:
 
 
 @pytest.fixture
-def path(tmp_path):
-    p = tmp_path / "bookings.db"
-    db = open_database(p)
-    LabRepo(db, FixedClock(NOW)).add(Lab(name="Winchester", spaces=10,
-                                         benches=(Bench(1, "Bench 1"), Bench(2, "Bench 2"))))
-    OrgRepo(db, FixedClock(NOW)).add(Organisation(name="Acme"))
-    db.conn.close()
-    return p
+def db(engine):  # noqa: F811
+    LabRepo(engine.source, FixedClock(NOW)).add(
+        Lab(name="Winchester", spaces=10, benches=(Bench(1, "Bench 1"), Bench(2, "Bench 2"))))
+    OrgRepo(engine.source, FixedClock(NOW)).add(Organisation(name="Acme"))
+    return engine
 
 
 @pytest.fixture
-def repo(path):
-    db = open_database(path)
-    yield BookingRepo(db, FixedClock(NOW))
-    db.conn.close()
+def repo(db):
+    return BookingRepo(db.source, FixedClock(NOW))
 
 
 def booking(start: datetime, end: datetime, spaces: int = 2, benches: tuple[str, ...] = ()):
@@ -60,27 +54,24 @@ def add(repo: BookingRepo, start: datetime, end: datetime, **kw) -> Booking:
     return repo.add(booking(start, end, **kw), segs, actor="ann")
 
 
-def count(repo: BookingRepo, table: str) -> int:
-    return repo.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def test_add_stores_booking_day_rows_and_audit(repo) -> None:
+def test_add_stores_booking_day_rows_and_audit(db, repo) -> None:
     b = repo.add(booking(at(9), at(17, date(2026, 12, 1)), benches=("Bench 1",)),
                  [Segment(DAY, at(9), at(18)), Segment(date(2026, 12, 1), at(8), at(17))], "ann")
     assert (b.lab_name, b.org_name, b.spaces, b.benches) == ("Winchester", "Acme", 2, ("Bench 1",))
     assert repo.get(b.id) == b and repo.list(lab_id=1) == [b] and repo.count() == 1
-    assert count(repo, "booking_days") == 2
+    assert db.count("booking_days") == 2
     assert [(a["actor"], a["action"]) for a in repo.audit_for(b.id)] == [("ann", "requested")]
 
 
-def test_a_failing_day_row_leaves_no_booking(repo) -> None:
-    repo.db.execute("CREATE TRIGGER fail_day BEFORE INSERT ON booking_days "
-                    "WHEN NEW.day = '2026-12-01' BEGIN SELECT RAISE(ABORT, 'injected'); END")
-    with pytest.raises(sqlite3.IntegrityError, match="injected"):
+def test_a_failing_day_row_leaves_no_booking(db, repo) -> None:
+    db.fail_insert("booking_days", "NEW.day = '2026-12-01'", "injected")
+    with pytest.raises(db.integrity_error, match="injected"):
         repo.add(booking(at(9), at(17, date(2026, 12, 1))),
                  [Segment(DAY, at(9), at(18)), Segment(date(2026, 12, 1), at(8), at(17))], "ann")
-    assert [count(repo, t) for t in ("bookings", "booking_days")] == [0, 0]
-    assert repo.db.execute("SELECT count(*) FROM audit WHERE entity = 'booking'").fetchone()[0] == 0
+    assert [db.count(t) for t in ("bookings", "booking_days")] == [0, 0]
+    assert db.count("audit", "entity = 'booking'") == 0 and db.idle()
 
 
 def test_occupancy_counts_active_bookings_only(repo) -> None:
@@ -104,19 +95,16 @@ def test_list_filters(repo) -> None:
         repo.get(99)
 
 
-def test_set_status_is_compare_and_set_across_workstations(path, repo) -> None:
+def test_set_status_is_compare_and_set_across_workstations(db, repo) -> None:
     b = add(repo, at(9), at(12))
-    other_db = open_database(path)
-    try:
-        other = BookingRepo(other_db, FixedClock(NOW))
+    with db.second_workstation() as other_store:
+        other = BookingRepo(other_store, FixedClock(NOW))
         # Both workstations read the booking as requested; the other one approves first.
         seen_here = repo.get(b.id).status
         other.set_status(b.id, BookingStatus.REQUESTED, BookingStatus.SCHEDULED, "bob",
                          "approve", "")
         with pytest.raises(TransitionRefused) as err:
             repo.set_status(b.id, seen_here, BookingStatus.CANCELLED, "ann", "cancel", "")
-    finally:
-        other_db.conn.close()
     assert str(err.value) == (
         f"Booking #{b.id} was requested but is now scheduled (moved from another workstation), "
         "so it cannot be cancelled any more."
@@ -136,3 +124,24 @@ def test_refusals_are_kept_in_the_audit_trail(repo) -> None:
     assert repo.refusals() == [{"at": "2026-11-25T10:00:00.000000+00:00", "actor": "ann",
                                 "request": {"lab": "Winchester"},
                                 "reasons": [{"code": "capacity", "message": "Full."}]}]
+
+
+def test_a_booking_transaction_for_a_lab_holds_that_lab_only(db, repo) -> None:
+    """On PostgreSQL another workstation's booking check for the same lab waits (its lock is
+    refused here, NOWAIT); another lab's goes ahead. On SQLite the transaction holds the file's
+    write lock, so no other writer gets in at all."""
+    LabRepo(db.source, FixedClock(NOW)).add(Lab(name="Northampton", spaces=5))
+    with repo.write_transaction(lab_id=1):
+        if db.name == "postgresql":
+            import sqlalchemy.exc
+
+            with pytest.raises(sqlalchemy.exc.OperationalError, match="could not obtain lock"):
+                db.sql("SELECT id FROM labs WHERE id = 1 FOR UPDATE NOWAIT")
+            assert db.sql("SELECT id FROM labs WHERE id = 2 FOR UPDATE NOWAIT") == [(2,)]
+        else:
+            import sqlite3
+
+            with db.second_workstation() as other, pytest.raises(sqlite3.OperationalError,
+                                                                  match="locked"):
+                other.conn.execute("PRAGMA busy_timeout = 0")
+                other.conn.execute("BEGIN IMMEDIATE")

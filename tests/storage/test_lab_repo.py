@@ -1,8 +1,7 @@
-"""LabRepo on a real SQLite file: round trip, unique names, and all-or-nothing creation."""
+"""LabRepo on a real SQLite file and on PostgreSQL: round trip, unique names, all-or-nothing."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime, time
 
 import pytest
@@ -10,22 +9,20 @@ import pytest
 from app.domain.clock import FixedClock
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.lab import MAX_BENCHES, Bench, HolidayCalendar, Lab, OpeningHours
-from app.storage.db import open_database
 from app.storage.labs import LabRepo
+from tests.storage.engines import engine  # noqa: F401 (a fixture: every test on both engines)
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = open_database(tmp_path / "labs.db")
-    yield database
-    database.conn.close()
+def db(engine):  # noqa: F811
+    return engine
 
 
 @pytest.fixture
-def repo(db) -> LabRepo:
-    return LabRepo(db, FixedClock(NOW))
+def repo(engine) -> LabRepo:  # noqa: F811
+    return LabRepo(engine.source, FixedClock(NOW))
 
 
 def benches(n: int) -> tuple[Bench, ...]:
@@ -33,8 +30,7 @@ def benches(n: int) -> tuple[Bench, ...]:
 
 
 def counts(db) -> dict[str, int]:
-    return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("labs", "benches", "audit")}
+    return {t: db.count(t) for t in ("labs", "benches", "audit")}
 
 
 def test_round_trip_keeps_every_field(repo) -> None:
@@ -76,26 +72,31 @@ def test_a_name_taken_in_any_case_is_refused_and_nothing_written(db, repo) -> No
 
 def test_creation_is_audited(db, repo) -> None:
     lab = repo.add(Lab(name="Winchester", spaces=10, benches=benches(2)), actor="ann")
-    row = db.execute("SELECT actor, action, entity, entity_id FROM audit").fetchone()
-    assert row == ("ann", "created", "lab", lab.id)
+    rows = db.sql("SELECT actor, action, entity, entity_id FROM audit")
+    assert [tuple(r) for r in rows] == [("ann", "created", "lab", lab.id)]
 
 
 def test_a_failure_half_way_through_the_benches_leaves_nothing(db, repo) -> None:
-    # A real SQLite trigger fails the 250th bench, as a full disk or a killed process might.
-    db.execute("CREATE TRIGGER fail_bench BEFORE INSERT ON benches WHEN NEW.number = 250 "
-               "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
-    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+    # A real trigger fails the 250th bench, as a full disk or a killed process might.
+    db.fail_insert("benches", "NEW.number = 250")
+    with pytest.raises(db.integrity_error, match="injected failure"):
         repo.add(Lab(name="Winchester", spaces=10, benches=benches(400)))
     assert counts(db) == {"labs": 0, "benches": 0, "audit": 0}
-    assert not db.conn.in_transaction
+    assert db.idle()
 
 
 def test_a_bench_the_unique_index_refuses_leaves_nothing(db, repo) -> None:
     # A trigger renames the third bench to the first one's name, so the unique index on
     # (lab_id, name) refuses it after the lab and two benches were written.
-    db.execute("CREATE TRIGGER same_name AFTER INSERT ON benches WHEN NEW.number = 3 "
+    if db.name == "sqlite":
+        db.sql("CREATE TRIGGER same_name AFTER INSERT ON benches WHEN NEW.number = 3 "
                "BEGIN UPDATE benches SET name = 'Bench 1' WHERE id = NEW.id; END")
-    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+    else:
+        db.sql("CREATE FUNCTION same_name() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "IF NEW.number = 3 THEN NEW.name := 'Bench 1'; END IF; RETURN NEW; END $$")
+        db.sql("CREATE TRIGGER same_name BEFORE INSERT ON benches FOR EACH ROW "
+               "EXECUTE FUNCTION same_name()")
+    with pytest.raises(db.integrity_error, match="UNIQUE|duplicate key"):
         repo.add(Lab(name="Winchester", spaces=10, benches=benches(5)))
     assert counts(db) == {"labs": 0, "benches": 0, "audit": 0}
 

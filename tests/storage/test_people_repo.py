@@ -1,8 +1,7 @@
-"""OrgRepo and PersonRepo on a real SQLite file: round trips, unique keys, audited creation."""
+"""OrgRepo and PersonRepo on a real SQLite file and on PostgreSQL: round trips, unique keys, audit."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime
 
 import pytest
@@ -11,42 +10,40 @@ from app.domain.clock import FixedClock
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.lab import Lab
 from app.domain.participants import Induction, Organisation, Person
-from app.storage.db import open_database
 from app.storage.labs import LabRepo
 from app.storage.people import OrgRepo, PersonRepo
+from tests.storage.engines import engine  # noqa: F401 (a fixture: every test on both engines)
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = open_database(tmp_path / "people.db")
-    yield database
-    database.conn.close()
+def db(engine):  # noqa: F811
+    return engine
 
 
 @pytest.fixture
 def orgs(db) -> OrgRepo:
-    return OrgRepo(db, FixedClock(NOW))
+    return OrgRepo(db.source, FixedClock(NOW))
 
 
 @pytest.fixture
 def people(db) -> PersonRepo:
-    return PersonRepo(db, FixedClock(NOW))
+    return PersonRepo(db.source, FixedClock(NOW))
 
 
 def audit(db) -> list[tuple]:
-    return db.execute("SELECT actor, action, entity, entity_id FROM audit ORDER BY id").fetchall()
+    return [tuple(r) for r in db.sql(
+        "SELECT actor, action, entity, entity_id FROM audit ORDER BY id")]
 
 
 def fail_audit(db, entity: str) -> None:
     """Make the audit insert for `entity` fail, as a full disk would half-way through."""
-    db.execute(f"CREATE TRIGGER fail_audit BEFORE INSERT ON audit WHEN NEW.entity = '{entity}' "
-               "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    db.fail_insert("audit", f"NEW.entity = '{entity}'")
 
 
 def count(db, table: str) -> int:
-    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return db.count(table)
 
 
 def test_organisation_round_trip_update_and_lookups(db, orgs) -> None:
@@ -71,14 +68,14 @@ def test_organisation_name_taken_in_any_case_is_refused(db, orgs) -> None:
 
 def test_organisation_creation_failing_half_way_leaves_nothing(db, orgs) -> None:
     fail_audit(db, "organisation")
-    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+    with pytest.raises(db.integrity_error, match="injected failure"):
         orgs.add(Organisation(name="Acme"))
-    assert count(db, "organisations") == 0 and not db.conn.in_transaction
+    assert count(db, "organisations") == 0 and db.idle()
 
 
 def test_person_round_trip_with_inductions(db, orgs, people) -> None:
     org = orgs.add(Organisation(name="Acme"))
-    lab = LabRepo(db, FixedClock(NOW)).add(Lab(name="Winchester", spaces=10))
+    lab = LabRepo(db.source, FixedClock(NOW)).add(Lab(name="Winchester", spaces=10))
     ann = people.add(Person(name="Ann", email="ann@acme.example", org_id=org.id), "staff")
     assert people.find_by_email("ann@acme.example") == ann == people.get(ann.id)
     inducted = people.add_induction(
@@ -107,10 +104,10 @@ def test_email_taken_is_refused(db, orgs, people) -> None:
 @pytest.mark.parametrize("entity", ["person", "induction"])
 def test_person_and_induction_failing_half_way_leave_nothing(db, orgs, people, entity) -> None:
     org = orgs.add(Organisation(name="Acme"))
-    lab = LabRepo(db, FixedClock(NOW)).add(Lab(name="Winchester", spaces=10))
+    lab = LabRepo(db.source, FixedClock(NOW)).add(Lab(name="Winchester", spaces=10))
     ann = people.add(Person(name="Ann", email="ann@acme.example", org_id=org.id))
     fail_audit(db, entity)
-    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+    with pytest.raises(db.integrity_error, match="injected failure"):
         if entity == "person":
             people.add(Person(name="Bob", email="bob@acme.example", org_id=org.id))
         else:

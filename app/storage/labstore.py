@@ -1,0 +1,242 @@
+"""The lab store's connection: SQLAlchemy Core over a workstation's SQLite file or PostgreSQL.
+
+Repositories of the lab store take a :class:`LabStore` (or the sqlite-utils ``Database`` they always
+took, which :func:`lab_store` turns into one) and run every statement through it:
+
+- ``with store.transaction() as conn:`` for a change: one transaction, committed when the block
+  ends and rolled back when it raises; inside another such block it is a savepoint, so a
+  repository method is atomic on its own and also part of a service's larger transaction.
+- ``with store.reading() as conn:`` for a read: inside a transaction of this thread it reads there
+  (and sees what the transaction wrote), otherwise it reads the committed state.
+
+On SQLite the store shares the sqlite3 connection of the workstation's ``Database`` (no second
+connection): SQLAlchemy executes on it but never commits or rolls it back; transactions are
+:func:`app.storage.transactions.write_transaction`'s ``BEGIN IMMEDIATE``, exactly as for the rest
+of the file, so a booking, its day rows, its audit row and anything else the same transaction
+writes through sqlite-utils are committed together. A failing statement raises the sqlite3 error
+itself, as it always did.
+
+On PostgreSQL the store has an engine of its own (psycopg 3). A server that cannot be reached is a
+:class:`~app.storage.db.DatabaseError` saying "lab store unreachable: ...".
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.pool import StaticPool
+from sqlite_utils import Database
+
+from app.storage.db import DatabaseError, DbErrorKind
+from app.storage.transactions import write_transaction
+
+#: Where the lab store is when no ``--lab-store`` is given (else: the workstation's SQLite file).
+LAB_STORE_ENV = "MELAB_LAB_STORE"
+
+
+class LabStore:
+    """The lab store of one workstation: an engine and the transaction of each thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (a savepoint when one is open on this thread)."""
+        raise NotImplementedError
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection to read from: this thread's open transaction, else a fresh one."""
+        current = getattr(self._local, "conn", None)
+        if current is not None:
+            yield current
+            return
+        with self._translated(), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        yield
+
+    def close(self) -> None:
+        """Give back the engine's connections (the SQLite file's connection stays its owner's)."""
+        self.engine.dispose()
+
+
+class _SharedSqliteConnection:
+    """The workstation's sqlite3 connection as SQLAlchemy sees it: SQLAlchemy may execute on it
+    but neither commit, roll back nor close it (the transactions and the connection belong to
+    :func:`write_transaction` and the sqlite-utils Database)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db.conn, name)
+
+
+class SqliteLabStore(LabStore):
+    """The lab store in the workstation's SQLite file, on the file's one connection."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        shared = _SharedSqliteConnection(db)
+        super().__init__(create_engine(
+            "sqlite://", creator=lambda: shared, poolclass=StaticPool,
+            pool_reset_on_return=None))
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The Database's sqlite3 connection."""
+        return self.db.conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self._translated(), write_transaction(self.conn):
+            outer = getattr(self._local, "conn", None)
+            if outer is not None:
+                yield outer
+                return
+            with self.engine.connect() as conn:
+                self._local.conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.conn = None
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        # The sqlite3 error itself, as every caller (and the CLI's exit codes) always knew it.
+        try:
+            yield
+        except DBAPIError as exc:
+            if isinstance(exc.orig, sqlite3.Error):
+                raise exc.orig from None
+            raise
+
+
+class PostgresLabStore(LabStore):
+    """The lab store on a PostgreSQL server shared by the lab's workstations."""
+
+    def __init__(self, url: str | URL) -> None:
+        super().__init__(create_engine(postgres_url(url), pool_pre_ping=True))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        outer = getattr(self._local, "conn", None)
+        with self._translated():
+            if outer is not None:
+                with outer.begin_nested():
+                    yield outer
+                return
+            with self.engine.begin() as conn:
+                self._local.conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.conn = None
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except (OperationalError, InterfaceError) as exc:
+            if exc.connection_invalidated or _is_connection_error(exc):
+                raise DatabaseError(f"lab store unreachable: {_first_line(exc.orig)}",
+                                    DbErrorKind.UNREACHABLE) from exc
+            raise
+
+
+def _is_connection_error(exc: DBAPIError) -> bool:
+    import psycopg
+
+    return isinstance(exc.orig, psycopg.OperationalError) and (
+        exc.orig.sqlstate is None or exc.orig.sqlstate.startswith("08"))
+
+
+def _first_line(exc: BaseException | None) -> str:
+    return (str(exc).strip().splitlines() or ["no answer"])[0]
+
+
+def postgres_url(url: str | URL) -> URL:
+    """`url` (``postgresql://user@host/db``, libpq's form) as SQLAlchemy's psycopg 3 URL.
+
+    A password is taken from the environment or a password file the libpq way (PGPASSWORD,
+    ~/.pgpass, PGPASSFILE) when the URL has none.
+
+    Raises:
+        ValueError: not a PostgreSQL URL, or no database named.
+    """
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL ({exc})") from exc
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise ValueError(f"expected a postgresql:// URL, not {parsed.drivername}://")
+    if not parsed.database:
+        raise ValueError("the URL names no database (postgresql://user@host/DATABASE)")
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+#: The attribute of a sqlite-utils Database that holds its lab store (made on first use).
+_STORE_ATTRIBUTE = "_meterlab_lab_store"
+
+
+def lab_store(source: LabStore | Database) -> LabStore:
+    """The lab store of `source`: itself, or the one sharing a workstation Database's connection
+    (made once per Database, and kept with it: it lives and goes with the Database)."""
+    if isinstance(source, LabStore):
+        return source
+    store = getattr(source, _STORE_ATTRIBUTE, None)
+    if store is None:
+        store = SqliteLabStore(source)
+        setattr(source, _STORE_ATTRIBUTE, store)
+    return store
+
+
+def upgrade_lab_store(url: str | URL) -> tuple[str | None, str]:
+    """Create or upgrade the lab store's schema on a PostgreSQL server, in one transaction.
+
+    Returns:
+        The revision before (None: an empty database) and after.
+
+    Raises:
+        ValueError: `url` is not a PostgreSQL database URL.
+        DatabaseError: the server cannot be reached, or a newer MeterLab upgraded the database.
+    """
+    from app.storage import lab_schema
+
+    store = PostgresLabStore(url)
+    try:
+        with store.transaction() as conn:
+            return lab_schema.upgrade(conn)
+    except lab_schema.NewerSchemaError as exc:
+        raise DatabaseError(
+            f"The lab store has schema revision {exc.revision}, newer than this MeterLab "
+            f"understands (up to {exc.head}); upgrade MeterLab on this workstation.",
+            DbErrorKind.NEWER_SCHEMA) from None
+    finally:
+        store.close()
