@@ -49,41 +49,50 @@ def _setup(db_path: Path) -> None:
         ctx.close()
 
 
-def _request_worker(db_path: str, worker: int, days: list[date], barrier: Any, results: Any) -> None:
+def request_rounds(service: Any, labs: Any, worker: int, days: list[date], barrier: Any,
+                   results: Any) -> None:
     """Request SPACES_EACH spaces on each day, one day per round, in step with the others."""
+    for rnd, day in enumerate(days):
+        lab = labs.resolve("Tiny")
+        start = datetime.combine(day, time(9, 0), tzinfo=lab.tz)
+        end = datetime.combine(day, time(17, 0), tzinfo=lab.tz)
+        lab, req = service.build_request("Tiny", "Acme Energy", start, end, SPACES_EACH,
+                                         Phase.DEVICE)
+        barrier.wait(BARRIER_TIMEOUT_S)
+        try:
+            out = service.request(lab, req)
+            results.put((worker, rnd, out.status, [r.code for r in out.reasons]))
+        except Exception as exc:  # reported to the parent, which fails the test
+            results.put((worker, rnd, "error", [f"{type(exc).__name__}: {exc}"]))
+
+
+def move_rounds(service: Any, worker: int, moves: list[tuple[int, str]], barrier: Any,
+                results: Any) -> None:
+    """Apply one life-cycle action per round to the booking named for that round."""
+    for rnd, (booking_id, action) in enumerate(moves):
+        barrier.wait(BARRIER_TIMEOUT_S)
+        try:
+            service.transition(booking_id, action, f"by worker {worker}")
+            results.put((worker, rnd, "moved", ""))
+        except RuleRefusal as exc:
+            results.put((worker, rnd, "refused", str(exc)))
+        except Exception as exc:  # reported to the parent, which fails the test
+            results.put((worker, rnd, "error", f"{type(exc).__name__}: {exc}"))
+
+
+def _request_worker(db_path: str, worker: int, days: list[date], barrier: Any, results: Any) -> None:
     ctx = build_context(Path(db_path), FixedClock(NOW), actor=f"worker{worker}")
     try:
-        lab = ctx.labs.resolve("Tiny")
-        for rnd, day in enumerate(days):
-            start = datetime.combine(day, time(9, 0), tzinfo=lab.tz)
-            end = datetime.combine(day, time(17, 0), tzinfo=lab.tz)
-            lab, req = ctx.booking_service.build_request(
-                "Tiny", "Acme Energy", start, end, SPACES_EACH, Phase.DEVICE
-            )
-            barrier.wait(BARRIER_TIMEOUT_S)
-            try:
-                out = ctx.booking_service.request(lab, req)
-                results.put((worker, rnd, out.status, [r.code for r in out.reasons]))
-            except Exception as exc:  # reported to the parent, which fails the test
-                results.put((worker, rnd, "error", [f"{type(exc).__name__}: {exc}"]))
+        request_rounds(ctx.booking_service, ctx.labs, worker, days, barrier, results)
     finally:
         ctx.close()
 
 
 def _move_worker(db_path: str, worker: int, moves: list[tuple[int, str]], barrier: Any,
                  results: Any) -> None:
-    """Apply one life-cycle action per round to the booking named for that round."""
     ctx = build_context(Path(db_path), FixedClock(NOW), actor=f"worker{worker}")
     try:
-        for rnd, (booking_id, action) in enumerate(moves):
-            barrier.wait(BARRIER_TIMEOUT_S)
-            try:
-                ctx.booking_service.transition(booking_id, action, f"by worker {worker}")
-                results.put((worker, rnd, "moved", ""))
-            except RuleRefusal as exc:
-                results.put((worker, rnd, "refused", str(exc)))
-            except Exception as exc:  # reported to the parent, which fails the test
-                results.put((worker, rnd, "error", f"{type(exc).__name__}: {exc}"))
+        move_rounds(ctx.booking_service, worker, moves, barrier, results)
     finally:
         ctx.close()
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from app.domain.bookings import ACTIVE_STATUSES, Phase
 from app.domain.clock import FixedClock
-from app.domain.errors import RuleRefusal
 from app.domain.rules import peak_use
 from app.services.bookings import BookingService, LabService
 from app.storage.bookings import BookingRepo
@@ -25,6 +24,8 @@ from tests.services.test_booking_concurrency import (
     SPACES_EACH,
     WORKERS,
     _run,
+    move_rounds,
+    request_rounds,
 )
 
 ROUNDS = 8
@@ -77,18 +78,7 @@ def _setup(url: str, booked: int = 0, approve: bool = False) -> tuple[list[date]
 def _request_worker(url: str, worker: int, days: list[date], barrier: Any, results: Any) -> None:
     ws = Workstation(url, f"worker{worker}")
     try:
-        for rnd, day in enumerate(days):
-            lab = ws.labs.resolve("Tiny")
-            start = datetime.combine(day, time(9, 0), tzinfo=lab.tz)
-            end = datetime.combine(day, time(17, 0), tzinfo=lab.tz)
-            lab, req = ws.booking_service.build_request(
-                "Tiny", "Acme Energy", start, end, SPACES_EACH, Phase.DEVICE)
-            barrier.wait(60)
-            try:
-                out = ws.booking_service.request(lab, req)
-                results.put((worker, rnd, out.status, [r.code for r in out.reasons]))
-            except Exception as exc:  # reported to the parent, which fails the test
-                results.put((worker, rnd, "error", [f"{type(exc).__name__}: {exc}"]))
+        request_rounds(ws.booking_service, ws.labs, worker, days, barrier, results)
     finally:
         ws.close()
 
@@ -97,15 +87,7 @@ def _move_worker(url: str, worker: int, moves: list[tuple[int, str]], barrier: A
                  results: Any) -> None:
     ws = Workstation(url, f"worker{worker}")
     try:
-        for rnd, (booking_id, action) in enumerate(moves):
-            barrier.wait(60)
-            try:
-                ws.booking_service.transition(booking_id, action, f"by worker {worker}")
-                results.put((worker, rnd, "moved", ""))
-            except RuleRefusal as exc:
-                results.put((worker, rnd, "refused", str(exc)))
-            except Exception as exc:  # reported to the parent, which fails the test
-                results.put((worker, rnd, "error", f"{type(exc).__name__}: {exc}"))
+        move_rounds(ws.booking_service, worker, moves, barrier, results)
     finally:
         ws.close()
 

@@ -34,6 +34,17 @@ def demo(tmp_path: Path, clock: FixedClock) -> Iterator[tuple[AppContext, str]]:
 
 
 @pytest.fixture
+def live_ctx(tmp_path: Path) -> Iterator[AppContext]:
+    """The demo lab on a clock that moves from :data:`NOW`, as the GUI's does (pages that
+    follow now: Live, Runs)."""
+    from app.domain.clock import OffsetClock
+
+    ctx, _ = prepare_context(tmp_path / "live.db", OffsetClock(NOW), "tester", demo=True)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
 def ctx(demo: tuple[AppContext, str]) -> AppContext:
     return demo[0]
 

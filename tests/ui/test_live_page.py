@@ -9,27 +9,17 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from app.domain.clock import OffsetClock
 from app.domain.events import DeviceEvent, EventKind
 from app.main import AppContext
 from app.services.live_view import ViewMode
 from app.services.runtime import DeviceRuntime, ScriptedOutage
 from app.storage.devices import DeviceRepo, EventStore
 from app.storage.outages import AckRepo
-from ui.launch import prepare_context
 
 pytestmark = pytest.mark.timeout(90)
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 HUB, ESME = "Bench 1 Comms Hub", "Bench 1 ESME"
-
-
-@pytest.fixture
-def live_ctx(tmp_path: Path) -> Iterator[AppContext]:
-    # A clock that moves (as the GUI's does): the page follows now.
-    ctx, _ = prepare_context(tmp_path / "live.db", OffsetClock(NOW), "tester", demo=True)
-    yield ctx
-    ctx.close()
 
 
 @pytest.fixture

@@ -5,28 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
-from app.domain.clock import OffsetClock
-from app.main import AppContext
 from app.storage.outages import OutageRepo
 from ui.device_runtime import DeviceRuntimeHandle, start_device_runtime
-from ui.launch import prepare_context
 
 pytestmark = pytest.mark.timeout(90)
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 RELAY_BOARD = "Bench 1 relay"
-
-
-@pytest.fixture
-def live_ctx(tmp_path: Path) -> Iterator[AppContext]:
-    ctx, _ = prepare_context(tmp_path / "live.db", OffsetClock(NOW), "tester", demo=True)
-    yield ctx
-    ctx.close()
 
 
 @pytest.fixture
