@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QGraphicsView,
     QHBoxLayout,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QStackedWidget,
     QWidget,
 )
@@ -56,6 +57,9 @@ class MainWindow(QMainWindow):
         #: Set by File › Open database…: the file the launcher opens once this window closes.
         self.requested_database: Path | None = None
         self._guides: dict[str, QWidget] = {}
+        #: Asks whether to close while a run is going (given the run's title); True closes.
+        #: Replaceable in tests.
+        self.ask_abort_run: Callable[[str], bool] = self._ask_abort_run
 
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
@@ -166,6 +170,27 @@ class MainWindow(QMainWindow):
             return
         self.requested_database = path
         self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closing (Quit, the window's close button, Open database…) while a run is going
+        aborts it, its teardown restoring the supply: ask first."""
+        runs = self.pages.get("runs")
+        if getattr(runs, "handle", None) is not None:
+            title = runs.run_title.text()  # type: ignore[union-attr]
+            if not self.ask_abort_run(title):
+                self.requested_database = None
+                event.ignore()
+                return
+        super().closeEvent(event)
+
+    def _ask_abort_run(self, title: str) -> bool:
+        answer = QMessageBox.question(
+            self, "A run is going",
+            f"{title} is still running. Closing aborts it; its teardown then restores the "
+            f"bench's supply, and the run is stored as ABORTED.\n\nClose and abort the run?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def export_report(self) -> None:
         """Export the report of the run in view: the one selected in the Runs page's history,

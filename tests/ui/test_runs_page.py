@@ -278,3 +278,24 @@ def test_the_session_live_page_shows_its_bench_as_it_arrives_and_no_other(qtbot,
         for kiosk in (ours, theirs):
             kiosk.end("staff")
     assert live.feed._closed and empty.feed._closed
+
+
+def test_closing_the_window_during_a_run_asks_first(qtbot, window, page, runs_ctx) -> None:
+    asked: list[str] = []
+    answer = [False]
+
+    def ask(title: str) -> bool:
+        asked.append(title)
+        return answer[0]
+
+    window.ask_abort_run = ask
+    choose(page, "power-outage", duration_s=600)
+    page.start_run()
+    assert not window.close()  # "No": the window stays and the run goes on
+    assert window.isVisible() and page.handle is not None and window.requested_database is None
+    assert asked and "power-outage" in asked[0]
+    answer[0] = True
+    assert window.close()
+    page.shutdown()  # what the launcher does once the window has closed: abort, teardown
+    [run] = RunRepo(runs_ctx.db.conn).list()
+    assert run.verdict.value == "ABORTED"
