@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlite_utils import Database
 
 from app.domain.bookings import (
@@ -29,6 +29,13 @@ from app.storage.tables import audit, booking_days, bookings, labs, organisation
 from app.storage.timefmt import from_db, to_db
 
 _ACTIVE = tuple(s.value for s in ACTIVE_STATUSES)
+# What active bookings hold on a lab's days: read by every booking check, so built once.
+_OCCUPANCY = (select(booking_days.c.booking_id, booking_days.c.start_utc, booking_days.c.end_utc,
+                     bookings.c.spaces, bookings.c.benches_json)
+              .join(bookings, bookings.c.id == booking_days.c.booking_id)
+              .where(booking_days.c.lab_id == bindparam("lab_id"),
+                     booking_days.c.day.between(bindparam("first_day"), bindparam("last_day")),
+                     bookings.c.status.in_(_ACTIVE)))
 #: Life-cycle actions as past participles, for refusal sentences.
 _PAST = {
     "approve": "approved", "reject": "rejected", "cancel": "cancelled", "checkin": "checked in",
@@ -199,14 +206,9 @@ class BookingRepo:
     def occupancy(self, lab_id: int, first_day: date, last_day: date,
                   exclude_id: int | None = None) -> list[Occupancy]:
         """What active bookings hold on the lab's days from `first_day` to `last_day` inclusive."""
-        query = (select(booking_days.c.booking_id, booking_days.c.start_utc, booking_days.c.end_utc,
-                        bookings.c.spaces, bookings.c.benches_json)
-                 .join(bookings, bookings.c.id == booking_days.c.booking_id)
-                 .where(booking_days.c.lab_id == lab_id,
-                        booking_days.c.day.between(first_day.isoformat(), last_day.isoformat()),
-                        bookings.c.status.in_(_ACTIVE)))
         with self.store.reading() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(_OCCUPANCY, {"lab_id": lab_id, "first_day": first_day.isoformat(),
+                                             "last_day": last_day.isoformat()}).all()
         out = []
         for booking_id, s, e, spaces, benches in rows:
             if booking_id == exclude_id:

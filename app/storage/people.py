@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlite_utils import Database
 
 from app.domain.clock import Clock
@@ -17,6 +17,13 @@ from app.storage.timefmt import to_db
 
 #: The largest id the lab store holds (64-bit on both engines).
 _MAX_ID = 2**63 - 1
+# The booking check reads a person and their inductions for every attendee: these statements are
+# built once rather than on every call (building a statement costs more than running it).
+_ORG_BY_ID = select(organisations).where(organisations.c.id == bindparam("org_id"))
+_PERSON_BY_ID = select(people).where(people.c.id == bindparam("person_id"))
+_PERSON_BY_EMAIL = select(people).where(people.c.email == bindparam("email"))
+_INDUCTIONS_OF = (select(inductions).where(inductions.c.person_id == bindparam("person_id"))
+                  .order_by(inductions.c.date))
 
 
 def _roles(text: str | None) -> tuple[str, ...]:
@@ -42,6 +49,11 @@ class OrgRepo:
             query = query.order_by(order)
         with self.store.reading() as conn:
             return list(conn.execute(query).mappings().all())
+
+    def _read(self, statement, **values) -> list:
+        """Rows of a statement built once, with its parameters' values."""
+        with self.store.reading() as conn:
+            return list(conn.execute(statement, values).mappings().all())
 
     def add(self, org: Organisation, actor: str = "unknown") -> Organisation:
         """Insert an organisation and its audit entry in one transaction.
@@ -85,7 +97,7 @@ class OrgRepo:
 
     def get(self, org_id: int, org_scope: int | None = None) -> Organisation:
         org_scope = self.scope if org_scope is None else org_scope
-        rows = self._rows(organisations.c.id == org_id) if org_id <= _MAX_ID else []
+        rows = self._read(_ORG_BY_ID, org_id=org_id) if org_id <= _MAX_ID else []
         if not rows or (org_scope is not None and org_id != org_scope):
             raise NotFoundError("org", f"There is no organisation with id {org_id}.")
         return self._from_row(rows[0])
@@ -137,6 +149,11 @@ class PersonRepo:
         with self.store.reading() as conn:
             return list(conn.execute(query).mappings().all())
 
+    def _read(self, statement, **values) -> list:
+        """Rows of a statement built once, with its parameters' values."""
+        with self.store.reading() as conn:
+            return list(conn.execute(statement, values).mappings().all())
+
     def add(self, person: Person, actor: str = "unknown") -> Person:
         """Insert a person and their audit entry in one transaction.
 
@@ -158,8 +175,7 @@ class PersonRepo:
 
     def _inductions(self, person_id: int) -> tuple[Induction, ...]:
         with self.store.reading() as conn:
-            rows = conn.execute(select(inductions).where(inductions.c.person_id == person_id)
-                                .order_by(inductions.c.date)).mappings().all()
+            rows = conn.execute(_INDUCTIONS_OF, {"person_id": person_id}).mappings().all()
         return tuple(
             Induction(
                 id=r["id"], lab_id=r["lab_id"], date=date.fromisoformat(r["date"]),
@@ -181,7 +197,7 @@ class PersonRepo:
         )
 
     def get(self, person_id: int) -> Person:
-        rows = self._rows(people.c.id == person_id) if person_id <= _MAX_ID else []
+        rows = self._read(_PERSON_BY_ID, person_id=person_id) if person_id <= _MAX_ID else []
         if rows and self.scope is not None and rows[0]["org_id"] != self.scope:
             rows = []
         if not rows:
@@ -189,7 +205,7 @@ class PersonRepo:
         return self._from_row(rows[0])
 
     def find_by_email(self, email: str) -> Person | None:
-        rows = self._rows(people.c.email == email.strip().lower())
+        rows = self._read(_PERSON_BY_EMAIL, email=email.strip().lower())
         if rows and self.scope is not None and rows[0]["org_id"] != self.scope:
             return None
         return self._from_row(rows[0]) if rows else None
