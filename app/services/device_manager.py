@@ -296,8 +296,10 @@ class DeviceManager:
             target=self._finish, args=(label, session, session_id, capture, True),
             name=f"finish {label}", daemon=True)
         with self._lock:
+            # Started before it is listed, under the lock: wait_finished never joins a thread
+            # that has not started, nor misses one that has.
+            worker.start()
             self._finishers = [t for t in self._finishers if t.is_alive()] + [worker]
-        worker.start()
 
     def _finish(self, label: str, session: DeviceSession, session_id: int, capture: CaptureFile,
                 report: bool) -> None:
