@@ -145,12 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
 #: Commands that can work with a lab store on a server: their lab data is all shared there, or
 #: they use none. The others still need lab data that only the workstation's file holds.
 _LAB_STORE_COMMANDS = frozenset({
-    "lab", "org", "person", "booking", "induction", "audit", "lab-store",
+    "lab", "org", "person", "booking", "induction", "audit", "staff", "lab-store",
     "decode", "emulate", "plan", "bench", "outages", "sessions", "replay",
 })
 #: What a command refused with a lab store needs that is not shared yet.
 _NOT_YET_SHARED = {"run": "test runs", "report": "test runs", "device": "the devices registry",
-                   "capture": "the devices registry", "staff": "staff accounts"}
+                   "capture": "the devices registry"}
 
 
 def lab_store_url(args: argparse.Namespace) -> URL | None:
@@ -374,7 +374,8 @@ def principal_of(args: argparse.Namespace, db: Database, clock: Clock,
     """Who a command acts for: the participant named by `--participant`; else the staff account
     mapped to the OS login once staff accounts exist; else the workstation admin.
 
-    A participant is a person of the lab store (`store`, else :func:`lab_store_of`'s).
+    People and staff accounts are those of the lab store (`store`, else
+    :func:`lab_store_of`'s).
 
     Raises:
         NotFoundError / ValidationError: `--participant` names no person (field
@@ -383,15 +384,15 @@ def principal_of(args: argparse.Namespace, db: Database, clock: Clock,
     """
     from app.services.principals import participant_principal
 
+    if store is None:
+        with lab_store_of(args, db) as opened:
+            return principal_of(args, db, clock, opened)
     email = getattr(args, "participant", None)
     if email is not None:
-        if store is not None:
-            return participant_principal(store, clock, email)
-        with lab_store_of(args, db) as opened:
-            return participant_principal(opened, clock, email)
+        return participant_principal(store, clock, email)
     from app.services.accounts import cli_principal
 
-    return cli_principal(db, clock)
+    return cli_principal(store, clock)
 
 
 def cli_context(args: argparse.Namespace, clock: Clock) -> AppContext:

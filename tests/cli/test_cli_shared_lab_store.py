@@ -4,6 +4,7 @@ workstations that each keep their own SQLite bench file."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -130,7 +131,7 @@ def test_a_database_without_the_schema_is_refused_not_upgraded(pg_cluster, tmp_p
 @pytest.mark.parametrize(("argv", "needs"), [
     (("run", "list"), "test runs"),
     (("device", "list"), "the devices registry"),
-    (("staff", "list"), "staff accounts"),
+    (("capture", "--port", "/dev/null", "--protocol", "gbcs-hex", "--once"), "the devices registry"),
     (("report", "verify", "x.pdf"), "test runs"),
 ])
 def test_commands_needing_unshared_data_are_refused(tmp_path, capsys, monkeypatch, argv,
@@ -155,3 +156,32 @@ def test_a_password_in_the_option_is_refused(tmp_path, capsys) -> None:
     code, _, err = run(capsys, tmp_path / "bench.db", "booking", "list",
                        store="postgresql://meterlab:secret@dbhost/meterlab")
     assert code == 2 and "Leave the password out" in err and "secret" not in err
+
+
+def test_staff_accounts_are_the_shared_lab_stores(pg_url, tmp_path, capsys, monkeypatch) -> None:
+    """An account added at one workstation decides who commands act as at every other."""
+    store = libpq(pg_url)
+    first, second = tmp_path / "ws1.db", tmp_path / "ws2.db"
+    monkeypatch.setenv("LOGNAME", "ada")  # getpass.getuser() reads LOGNAME first
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"a long enough password\n")
+    os.close(write_fd)
+    with open(read_fd, encoding="utf-8") as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        code, out, err = run(capsys, first, "staff", "add", "--name", "Ada", "--role", "admin",
+                             "--login", "ada", "--password-stdin", store=store)
+    assert code == 0, err
+    assert out["name"] == "Ada" and not first.exists()  # nothing of it in the local file
+    code, out, _ = run(capsys, second, "staff", "list", store=store)
+    assert code == 0 and [a["name"] for a in out] == ["Ada"]
+    # Another login, at the second workstation: no account is mapped to it on the server.
+    monkeypatch.setenv("LOGNAME", "bob")
+    code, _, err = run(capsys, second, "lab", "add", "--name", "Lab", "--spaces", "4",
+                       store=store)
+    assert code == 3 and "No MeterLab staff account is mapped to login bob" in err
+    monkeypatch.setenv("LOGNAME", "ada")
+    code, _, err = run(capsys, second, "lab", "add", "--name", "Lab", "--spaces", "4",
+                       store=store)
+    assert code == 0, err
+    code, out, _ = run(capsys, second, "audit", "list", "--entity", "lab", store=store)
+    assert [(r["actor"], r["action"]) for r in out] == [("Ada", "created")]
