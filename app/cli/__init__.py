@@ -145,12 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
 #: Commands that can work with a lab store on a server: their lab data is all shared there, or
 #: they use none. The others still need lab data that only the workstation's file holds.
 _LAB_STORE_COMMANDS = frozenset({
-    "lab", "org", "person", "booking", "induction", "audit", "staff", "lab-store",
+    "lab", "org", "person", "booking", "induction", "audit", "staff", "device", "lab-store",
     "decode", "emulate", "plan", "bench", "outages", "sessions", "replay",
 })
-#: What a command refused with a lab store needs that is not shared yet.
-_NOT_YET_SHARED = {"run": "test runs", "report": "test runs", "device": "the devices registry",
-                   "capture": "the devices registry"}
+#: Why a command refused with a lab store cannot use one yet.
+_NOT_YET_SHARED = {
+    "run": "test runs are still kept only in the workstation's file",
+    "report": "test runs are still kept only in the workstation's file",
+    "capture": "its events still refer to the devices registry of the workstation's file",
+}
 
 
 def lab_store_url(args: argparse.Namespace) -> URL | None:
@@ -199,10 +202,10 @@ def check_lab_store_option(args: argparse.Namespace) -> None:
     if args.command is None:
         raise ValidationError("lab_store", f"The desktop cannot use a lab store yet; start it "
                                            f"without --lab-store and {LAB_STORE_ENV}.")
-    needs = _NOT_YET_SHARED.get(args.command, "its data")
+    why = _NOT_YET_SHARED.get(args.command, "its data is still kept only in the workstation's "
+                                            "file")
     raise ValidationError("lab_store", f"`meterlab {args.command}` cannot use a lab store yet "
-                                       f"({needs} are still kept only in the workstation's "
-                                       f"file); run it without --lab-store and "
+                                       f"({why}); run it without --lab-store and "
                                        f"{LAB_STORE_ENV}.")
 
 

@@ -130,7 +130,6 @@ def test_a_database_without_the_schema_is_refused_not_upgraded(pg_cluster, tmp_p
 
 @pytest.mark.parametrize(("argv", "needs"), [
     (("run", "list"), "test runs"),
-    (("device", "list"), "the devices registry"),
     (("capture", "--port", "/dev/null", "--protocol", "gbcs-hex", "--once"), "the devices registry"),
     (("report", "verify", "x.pdf"), "test runs"),
 ])
@@ -185,3 +184,24 @@ def test_staff_accounts_are_the_shared_lab_stores(pg_url, tmp_path, capsys, monk
     assert code == 0, err
     code, out, _ = run(capsys, second, "audit", "list", "--entity", "lab", store=store)
     assert [(r["actor"], r["action"]) for r in out] == [("Ada", "created")]
+
+
+def test_the_devices_registry_is_shared(pg_url, tmp_path, capsys) -> None:
+    store = libpq(pg_url)
+    first, second = tmp_path / "ws1.db", tmp_path / "ws2.db"
+    setup_lab(capsys, first, store)
+    code, out, err = run(capsys, first, "device", "add", "--label", "Bench 1 ESME", "--kind",
+                         "ESME", "--bench", "Bench 1", "--mpxn", "1312345678907", store=store)
+    assert code == 0, err
+    code, out, _ = run(capsys, second, "device", "list", store=store)
+    assert code == 0 and [(d["label"], d["bench"]) for d in out] == [("Bench 1 ESME", "Bench 1")]
+    code, _, err = run(capsys, second, "device", "add", "--label", "bench 1 esme", "--kind",
+                       "GSME", store=store)
+    assert code == 2 and "already exists" in err
+    conn = sqlite3.connect(first)
+    try:
+        assert conn.execute("SELECT count(*) FROM devices").fetchone()[0] == 0
+    finally:
+        conn.close()
+    code, out, _ = run(capsys, first, "audit", "list", "--entity", "device", store=store)
+    assert [r["action"] for r in out] == ["created"]
