@@ -115,6 +115,9 @@ def test_an_unreachable_server_is_one_sentence_exit_9_and_nothing_written(tmp_pa
     assert err.startswith("meterlab: --lab-store: lab store unreachable: ")
     assert err.count("\n") == 1
     assert not db.exists()  # nothing queued or kept locally for later
+    # A bench-store command still asks the server who is running it.
+    code, out, err = run(capsys, db, "sessions", "list", store=store)
+    assert (code, out) == (9, None) and "lab store unreachable" in err
 
 
 def test_a_database_without_the_schema_is_refused_not_upgraded(pg_cluster, tmp_path,
