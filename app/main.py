@@ -1,4 +1,10 @@
-"""Composition root: builds storage and services from a database path and a clock."""
+"""Composition root: builds storage and services from a database path and a clock.
+
+The bench store is always the workstation's SQLite file. The lab store is the same file, or a
+PostgreSQL server shared by the lab's workstations when a lab store URL is given: then the parts
+of the lab store already shared (labs, organisations, people, inductions, bookings, the audit
+trail) are read and written there only.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import URL
 from sqlite_utils import Database
 
 from app.domain.clock import Clock
@@ -17,6 +24,7 @@ from app.services.runs.recovery import close_interrupted_runs
 from app.storage.bookings import BookingRepo
 from app.storage.db import open_database
 from app.storage.labs import LabRepo
+from app.storage.labstore import LabStore, lab_store, open_lab_store
 from app.storage.people import OrgRepo, PersonRepo
 
 
@@ -36,6 +44,13 @@ class AppContext:
     booking_service: BookingService
     #: Who the services act for (scoping what they return, refusing what it may not do).
     principal: Principal = WORKSTATION_ADMIN
+    #: The lab store the repositories above use: the file's (on `db`'s connection) or a server's.
+    store: LabStore | None = None
+
+    @property
+    def shared(self) -> bool:
+        """The lab store is on a server shared by the lab's workstations."""
+        return self.store is not None and self.store.dialect == "postgresql"
 
     def act_as(self, principal: Principal) -> None:
         """Make the context's services act for `principal` from now on."""
@@ -48,6 +63,8 @@ class AppContext:
         self.orgs.scope = self.people.scope = self.bookings_repo.scope = scope
 
     def close(self) -> None:
+        if self.shared and self.store is not None:
+            self.store.close()
         self.db.conn.close()
 
 
@@ -81,22 +98,39 @@ def open_bench_database(db_path: Path, clock: Clock) -> Database:
 
 
 def build_context(db_path: Path, clock: Clock, actor: str | None = None,
-                  principal: Principal | None = None) -> AppContext:
+                  principal: Principal | None = None,
+                  lab_store_url: str | URL | None = None) -> AppContext:
     """Open the database at `db_path` (created and upgraded as needed, capture sessions and
     runs left open by a dead process closed) and wire the services, acting for `principal`
-    (default: the workstation admin)."""
-    db = open_bench_database(db_path, clock)
+    (default: the workstation admin).
+
+    With `lab_store_url`, labs, organisations, people, inductions, bookings and the audit trail
+    are on that PostgreSQL server (checked first: when it does not answer, nothing is opened
+    or written locally); the file at `db_path` stays the bench store.
+
+    Raises:
+        DatabaseError: the file cannot be opened or upgraded.
+        LabStoreError: the server does not answer or its schema is not this MeterLab's.
+    """
+    shared = open_lab_store(lab_store_url) if lab_store_url is not None else None
+    try:
+        db = open_bench_database(db_path, clock)
+    except BaseException:
+        if shared is not None:
+            shared.close()
+        raise
+    store = shared if shared is not None else lab_store(db)
     who = actor or default_actor()
     acting = principal or WORKSTATION_ADMIN
     # A participant's context reads only its organisation's data, whatever a page asks for.
     scope = acting.org_scope()
-    labs = LabRepo(db, clock)
-    orgs, people = OrgRepo(db, clock, scope), PersonRepo(db, clock, scope)
-    bookings = BookingRepo(db, clock, scope)
+    labs = LabRepo(store, clock)
+    orgs, people = OrgRepo(store, clock, scope), PersonRepo(store, clock, scope)
+    bookings = BookingRepo(store, clock, scope)
     return AppContext(
         db_path=Path(db_path), db=db, clock=clock, actor=who, labs=labs, orgs=orgs, people=people,
         bookings_repo=bookings,
         lab_service=LabService(labs, orgs, people, clock, who, acting),
         booking_service=BookingService(labs, orgs, people, bookings, clock, who, acting),
-        principal=acting,
+        principal=acting, store=store,
     )

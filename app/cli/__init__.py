@@ -26,7 +26,8 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -47,10 +48,12 @@ from app.domain.parsing import parse_now as parse_now_instant
 from app.storage.db import DatabaseError, classify_sqlite_error, default_db_path
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
     from sqlite_utils import Database
 
     from app.domain.principals import Principal
     from app.main import AppContext
+    from app.storage.labstore import LabStore
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_NO_ANSWER = 0, 1, 2, 3, 4
 EXIT_RUN_FAIL, EXIT_RUN_ERROR, EXIT_RUN_ABORTED = 5, 6, 7
@@ -90,6 +93,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="who is acting, for the audit trail (default: the login name)")
     parser.add_argument("--participant", default=default, metavar="EMAIL",
                         help="act as this participant: only its organisation's data, no changes")
+    parser.add_argument("--lab-store", default=default, metavar="URL",
+                        help="the lab's shared lab store, postgresql://user@host[:port]/database "
+                             "(default: $MELAB_LAB_STORE; none: everything in --db)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +140,73 @@ def build_parser() -> argparse.ArgumentParser:
     staff_cmds.register(sub, common)
     labstore_cmds.register(sub, common)
     return parser
+
+
+#: Commands that can work with a lab store on a server: their lab data is all shared there, or
+#: they use none. The others still need lab data that only the workstation's file holds.
+_LAB_STORE_COMMANDS = frozenset({
+    "lab", "org", "person", "booking", "induction", "audit", "staff", "device", "lab-store",
+    "decode", "emulate", "plan", "bench", "outages", "sessions", "replay",
+})
+#: Why a command refused with a lab store cannot use one yet.
+_NOT_YET_SHARED = {
+    "run": "test runs are still kept only in the workstation's file",
+    "report": "test runs are still kept only in the workstation's file",
+    "capture": "its events still refer to the devices registry of the workstation's file",
+}
+
+
+def lab_store_url(args: argparse.Namespace) -> URL | None:
+    """The lab store's URL, checked, from `--lab-store` or MELAB_LAB_STORE; None: neither.
+
+    Raises:
+        ValidationError: a password in `--lab-store` (process lists show it), or not a
+            PostgreSQL database URL.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from app.storage.labstore import LAB_STORE_ENV, postgres_url
+
+    given = getattr(args, "lab_store", None)
+    text = (given or os.environ.get(LAB_STORE_ENV, "")).strip()
+    if not text:
+        return None
+    try:
+        parsed = make_url(text)
+    except ArgumentError:
+        raise ValidationError("lab_store", "Expected a URL like "
+                                           "postgresql://meterlab@dbhost/meterlab.") from None
+    if given and parsed.password is not None:
+        raise ValidationError("lab_store", "Leave the password out of the URL (process lists "
+                                           "show it); put it in ~/.pgpass or PGPASSWORD.")
+    try:
+        return postgres_url(parsed)
+    except ValueError as exc:
+        raise ValidationError("lab_store", f"Expected a URL like postgresql://meterlab@dbhost/"
+                                           f"meterlab: {exc}.") from None
+
+
+def check_lab_store_option(args: argparse.Namespace) -> None:
+    """Keep the lab store's URL in ``args.lab_store_url`` (None: no lab store) and refuse a
+    command that would still read or write lab data in the workstation's file.
+
+    Raises:
+        ValidationError: a bad URL, or a command (or the desktop) not able to use a lab store yet.
+    """
+    from app.storage.labstore import LAB_STORE_ENV
+
+    args.lab_store_url = url = lab_store_url(args)
+    if url is None or args.command in _LAB_STORE_COMMANDS:
+        return
+    if args.command is None:
+        raise ValidationError("lab_store", f"The desktop cannot use a lab store yet; start it "
+                                           f"without --lab-store and {LAB_STORE_ENV}.")
+    why = _NOT_YET_SHARED.get(args.command, "its data is still kept only in the workstation's "
+                                            "file")
+    raise ValidationError("lab_store", f"`meterlab {args.command}` cannot use a lab store yet "
+                                       f"({why}); run it without --lab-store and "
+                                       f"{LAB_STORE_ENV}.")
 
 
 def parse_now(text: str | None) -> Clock:
@@ -224,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             emit(versions())
             return EXIT_OK
+        check_lab_store_option(args)
         if args.command is None:
             from app.gui_launch import launch_gui
 
@@ -237,7 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuleRefusal as exc:
         return fail(str(exc), EXIT_REFUSED)
     except DatabaseError as exc:
-        return fail(f"--db: {exc}", EXIT_STORAGE)
+        from app.storage.labstore import LabStoreError
+
+        option = "--lab-store" if isinstance(exc, LabStoreError) else "--db"
+        return fail(f"{option}: {exc}", EXIT_STORAGE)
     except sqlite3.IntegrityError:
         raise  # a broken constraint is a bug to see, not a storage condition to advise on
     except sqlite3.DatabaseError as exc:
@@ -274,9 +351,34 @@ def db_path_of(args: argparse.Namespace) -> Path:
     return Path(args.db) if getattr(args, "db", None) else default_db_path()
 
 
-def principal_of(args: argparse.Namespace, db: Database, clock: Clock) -> Principal:
+@contextmanager
+def lab_store_of(args: argparse.Namespace, db: Database) -> Iterator[LabStore]:
+    """The lab store a command works with: the server's (opened now, closed after) when a lab
+    store URL was given, else the one in the workstation's file `db`.
+
+    Raises:
+        LabStoreError: the server does not answer or has another schema.
+    """
+    from app.storage.labstore import lab_store, open_lab_store
+
+    url = getattr(args, "lab_store_url", None)
+    if url is None:
+        yield lab_store(db)
+        return
+    store = open_lab_store(url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def principal_of(args: argparse.Namespace, db: Database, clock: Clock,
+                 store: LabStore | None = None) -> Principal:
     """Who a command acts for: the participant named by `--participant`; else the staff account
     mapped to the OS login once staff accounts exist; else the workstation admin.
+
+    People and staff accounts are those of the lab store (`store`, else
+    :func:`lab_store_of`'s).
 
     Raises:
         NotFoundError / ValidationError: `--participant` names no person (field
@@ -285,21 +387,25 @@ def principal_of(args: argparse.Namespace, db: Database, clock: Clock) -> Princi
     """
     from app.services.principals import participant_principal
 
+    if store is None:
+        with lab_store_of(args, db) as opened:
+            return principal_of(args, db, clock, opened)
     email = getattr(args, "participant", None)
     if email is not None:
-        return participant_principal(db, clock, email)
+        return participant_principal(store, clock, email)
     from app.services.accounts import cli_principal
 
-    return cli_principal(db, clock)
+    return cli_principal(store, clock)
 
 
 def cli_context(args: argparse.Namespace, clock: Clock) -> AppContext:
     """The context a command works in, its services acting for :func:`principal_of`."""
     from app.main import build_context
 
-    ctx = build_context(db_path_of(args), clock, getattr(args, "actor", None))
+    ctx = build_context(db_path_of(args), clock, getattr(args, "actor", None),
+                        lab_store_url=getattr(args, "lab_store_url", None))
     try:
-        ctx.act_as(principal_of(args, ctx.db, clock))
+        ctx.act_as(principal_of(args, ctx.db, clock, ctx.store))
     except BaseException:
         ctx.close()
         raise

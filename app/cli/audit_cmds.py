@@ -21,12 +21,14 @@ def audit_list(args: argparse.Namespace, clock: Clock) -> int:
     limit = parse_positive_int(args.limit, "limit", maximum=1_000_000)
     db = open_database(db_path_of(args))
     try:
-        from app.cli import principal_of
+        from app.cli import lab_store_of, principal_of
         from app.domain.principals import Action
 
         # Admins read the audit trail (before any staff account exists, the workstation is one).
-        principal_of(args, db, clock).require(Action.AUDIT, "read the audit trail")
-        rows = list_audit(db, entity=args.entity, actor=args.actor_filter, since=since, limit=limit)
+        with lab_store_of(args, db) as store:
+            principal_of(args, db, clock, store).require(Action.AUDIT, "read the audit trail")
+            rows = list_audit(store, entity=args.entity, actor=args.actor_filter, since=since,
+                              limit=limit)
         emit([{**row.to_dict(), "at": local_iso(row.at)} for row in rows])
     finally:
         db.conn.close()
@@ -50,6 +52,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="SQLite database file (default: the user data directory)")
     p.add_argument("--now", default=argparse.SUPPRESS, metavar="ISO",
                    help="what 'now' is (default: the clock)")
+    p.add_argument("--lab-store", default=argparse.SUPPRESS, metavar="URL",
+                   help="the lab's shared lab store, postgresql://user@host[:port]/database "
+                        "(default: $MELAB_LAB_STORE)")
     p.add_argument("--entity", metavar="E",
                    help="only rows about this kind of thing: booking, device, run, induction, "
                         "person, organisation, lab, account, ...")

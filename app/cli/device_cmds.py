@@ -202,7 +202,7 @@ def device_add(args: argparse.Namespace, clock: Clock) -> int:
     from app.services.device_registry import DeviceRegistry
 
     ctx = cli_context(args, clock)
-    stored = DeviceRegistry(ctx.db, clock, ctx.principal).add(device, force=args.force)
+    stored = DeviceRegistry(ctx.store or ctx.db, clock, ctx.principal).add(device, force=args.force)
     emit(_device_dict(stored))
     return EXIT_OK
 
@@ -211,7 +211,7 @@ def device_list(args: argparse.Namespace, clock: Clock) -> int:
     from app.services.device_registry import DeviceRegistry
 
     ctx = cli_context(args, clock)
-    emit([_device_dict(d) for d in DeviceRegistry(ctx.db, clock, ctx.principal).list()])
+    emit([_device_dict(d) for d in DeviceRegistry(ctx.store or ctx.db, clock, ctx.principal).list()])
     return EXIT_OK
 
 

@@ -20,7 +20,8 @@ from app.main import AppContext, build_context
 
 
 def _ctx(args: argparse.Namespace, clock: Clock) -> AppContext:
-    return build_context(db_path_of(args), clock, getattr(args, "actor", None))
+    return build_context(db_path_of(args), clock, getattr(args, "actor", None),
+                         lab_store_url=getattr(args, "lab_store_url", None))
 
 
 def _principal(args: argparse.Namespace, ctx: AppContext) -> Principal | None:
@@ -30,7 +31,7 @@ def _principal(args: argparse.Namespace, ctx: AppContext) -> Principal | None:
         return None
     from app.services.principals import participant_principal
 
-    return participant_principal(ctx.db, ctx.clock, email)
+    return participant_principal(ctx.store or ctx.db, ctx.clock, email)
 
 
 def induction_show(args: argparse.Namespace, clock: Clock) -> int:

@@ -9,44 +9,29 @@ libpq's PGPASSWORD, ~/.pgpass or PGPASSFILE supply it.
 from __future__ import annotations
 
 import argparse
-import os
+from typing import TYPE_CHECKING
 
-from app.cli import EXIT_OK, EXIT_STORAGE, emit, fail
+from app.cli import EXIT_OK, EXIT_STORAGE, emit, fail, lab_store_url
 from app.domain.clock import Clock
 from app.domain.errors import ValidationError
 from app.storage.labstore import LAB_STORE_ENV
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
-def _lab_store_url(args: argparse.Namespace):
+
+def _lab_store_url(args: argparse.Namespace) -> URL:
     """The lab store's URL, checked, from `--lab-store` or the environment.
 
     Raises:
         ValidationError: none given, a password in `--lab-store`, or not a PostgreSQL URL.
     """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    from app.storage.labstore import postgres_url
-
-    given = getattr(args, "lab_store", None)
-    text = given or os.environ.get(LAB_STORE_ENV, "")
-    if not text.strip():
+    url = lab_store_url(args)
+    if url is None:
         raise ValidationError("lab_store", f"Give the PostgreSQL database to upgrade, e.g. "
                                            f"postgresql://meterlab@dbhost/meterlab (or set "
                                            f"{LAB_STORE_ENV}).")
-    try:
-        parsed = make_url(text.strip())
-    except ArgumentError:
-        raise ValidationError("lab_store", "Expected a URL like "
-                                           "postgresql://meterlab@dbhost/meterlab.") from None
-    if given and parsed.password is not None:
-        raise ValidationError("lab_store", "Leave the password out of the URL (process lists "
-                                           "show it); put it in ~/.pgpass or PGPASSWORD.")
-    try:
-        return postgres_url(parsed)
-    except ValueError as exc:
-        raise ValidationError("lab_store", f"Expected a URL like postgresql://meterlab@dbhost/"
-                                           f"meterlab: {exc}.") from None
+    return url
 
 
 def lab_store_upgrade(args: argparse.Namespace, clock: Clock) -> int:

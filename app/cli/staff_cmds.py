@@ -70,7 +70,18 @@ def read_password(args: argparse.Namespace) -> str:
 
 @contextmanager
 def _accounts(args: argparse.Namespace, clock: Clock) -> Iterator[tuple[AccountService, Principal]]:
-    """The account service on the --db database, and who the command acts as."""
+    """The account service on the lab store (the --db file's, or the --lab-store server's), and
+    who the command acts as."""
+    url = getattr(args, "lab_store_url", None)
+    if url is not None:
+        from app.storage.labstore import open_lab_store
+
+        store = open_lab_store(url)
+        try:
+            yield AccountService(store, clock), cli_principal(store, clock, os_login=_os_login())
+        finally:
+            store.close()
+        return
     db = open_database(db_path_of(args))
     try:
         yield AccountService(db, clock), cli_principal(db, clock, os_login=_os_login())

@@ -25,6 +25,7 @@ from app.domain.errors import RuleRefusal, ValidationError
 from app.domain.parsing import LONDON, MAX_NAME_CHARS, check_text
 from app.domain.principals import WORKSTATION_ADMIN, Action, Principal, Role, staff
 from app.storage.accounts import AccountRepo, StaffAccount
+from app.storage.labstore import LabStore
 
 __all__ = [
     "LOCK_S",
@@ -118,7 +119,8 @@ class AccountService:
             parameters makes older hashes be replaced at their owner's next sign-in.
     """
 
-    def __init__(self, db: Database, clock: Clock, hasher: PasswordHasher | None = None) -> None:
+    def __init__(self, db: Database | LabStore, clock: Clock,
+                 hasher: PasswordHasher | None = None) -> None:
         self.repo = AccountRepo(db, clock)
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
@@ -285,7 +287,8 @@ class AccountService:
             pass
 
 
-def cli_principal(db: Database, clock: Clock, os_login: str | None = None) -> Principal:
+def cli_principal(db: Database | LabStore, clock: Clock,
+                  os_login: str | None = None) -> Principal:
     """Who the command line acts as.
 
     With no staff account yet, the workstation (admin). Otherwise the enabled staff account mapped

@@ -14,12 +14,13 @@ from app.domain.errors import ValidationError
 from app.domain.principals import WORKSTATION_ADMIN, Action, Principal
 from app.storage.devices import DeviceRepo
 from app.storage.labs import LabRepo
+from app.storage.labstore import LabStore
 
 
 class DeviceRegistry:
     """The device registry's use cases, acting for `principal`."""
 
-    def __init__(self, db: Database, clock: Clock,
+    def __init__(self, db: Database | LabStore, clock: Clock,
                  principal: Principal = WORKSTATION_ADMIN) -> None:
         self.repo = DeviceRepo(db, clock)
         self.labs = LabRepo(db, clock)

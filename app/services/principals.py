@@ -13,10 +13,11 @@ from app.domain.clock import Clock
 from app.domain.errors import NotFoundError
 from app.domain.participants import validate_email
 from app.domain.principals import Principal, participant
+from app.storage.labstore import LabStore
 from app.storage.people import PersonRepo
 
 
-def participant_principal(db: Database, clock: Clock, email: str) -> Principal:
+def participant_principal(db: Database | LabStore, clock: Clock, email: str) -> Principal:
     """The participant principal of the person with `email` (their organisation's scope).
 
     Raises:

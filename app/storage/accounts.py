@@ -2,7 +2,8 @@
 
 The repository stores what it is given; who may change an account, and the password rules, are
 the account service's. Every change is written with its audit row in one transaction, and no audit
-row holds a password or a hash.
+row holds a password or a hash. SQLAlchemy Core, on the workstation's SQLite file or the lab's
+PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Connection, func, insert, select, text, update
 from sqlite_utils import Database
 
 from app.domain.clock import Clock
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.principals import Role
 from app.storage.audit import write_audit
+from app.storage.labstore import LabStore, lab_store
+from app.storage.tables import staff_accounts
 from app.storage.timefmt import from_db, to_db
-from app.storage.transactions import write_transaction
 
 ENTITY = "staff_account"
 
@@ -54,7 +57,11 @@ class Credentials:
     locked_until: datetime | None
 
 
-def _account(row: dict) -> StaffAccount:
+#: The largest id the lab store holds (64-bit on both engines).
+_MAX_ID = 2**63 - 1
+
+
+def _account(row) -> StaffAccount:  # type: ignore[no-untyped-def]
     created = from_db(row["created_at"])
     assert created is not None
     return StaffAccount(id=row["id"], name=row["name"], role=Role(row["role"]),
@@ -64,12 +71,28 @@ def _account(row: dict) -> StaffAccount:
 class AccountRepo:
     """Stores and loads staff accounts."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db = db
+    def __init__(self, db: Database | LabStore, clock: Clock) -> None:
+        self.store = lab_store(db)
         self.clock = clock
 
+    def _rows(self, *where, order=None) -> list:  # type: ignore[no-untyped-def]
+        query = select(staff_accounts).where(*where)
+        if order is not None:
+            query = query.order_by(*order)
+        with self.store.reading() as conn:
+            return list(conn.execute(query).mappings().all())
+
+    def _serialise(self, conn: Connection) -> None:
+        """Make the rules checked in this transaction (the first account an admin, the last
+        enabled admin kept) hold against another workstation changing accounts at the same
+        moment. SQLite's write transaction already excludes every other writer; PostgreSQL locks
+        the table against other account changes (reads go on) until the transaction ends."""
+        if self.store.dialect == "postgresql":
+            conn.execute(text("LOCK TABLE staff_accounts IN SHARE ROW EXCLUSIVE MODE"))
+
     def count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM staff_accounts").fetchone()[0])
+        with self.store.reading() as conn:
+            return int(conn.execute(select(func.count()).select_from(staff_accounts)).scalar_one())
 
     def add(self, name: str, role: Role, login: str | None, password_hash: str, actor: str,
             check: Callable[[int], None] | None = None) -> StaffAccount:
@@ -84,7 +107,8 @@ class AccountRepo:
             ValidationError: the name (ignoring case) or the login is taken.
         """
         now = to_db(self.clock.now())
-        with write_transaction(self.db):
+        with self.store.transaction() as conn:
+            self._serialise(conn)
             if check is not None:
                 check(self.count())
             taken = self._row_by_name(name)
@@ -96,17 +120,17 @@ class AccountRepo:
                 if holder is not None and not holder["disabled"]:
                     raise ValidationError("login", f"Login {login!r} is already mapped to the "
                                                    f"staff account {holder['name']!r}.")
-            account_id = int(self.db["staff_accounts"].insert({
-                "name": name, "name_key": name.casefold(), "role": role.value, "login": login,
-                "password_hash": password_hash, "disabled": 0, "failed_logins": 0,
-                "locked_until": None, "created_at": now, "updated_at": now,
-            }).last_pk)
-            write_audit(self.db, now, actor, "created", ENTITY, account_id,
+            account_id = int(conn.execute(insert(staff_accounts).values(
+                name=name, name_key=name.casefold(), role=role.value, login=login,
+                password_hash=password_hash, disabled=0, failed_logins=0, locked_until=None,
+                created_at=now, updated_at=now,
+            )).inserted_primary_key[0])
+            write_audit(conn, now, actor, "created", ENTITY, account_id,
                         {"name": name, "role": role.value, "login": login})
         return self.get(account_id)
 
     def get(self, account_id: int) -> StaffAccount:
-        rows = list(self.db["staff_accounts"].rows_where("id = ?", [account_id]))
+        rows = self._rows(staff_accounts.c.id == account_id) if 0 <= account_id <= _MAX_ID else []
         if not rows:
             raise NotFoundError("name", f"There is no staff account with id {account_id}.")
         return _account(rows[0])
@@ -132,12 +156,14 @@ class AccountRepo:
         return _account(row) if row else None
 
     def list(self) -> list[StaffAccount]:
-        return [_account(r) for r in self.db["staff_accounts"].rows_where(order_by="name_key")]
+        return [_account(r) for r in self._rows(order=[staff_accounts.c.name_key])]
 
     def count_enabled_admins(self) -> int:
-        return int(self.db.execute(
-            "SELECT count(*) FROM staff_accounts WHERE role = ? AND disabled = 0",
-            [Role.ADMIN.value]).fetchone()[0])
+        with self.store.reading() as conn:
+            return int(conn.execute(
+                select(func.count()).select_from(staff_accounts).where(
+                    staff_accounts.c.role == Role.ADMIN.value, staff_accounts.c.disabled == 0)
+            ).scalar_one())
 
     def credentials(self, name: str) -> Credentials | None:
         row = self._row_by_name(name)
@@ -146,22 +172,25 @@ class AccountRepo:
         return Credentials(_account(row), row["password_hash"], int(row["failed_logins"]),
                            from_db(row["locked_until"]))
 
+    def _update(self, conn: Connection, account_id: int, **values: object) -> None:
+        conn.execute(update(staff_accounts).where(staff_accounts.c.id == account_id)
+                     .values(**values))
+
     def set_password_hash(self, account_id: int, password_hash: str, actor: str) -> None:
         """Store a new password's hash, clear any sign-in lock, and audit it (without the hash)."""
         now = to_db(self.clock.now())
-        with write_transaction(self.db):
+        with self.store.transaction() as conn:
             account = self.get(account_id)
-            self.db["staff_accounts"].update(account_id, {
-                "password_hash": password_hash, "failed_logins": 0, "locked_until": None,
-                "updated_at": now})
-            write_audit(self.db, now, actor, "password_changed", ENTITY, account_id,
+            self._update(conn, account_id, password_hash=password_hash, failed_logins=0,
+                         locked_until=None, updated_at=now)
+            write_audit(conn, now, actor, "password_changed", ENTITY, account_id,
                         {"name": account.name})
 
     def rehash(self, account_id: int, password_hash: str) -> None:
         """Replace a hash by one of the same password with stronger parameters (not audited:
         nothing a reader of the trail needs changed)."""
-        with write_transaction(self.db):
-            self.db["staff_accounts"].update(account_id, {"password_hash": password_hash})
+        with self.store.transaction() as conn:
+            self._update(conn, account_id, password_hash=password_hash)
 
     def disable(self, account_id: int, actor: str,
                 check: Callable[[StaffAccount], None] | None = None) -> StaffAccount:
@@ -172,13 +201,14 @@ class AccountRepo:
                 refuse (e.g. the last enabled admin).
         """
         now = to_db(self.clock.now())
-        with write_transaction(self.db):
+        with self.store.transaction() as conn:
+            self._serialise(conn)
             account = self.get(account_id)
             if check is not None:
                 check(account)
             if not account.disabled:
-                self.db["staff_accounts"].update(account_id, {"disabled": 1, "updated_at": now})
-                write_audit(self.db, now, actor, "disabled", ENTITY, account_id,
+                self._update(conn, account_id, disabled=1, updated_at=now)
+                write_audit(conn, now, actor, "disabled", ENTITY, account_id,
                             {"name": account.name})
         return self.get(account_id)
 
@@ -186,39 +216,37 @@ class AccountRepo:
                        lock_until: datetime) -> datetime | None:
         """Count one more wrong password in a row; at `max_failures` lock until `lock_until`.
 
-        Counted and checked in one write transaction, so attempts from two processes at once are
-        all counted. The lock's end is stored (audited), not a start and length, so a changed lock
-        length applies to the next lock only.
+        Counted and checked in one write transaction (the row stays locked until it ends), so
+        attempts from two processes or workstations at once are all counted. The lock's end is
+        stored (audited), not a start and length, so a changed lock length applies to the next
+        lock only.
 
         Returns:
             the lock's end when this failure locked the account, else None.
         """
-        with write_transaction(self.db):
-            self.db.execute("UPDATE staff_accounts SET failed_logins = failed_logins + 1 "
-                            "WHERE id = ?", [account_id])
-            failures = int(self.db.execute("SELECT failed_logins FROM staff_accounts WHERE id = ?",
-                                           [account_id]).fetchone()[0])
+        with self.store.transaction() as conn:
+            self._update(conn, account_id, failed_logins=staff_accounts.c.failed_logins + 1)
+            failures = int(conn.execute(select(staff_accounts.c.failed_logins).where(
+                staff_accounts.c.id == account_id)).scalar_one())
             if failures < max_failures:
                 return None
-            self.db["staff_accounts"].update(account_id, {
-                "failed_logins": 0, "locked_until": to_db(lock_until)})
+            self._update(conn, account_id, failed_logins=0, locked_until=to_db(lock_until))
             account = self.get(account_id)
-            write_audit(self.db, to_db(self.clock.now()), account.name, "locked", ENTITY,
+            write_audit(conn, to_db(self.clock.now()), account.name, "locked", ENTITY,
                         account_id, {"name": account.name, "until": to_db(lock_until),
                                      "reason": f"{failures} wrong passwords in a row"})
         return lock_until
 
     def record_success(self, account_id: int) -> None:
-        with write_transaction(self.db):
-            self.db["staff_accounts"].update(account_id,
-                                             {"failed_logins": 0, "locked_until": None})
+        with self.store.transaction() as conn:
+            self._update(conn, account_id, failed_logins=0, locked_until=None)
 
-    def _row_by_name(self, name: str) -> dict | None:
-        rows = list(self.db["staff_accounts"].rows_where("name_key = ?", [name.casefold()]))
+    def _row_by_name(self, name: str):  # type: ignore[no-untyped-def]
+        rows = self._rows(staff_accounts.c.name_key == name.casefold())
         return rows[0] if rows else None
 
-    def _row_by_login(self, login: str) -> dict | None:
+    def _row_by_login(self, login: str):  # type: ignore[no-untyped-def]
         # The enabled account first: a disabled one may still carry the same login.
-        rows = list(self.db["staff_accounts"].rows_where("login = ?", [login],
-                                                         order_by="disabled, id"))
+        rows = self._rows(staff_accounts.c.login == login,
+                          order=[staff_accounts.c.disabled, staff_accounts.c.id])
         return rows[0] if rows else None

@@ -1,4 +1,5 @@
-"""The device registry, capture sessions and decoded events in the database."""
+"""The device registry (lab store: SQLAlchemy Core, SQLite or PostgreSQL), and the decoded
+events of the workstation's bench store (its SQLite file)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlite_utils import Database
 
 from app.domain.bookings import ACTIVE_STATUSES
@@ -18,13 +20,17 @@ from app.domain.errors import NotFoundError, ValidationError
 from app.domain.events import DeviceEvent, EventKind
 from app.storage.audit import write_audit
 from app.storage.capture_sessions import CaptureSessionRepo
+from app.storage.labstore import LabStore, lab_store
+from app.storage.tables import bookings, devices
 from app.storage.timefmt import from_db, to_db
-from app.storage.transactions import write_transaction
 
 logger = logging.getLogger(__name__)
 
+#: The largest id the lab store holds (64-bit on both engines).
+_MAX_ID = 2**63 - 1
 
-def _connection(row: dict[str, Any]) -> ConnectionSettings:
+
+def _connection(row: Any) -> ConnectionSettings:
     """A stored ``connection_json``; a value that no longer validates is kept, not fatal."""
     raw = json.loads(row["connection_json"] or "{}")
     try:
@@ -38,10 +44,11 @@ __all__ = ["CaptureSessionRepo", "DeviceRepo", "EventStore"]
 
 
 class DeviceRepo:
-    """Stores and loads :class:`Device` values."""
+    """Stores and loads :class:`Device` values: the devices registry, part of the lab store
+    (SQLAlchemy Core, on the workstation's SQLite file or the lab's PostgreSQL server)."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db = db
+    def __init__(self, db: Database | LabStore, clock: Clock) -> None:
+        self.store = lab_store(db)
         self.clock = clock
 
     def _row(self, d: Device) -> dict[str, Any]:
@@ -58,36 +65,45 @@ class DeviceRepo:
         return {"label": device.label, "kind": device.kind.value, "device_id": device.device_id,
                 "mpxn": device.mpxn, "bench": device.bench, "firmware": device.firmware}
 
+    def _rows(self, *where: Any) -> list[Any]:
+        query = select(devices).where(*where).order_by(devices.c.bench, devices.c.label)
+        with self.store.reading() as conn:
+            return list(conn.execute(query).mappings().all())
+
     def add(self, device: Device, actor: str = "unknown") -> Device:
         """Register a device, with its audit row, in one transaction."""
-        if self.find(device.label) is not None:
-            raise ValidationError("label", f"A device labelled {device.label!r} already exists.")
         now = to_db(self.clock.now())
-        with write_transaction(self.db):
-            pk = int(self.db["devices"].insert(self._row(device) | {"created_at": now}).last_pk)
-            write_audit(self.db, now, actor, "created", "device", pk, self._what(device))
+        with self.store.transaction() as conn:
+            if self.find(device.label) is not None:
+                raise ValidationError("label", f"A device labelled {device.label!r} already "
+                                               f"exists.")
+            pk = int(conn.execute(insert(devices).values(
+                **self._row(device), created_at=now)).inserted_primary_key[0])
+            write_audit(conn, now, actor, "created", "device", pk, self._what(device))
         return self.get(pk)
 
     def update(self, device: Device, actor: str = "unknown") -> Device:
         if device.id is None:
             raise ValueError("device has no id")
-        other = self.find(device.label)
-        if other is not None and other.id != device.id:
-            raise ValidationError("label", f"A device labelled {device.label!r} already exists.")
-        with write_transaction(self.db):
-            self.db["devices"].update(device.id, self._row(device))
-            write_audit(self.db, to_db(self.clock.now()), actor, "changed", "device", device.id,
+        with self.store.transaction() as conn:
+            other = self.find(device.label)
+            if other is not None and other.id != device.id:
+                raise ValidationError("label", f"A device labelled {device.label!r} already "
+                                               f"exists.")
+            conn.execute(update(devices).where(devices.c.id == device.id)
+                         .values(**self._row(device)))
+            write_audit(conn, to_db(self.clock.now()), actor, "changed", "device", device.id,
                         self._what(device))
         return self.get(device.id)
 
     def delete(self, device_id: int, actor: str = "unknown") -> None:
-        with write_transaction(self.db):
-            self.db["devices"].delete(device_id)
-            write_audit(self.db, to_db(self.clock.now()), actor, "deleted", "device", device_id,
+        with self.store.transaction() as conn:
+            conn.execute(delete(devices).where(devices.c.id == device_id))
+            write_audit(conn, to_db(self.clock.now()), actor, "deleted", "device", device_id,
                         {})
 
     @staticmethod
-    def _from_row(row: dict[str, Any]) -> Device:
+    def _from_row(row: Any) -> Device:
         return Device(
             id=row["id"], label=row["label"], kind=DeviceKind(row["kind"]),
             device_id=row["device_id"] or "", mpxn=row["mpxn"] or "",
@@ -97,7 +113,7 @@ class DeviceRepo:
         )
 
     def get(self, device_id: int) -> Device:
-        rows = list(self.db["devices"].rows_where("id = ?", [device_id]))
+        rows = self._rows(devices.c.id == device_id) if 0 <= device_id <= _MAX_ID else []
         if not rows:
             raise NotFoundError("device", f"There is no device with id {device_id}.")
         return self._from_row(rows[0])
@@ -105,12 +121,12 @@ class DeviceRepo:
     def find(self, ref: str | int) -> Device | None:
         """A device by id, label (case-insensitive) or EUI-64."""
         text = str(ref).strip()
-        if text.isdigit():
-            rows = list(self.db["devices"].rows_where("id = ?", [int(text)]))
+        if text.isdigit() and int(text) <= _MAX_ID:
+            rows = self._rows(devices.c.id == int(text))
             if rows:
                 return self._from_row(rows[0])
-        rows = list(self.db["devices"].rows_where(
-            "lower(label) = lower(?) OR upper(device_id) = upper(?)", [text, text]))
+        rows = self._rows(or_(func.lower(devices.c.label) == func.lower(text),
+                              func.upper(devices.c.device_id) == func.upper(text)))
         return self._from_row(rows[0]) if rows else None
 
     def list(self, org_scope: int | None = None) -> list[Device]:
@@ -119,16 +135,19 @@ class DeviceRepo:
         organisation's open bookings (requested, scheduled, checked in) hold right now, and
         none otherwise; bench names are matched ignoring case."""
         if org_scope is None:
-            return [self._from_row(r)
-                    for r in self.db["devices"].rows_where(order_by="bench, label")]
+            return [self._from_row(r) for r in self._rows()]
         now = to_db(self.clock.now())
-        statuses = [s.value for s in ACTIVE_STATUSES]
-        held = (
-            "lower(bench) IN (SELECT lower(j.value) FROM bookings b, json_each(b.benches_json) j "
-            f"WHERE b.org_id = ? AND b.status IN ({','.join('?' * len(statuses))}) "
-            "AND b.start_utc <= ? AND b.end_utc > ?)")
-        return [self._from_row(r) for r in self.db["devices"].rows_where(
-            held, [org_scope, *statuses, now, now], order_by="bench, label")]
+        with self.store.reading() as conn:
+            held_json = conn.execute(select(bookings.c.benches_json).where(
+                bookings.c.org_id == org_scope,
+                bookings.c.status.in_([s.value for s in ACTIVE_STATUSES]),
+                bookings.c.start_utc <= now, bookings.c.end_utc > now)).scalars().all()
+        held = {str(name).lower() for text in held_json for name in json.loads(text or "[]")}
+        if not held:
+            return []
+        # Compared here, not in SQL: the engines' lower() differ beyond ASCII.
+        return [self._from_row(r) for r in self._rows(devices.c.bench.is_not(None))
+                if r["bench"].lower() in held]
 
 
 def _iso_utc(moment: datetime) -> str:

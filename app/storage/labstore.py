@@ -17,7 +17,8 @@ writes through sqlite-utils are committed together. A failing statement raises t
 itself, as it always did.
 
 On PostgreSQL the store has an engine of its own (psycopg 3). A server that cannot be reached is a
-:class:`~app.storage.db.DatabaseError` saying "lab store unreachable: ...".
+:class:`LabStoreError` (a :class:`~app.storage.db.DatabaseError`) saying "lab store
+unreachable: ...". :func:`open_lab_store` opens it for a workstation, checking its schema.
 """
 
 from __future__ import annotations
@@ -165,9 +166,54 @@ class PostgresLabStore(LabStore):
             yield
         except (OperationalError, InterfaceError) as exc:
             if exc.connection_invalidated or _is_connection_error(exc):
-                raise DatabaseError(f"lab store unreachable: {_first_line(exc.orig)}",
+                raise LabStoreError(f"lab store unreachable: {_first_line(exc.orig)}",
                                     DbErrorKind.UNREACHABLE) from exc
             raise
+
+
+class LabStoreError(DatabaseError):
+    """The lab store on its server cannot be used (unreachable, no or another schema); the
+    message says why and what to do. A :class:`DatabaseError` of the ``--lab-store``, not the
+    workstation's file."""
+
+
+def open_lab_store(url: str | URL) -> PostgresLabStore:
+    """The lab store on a PostgreSQL server, checked: it answers and has this MeterLab's schema.
+
+    Nothing is written: an empty or older database is refused, not upgraded (that is
+    ``meterlab lab-store upgrade``'s job, done once for the lab, not by every workstation).
+
+    Raises:
+        ValueError: `url` is not a PostgreSQL database URL.
+        LabStoreError: the server does not answer, or the database has no, an older or a newer
+            schema.
+    """
+    from app.storage import lab_schema
+
+    store = PostgresLabStore(url)
+    try:
+        with store.reading() as conn:
+            revision = lab_schema.current_revision(conn)
+        if revision is None:
+            raise LabStoreError(
+                "the lab store's database has no MeterLab tables yet; create them with "
+                "`meterlab lab-store upgrade`.", DbErrorKind.CANNOT_OPEN)
+        if revision != lab_schema.HEAD:
+            try:
+                lab_schema.check_not_newer(revision)
+            except lab_schema.NewerSchemaError as exc:
+                raise LabStoreError(
+                    f"The lab store has schema revision {exc.revision}, newer than this "
+                    f"MeterLab understands (up to {exc.head}); upgrade MeterLab on this "
+                    f"workstation.", DbErrorKind.NEWER_SCHEMA) from None
+            raise LabStoreError(
+                f"the lab store has schema revision {revision}, older than this MeterLab's "
+                f"{lab_schema.HEAD}; upgrade it once with `meterlab lab-store upgrade`.",
+                DbErrorKind.CANNOT_OPEN)
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def _is_connection_error(exc: DBAPIError) -> bool:
@@ -234,7 +280,7 @@ def upgrade_lab_store(url: str | URL) -> tuple[str | None, str]:
         with store.transaction() as conn:
             return lab_schema.upgrade(conn)
     except lab_schema.NewerSchemaError as exc:
-        raise DatabaseError(
+        raise LabStoreError(
             f"The lab store has schema revision {exc.revision}, newer than this MeterLab "
             f"understands (up to {exc.head}); upgrade MeterLab on this workstation.",
             DbErrorKind.NEWER_SCHEMA) from None

@@ -1,4 +1,5 @@
-"""Stored test runs: written in pieces, finished once, read back whole, listed by filters."""
+"""Stored test runs on a real SQLite file and on PostgreSQL: written in pieces, finished once,
+read back whole, listed by filters, sealed once."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.domain.clock import FixedClock
+from app.domain.participants import Organisation
 from app.domain.runs import (
     MeasurementOutcome,
     MeasurementResult,
@@ -16,7 +19,9 @@ from app.domain.runs import (
 from app.services.runs.api import RunDeviceInfo, RunEvidenceItem, RunResult, RunStart
 from app.storage.capture_sessions import ProcessOwner
 from app.storage.db import open_database
+from app.storage.people import OrgRepo
 from app.storage.runs import RunRepo
+from tests.storage.engines import engine  # noqa: F401 (a fixture: every test on both engines)
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -49,10 +54,13 @@ def a_step(index: int = 0, outcome: StepOutcome = StepOutcome.PASS, value: objec
 
 
 @pytest.fixture
-def repo(tmp_path):
-    db = open_database(tmp_path / "runs.db")
-    yield RunRepo(db.conn, ProcessOwner("here", 1, "1"))
-    db.conn.close()
+def db(engine):  # noqa: F811
+    return engine
+
+
+@pytest.fixture
+def repo(db) -> RunRepo:
+    return RunRepo(db.source, ProcessOwner("here", 1, "1"))
 
 
 def test_a_run_reads_back_as_it_was_written(repo: RunRepo) -> None:
@@ -120,10 +128,8 @@ def test_unknown_run_is_none(repo: RunRepo) -> None:
     assert repo.get(42) is None
 
 
-def test_list_filters_and_orders_newest_first(repo: RunRepo) -> None:
-    org = repo.conn.execute(
-        "INSERT INTO organisations (name, roles) VALUES ('Acme Energy', 'IS')").lastrowid
-    repo.conn.commit()
+def test_list_filters_and_orders_newest_first(db, repo: RunRepo) -> None:
+    org = OrgRepo(db.source, FixedClock(T0)).add(Organisation(name="Acme Energy")).id
     a = repo.start(a_start(at=T0, org_id=org))
     b = repo.start(a_start(bench="Bench 2", plan="readout-sanity", at=T0 + timedelta(hours=1),
                            devices=(RunDeviceInfo("Meter X", "ESME", "01-02-03-04-05-06-07-08"),)))
@@ -160,15 +166,43 @@ def test_open_runs_give_the_owner_and_the_last_step_end(repo: RunRepo) -> None:
     assert open_runs[0].owner == ProcessOwner("here", 1, "1")
 
 
-def test_list_uses_an_index_for_each_filter(repo: RunRepo) -> None:
+def test_list_uses_an_index_for_each_filter(tmp_path) -> None:
+    conn = open_database(tmp_path / "plan.db").conn
+
     def plan_of(where: str) -> str:
-        rows = repo.conn.execute(
+        rows = conn.execute(
             f"EXPLAIN QUERY PLAN SELECT id FROM runs WHERE {where} ORDER BY started DESC",
             ("x",)).fetchall()
         return " ".join(r[-1] for r in rows)
 
     for column in ("bench", "plan_name", "verdict", "org_id"):
         assert f"idx_runs_{column}_started" in plan_of(f"{column} = ?")
-    devices = " ".join(r[-1] for r in repo.conn.execute(
+    devices = " ".join(r[-1] for r in conn.execute(
         "EXPLAIN QUERY PLAN SELECT run_id FROM run_devices WHERE label = ?", ("x",)))
     assert "idx_run_devices_label" in devices
+    conn.close()
+
+
+def test_the_first_seal_stays_and_neighbours_on_a_bench(db, repo: RunRepo) -> None:
+    a = repo.start(a_start(at=T0))
+    b = repo.start(a_start(at=T0 + timedelta(hours=1)))
+    repo.start(a_start(bench="Bench 2", at=T0 + timedelta(minutes=30)))
+    repo.finish(RunResult(a, Verdict.PASS, T0 + timedelta(minutes=10), ()))
+    assert repo.neighbours_on_bench(b) == (T0 + timedelta(minutes=10), None)
+    assert repo.neighbours_on_bench(a) == (None, T0 + timedelta(hours=1))
+    assert repo.neighbours_on_bench(999) == (None, None)
+    assert repo.sealed(a) is None
+    assert repo.set_seal(a, "s1", '{"x": 1}', T0) is None
+    assert repo.set_seal(a, "s2", '{"x": 2}', T0) == "s1"
+    assert repo.sealed(a) == ("s1", '{"x": 1}') and repo.get(a).seal == "s1"  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="no run 999"):
+        repo.set_seal(999, "s", "{}", T0)
+    assert db.count("run_seals") == 1 and db.idle()
+    assert repo.get(2**70) is None
+
+
+def test_a_run_start_and_its_audit_row_are_one_transaction(db, repo: RunRepo) -> None:
+    db.fail_insert("audit", "NEW.action = 'started'")
+    with pytest.raises(db.integrity_error):
+        repo.start(a_start())
+    assert db.count("runs") == 0 and db.count("run_devices") == 0 and db.idle()
