@@ -129,7 +129,8 @@ def test_abort_in_the_middle_of_an_outage_restores_the_supply(qtbot, page, runti
     qtbot.waitUntil(lambda: page.steps_model.rows[0].status == "RUNNING", timeout=30_000)
     qtbot.waitUntil(lambda: not runtime.emulator.bench.power.is_on(time.monotonic()), timeout=30_000)
     qtbot.mouseClick(page.abort_button, Qt.MouseButton.LeftButton)
-    assert "Aborting" in page.run_status.text()
+    # The page says so at once; on a busy machine the teardown may already have started.
+    assert "Aborting" in page.run_status.text() or "Teardown" in page.run_status.text()
     qtbot.waitUntil(lambda: page.verdict_label.text() == "ABORTED", timeout=60_000)
     assert statuses(page)[0] == "ABORTED"
     assert statuses(page)[-1] == "PASS"  # the teardown: supply on
