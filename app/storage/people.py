@@ -17,6 +17,14 @@ from app.storage.timefmt import to_db
 
 #: The largest id the lab store holds (64-bit on both engines).
 _MAX_ID = 2**63 - 1
+
+
+def _read(store: LabStore, statement, values: dict | None = None) -> list:
+    """The rows of `statement` (with its parameters' values) as mappings."""
+    with store.reading() as conn:
+        return list(conn.execute(statement, values or {}).mappings().all())
+
+
 # The booking check reads a person and their inductions for every attendee: these statements are
 # built once rather than on every call (building a statement costs more than running it).
 _ORG_BY_ID = select(organisations).where(organisations.c.id == bindparam("org_id"))
@@ -45,15 +53,10 @@ class OrgRepo:
 
     def _rows(self, *where, order=None) -> list:
         query = select(organisations).where(*where)
-        if order is not None:
-            query = query.order_by(order)
-        with self.store.reading() as conn:
-            return list(conn.execute(query).mappings().all())
+        return _read(self.store, query.order_by(order) if order is not None else query)
 
     def _read(self, statement, **values) -> list:
-        """Rows of a statement built once, with its parameters' values."""
-        with self.store.reading() as conn:
-            return list(conn.execute(statement, values).mappings().all())
+        return _read(self.store, statement, values)
 
     def add(self, org: Organisation, actor: str = "unknown") -> Organisation:
         """Insert an organisation and its audit entry in one transaction.
@@ -144,15 +147,10 @@ class PersonRepo:
 
     def _rows(self, *where, order=None) -> list:
         query = select(people).where(*where)
-        if order is not None:
-            query = query.order_by(order)
-        with self.store.reading() as conn:
-            return list(conn.execute(query).mappings().all())
+        return _read(self.store, query.order_by(order) if order is not None else query)
 
     def _read(self, statement, **values) -> list:
-        """Rows of a statement built once, with its parameters' values."""
-        with self.store.reading() as conn:
-            return list(conn.execute(statement, values).mappings().all())
+        return _read(self.store, statement, values)
 
     def add(self, person: Person, actor: str = "unknown") -> Person:
         """Insert a person and their audit entry in one transaction.

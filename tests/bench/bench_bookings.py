@@ -26,9 +26,9 @@ from app.storage.timefmt import to_db
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
-def populate(ctx, lab, n: int, rng: random.Random) -> int:
-    """Insert n one-day bookings over consecutive working days, ~100 a day, within capacity."""
-    org = ctx.lab_service.add_org("Bench Org", "IS", "IS")
+def booking_rows(lab, org_id: int, n: int, rng: random.Random) -> tuple[list, list, int]:
+    """n one-day bookings over consecutive working days, ~100 a day, within capacity: the
+    bookings' rows, their booking_days rows, and the days they span from NOW."""
     per_day = 100
     day = lab.next_working_day(lab.local(NOW).date() + timedelta(days=3))
     rows, day_rows, made, next_id = [], [], 0, 1
@@ -38,26 +38,38 @@ def populate(ctx, lab, n: int, rng: random.Random) -> int:
             h1 = rng.randint(h0 + 1, 18)
             start = datetime(day.year, day.month, day.day, h0, tzinfo=lab.tz)
             end = datetime(day.year, day.month, day.day, h1, tzinfo=lab.tz)
-            spaces = rng.randint(1, 5)
             bench = f'["Bench {rng.randint(1, 40)}"]' if rng.random() < 0.2 else "[]"
-            rows.append((next_id, lab.id, org.id, to_db(start), to_db(end), spaces, "device",
-                         rng.choice(["requested", "scheduled", "completed"]), "", "[]", bench,
-                         "", "", "", "[]", to_db(NOW), to_db(NOW)))
+            rows.append({
+                "id": next_id, "lab_id": lab.id, "org_id": org_id, "start_utc": to_db(start),
+                "end_utc": to_db(end), "spaces": rng.randint(1, 5), "phase": "device",
+                "status": rng.choice(["requested", "scheduled", "completed"]), "roles": "",
+                "attendees_json": "[]", "benches_json": bench, "devices": "", "notes": "",
+                "override": "", "override_reasons_json": "[]", "created_at": to_db(NOW),
+                "updated_at": to_db(NOW)})
             for seg in segments(lab, start, end):
-                day_rows.append((next_id, lab.id, seg.day.isoformat(), to_db(seg.start), to_db(seg.end)))
+                day_rows.append({"booking_id": next_id, "lab_id": lab.id,
+                                 "day": seg.day.isoformat(), "start_utc": to_db(seg.start),
+                                 "end_utc": to_db(seg.end)})
             next_id += 1
             made += 1
         day = lab.next_working_day(day + timedelta(days=1))
+    return rows, day_rows, (day - lab.local(NOW).date()).days
+
+
+def _insert_sql(table: str, row: dict) -> str:
+    return (f"INSERT INTO {table} ({', '.join(row)}) "
+            f"VALUES ({', '.join(':' + k for k in row)})")
+
+
+def populate(ctx, lab, n: int, rng: random.Random) -> int:
+    """Insert :func:`booking_rows` into the SQLite file; the days they span."""
+    org = ctx.lab_service.add_org("Bench Org", "IS", "IS")
+    rows, day_rows, span_days = booking_rows(lab, org.id, n, rng)
     with ctx.db.conn:
-        ctx.db.conn.executemany(
-            "INSERT INTO bookings (id, lab_id, org_id, start_utc, end_utc, spaces, phase, status, roles,"
-            " attendees_json, benches_json, devices, notes, override, override_reasons_json, created_at,"
-            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        ctx.db.conn.executemany(
-            "INSERT INTO booking_days (booking_id, lab_id, day, start_utc, end_utc) VALUES (?,?,?,?,?)",
-            day_rows)
+        ctx.db.conn.executemany(_insert_sql("bookings", rows[0]), rows)
+        ctx.db.conn.executemany(_insert_sql("booking_days", day_rows[0]), day_rows)
     ctx.db.conn.execute("ANALYZE")
-    return (day - lab.local(NOW).date()).days
+    return span_days
 
 
 def main() -> None:

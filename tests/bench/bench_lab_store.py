@@ -24,10 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app.domain.bookings import Phase
 from app.domain.clock import FixedClock
-from app.domain.rules import segments
 from app.main import build_context
-from app.storage.timefmt import to_db
-from tests.bench.bench_bookings import NOW, populate
+from tests.bench.bench_bookings import NOW, booking_rows, populate
 
 LAB, ORG, SPACES, BENCHES = "Northampton", "Bench Org", 280, 40
 
@@ -85,30 +83,7 @@ def _populate_server(store: Any, lab: Any, org_id: int, n: int, rng: random.Rand
 
     from app.storage import tables
 
-    per_day, made = 100, 0
-    day = lab.next_working_day(lab.local(NOW).date() + timedelta(days=3))
-    rows, day_rows, next_id = [], [], 1
-    while made < n:
-        for _ in range(min(per_day, n - made)):
-            h0 = rng.randint(8, 16)
-            h1 = rng.randint(h0 + 1, 18)
-            start = datetime(day.year, day.month, day.day, h0, tzinfo=lab.tz)
-            end = datetime(day.year, day.month, day.day, h1, tzinfo=lab.tz)
-            bench = f'["Bench {rng.randint(1, BENCHES)}"]' if rng.random() < 0.2 else "[]"
-            rows.append({
-                "id": next_id, "lab_id": lab.id, "org_id": org_id, "start_utc": to_db(start),
-                "end_utc": to_db(end), "spaces": rng.randint(1, 5), "phase": "device",
-                "status": rng.choice(["requested", "scheduled", "completed"]), "roles": "",
-                "attendees_json": "[]", "benches_json": bench, "devices": "", "notes": "",
-                "override": "", "override_reasons_json": "[]", "created_at": to_db(NOW),
-                "updated_at": to_db(NOW)})
-            for seg in segments(lab, start, end):
-                day_rows.append({"booking_id": next_id, "lab_id": lab.id,
-                                 "day": seg.day.isoformat(), "start_utc": to_db(seg.start),
-                                 "end_utc": to_db(seg.end)})
-            next_id += 1
-            made += 1
-        day = lab.next_working_day(day + timedelta(days=1))
+    rows, day_rows, span_days = booking_rows(lab, org_id, n, rng)
     with store.transaction() as conn:
         conn.execute(insert(tables.bookings), rows)
         conn.execute(insert(tables.booking_days), day_rows)
@@ -117,7 +92,7 @@ def _populate_server(store: Any, lab: Any, org_id: int, n: int, rng: random.Rand
                           "(SELECT max(id) FROM bookings))"))
     with store.transaction() as conn:
         conn.execute(text("ANALYZE"))
-    return (day - lab.local(NOW).date()).days
+    return span_days
 
 
 def run_postgresql(opts: argparse.Namespace) -> dict[str, Any]:
