@@ -174,13 +174,15 @@ class BookingService:
         assert lab.id is not None
         start_l, end_l = lab.local(req.start), lab.local(req.end)
         days = booking_days(start_l, end_l)
-        org = self.orgs.get(req.org_id)
-        inducted: dict[str, bool | None] = {}
-        for email in req.attendees:
-            person = self.people.find_by_email(email)
-            inducted[email] = None if person is None else person.inducted_for(lab.id, days)
+        with self.bookings.reads_together():
+            org = self.orgs.get(req.org_id)
+            inducted: dict[str, bool | None] = {}
+            for email in req.attendees:
+                person = self.people.find_by_email(email)
+                inducted[email] = None if person is None else person.inducted_for(lab.id, days)
+            occupancy = self.bookings.occupancy(lab.id, days[0], days[-1], exclude_id=exclude_id)
         return RuleContext(
-            occupancy=self.bookings.occupancy(lab.id, days[0], days[-1], exclude_id=exclude_id),
+            occupancy=occupancy,
             completed_roles=org.completed_roles,
             attendee_inducted=inducted,
             known_benches=frozenset(b.name.casefold() for b in lab.benches),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -202,6 +202,11 @@ class BookingRepo:
         if end is not None:
             where.append(bookings.c.start_utc < to_db(end))
         return self._query(*where)
+
+    def reads_together(self) -> AbstractContextManager[None]:
+        """Let several reads (of bookings, people, organisations: one lab store) share one
+        connection, for a use case that reads them together."""
+        return self.store.reads_together()
 
     def occupancy(self, lab_id: int, first_day: date, last_day: date,
                   exclude_id: int | None = None) -> list[Occupancy]:

@@ -61,13 +61,30 @@ class LabStore:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A connection to read from: this thread's open transaction, else a fresh one."""
-        current = getattr(self._local, "conn", None)
+        """A connection to read from: this thread's open transaction, or the connection its
+        reads share (:meth:`reads_together`), else a fresh one."""
+        current = getattr(self._local, "conn", None) or getattr(self._local, "reads", None)
         if current is not None:
             yield current
             return
         with self._translated(), self.engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def reads_together(self) -> Iterator[None]:
+        """Let the reads of one use case (a booking check reads four tables) share one
+        connection: on a server each connection taken from the pool costs a ping and a
+        rollback. Writes still take their own transaction."""
+        if getattr(self._local, "conn", None) is not None or \
+                getattr(self._local, "reads", None) is not None:
+            yield
+            return
+        with self._translated(), self.engine.connect() as conn:
+            self._local.reads = conn
+            try:
+                yield
+            finally:
+                self._local.reads = None
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -113,6 +130,11 @@ class SqliteLabStore(LabStore):
     def conn(self) -> sqlite3.Connection:
         """The Database's sqlite3 connection."""
         return self.db.conn
+
+    @contextmanager
+    def reads_together(self) -> Iterator[None]:
+        """Reads already share the file's one connection: nothing to hold."""
+        yield
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -147,3 +147,27 @@ def test_two_workstations_moving_one_booking_exactly_one_wins(pg_url) -> None:
             assert len(moves) == 1, moves  # the loser left no audit row behind
     finally:
         ws.close()
+
+
+def test_a_booking_check_reads_over_one_connection(pg_url) -> None:
+    """The check's reads (organisation, attendees, occupancy) share one pooled connection: on a
+    server each connection taken costs a ping and a rollback."""
+    from sqlalchemy import event
+
+    _setup(pg_url, booked=3)
+    ws = Workstation(pg_url, "desk")
+    try:
+        ws.lab_service.add_person("Acme Energy", "Ann Able", "ann@acme.example")
+        lab = ws.labs.resolve("Tiny")
+        day = lab.next_working_day(date(2026, 12, 1))
+        start = datetime.combine(day, time(9, 0), tzinfo=lab.tz)
+        lab, req = ws.booking_service.build_request(
+            "Tiny", "Acme Energy", start, start + timedelta(hours=2), 1, Phase.DEVICE,
+            attendees=["ann@acme.example"])
+        taken: list[int] = []
+        event.listen(ws.store.engine, "checkout", lambda *_a: taken.append(1))
+        reasons = ws.booking_service.check(lab, req)
+        assert [r.code for r in reasons] == ["induction"]  # the attendee was read, and so on
+        assert len(taken) == 1
+    finally:
+        ws.close()
