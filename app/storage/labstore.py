@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine
@@ -42,8 +43,9 @@ from app.storage.transactions import write_transaction
 LAB_STORE_ENV = "MELAB_LAB_STORE"
 
 
-class LabStore:
-    """The lab store of one workstation: an engine and the transaction of each thread."""
+class LabStore(ABC):
+    """The lab store of one workstation: an engine and the transaction of each thread. Each
+    engine's store says how a write transaction is opened (:meth:`transaction`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -54,10 +56,9 @@ class LabStore:
         """``"sqlite"`` or ``"postgresql"``."""
         return self.engine.dialect.name
 
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Connection]:
         """One write transaction (a savepoint when one is open on this thread)."""
-        raise NotImplementedError
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
