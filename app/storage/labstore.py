@@ -47,8 +47,10 @@ class LabStore(ABC):
     """The lab store of one workstation: an engine and the transaction of each thread. Each
     engine's store says how a write transaction is opened (:meth:`transaction`)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
         self.engine = engine
+        #: The engine reads outside a transaction take their connection from (the same pool).
+        self._reader = reader or engine
         self._local = threading.local()
 
     @property
@@ -68,7 +70,7 @@ class LabStore(ABC):
         if current is not None:
             yield current
             return
-        with self._translated(), self.engine.connect() as conn:
+        with self._translated(), self._reader.connect() as conn:
             yield conn
 
     @contextmanager
@@ -80,7 +82,7 @@ class LabStore(ABC):
                 getattr(self._local, "reads", None) is not None:
             yield
             return
-        with self._translated(), self.engine.connect() as conn:
+        with self._translated(), self._reader.connect() as conn:
             self._local.reads = conn
             try:
                 yield
@@ -166,7 +168,12 @@ class PostgresLabStore(LabStore):
     """The lab store on a PostgreSQL server shared by the lab's workstations."""
 
     def __init__(self, url: str | URL) -> None:
-        super().__init__(create_engine(postgres_url(url), pool_pre_ping=True))
+        engine = create_engine(postgres_url(url), pool_pre_ping=True)
+        # A read outside a transaction runs in autocommit: no BEGIN before it and no ROLLBACK
+        # when its connection goes back to the pool, two round trips of a booking check's five.
+        # What must be read consistently is read inside a transaction (a booking request's
+        # check runs in its write transaction, with the lab's row locked).
+        super().__init__(engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

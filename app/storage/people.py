@@ -29,13 +29,34 @@ def _read(store: LabStore, statement, values: dict | None = None) -> list:
 # built once rather than on every call (building a statement costs more than running it).
 _ORG_BY_ID = select(organisations).where(organisations.c.id == bindparam("org_id"))
 _PERSON_BY_ID = select(people).where(people.c.id == bindparam("person_id"))
-_PERSON_BY_EMAIL = select(people).where(people.c.email == bindparam("email"))
 _INDUCTIONS_OF = (select(inductions).where(inductions.c.person_id == bindparam("person_id"))
                   .order_by(inductions.c.date))
+#: A person by email and their inductions in one statement (one round trip to a server): a row
+#: for each induction, or one row with no induction.
+_INDUCTION_COLUMNS = [c.label(f"induction_{c.name}") for c in inductions.c]
+_PERSON_AND_INDUCTIONS_BY_EMAIL = (
+    select(people, *_INDUCTION_COLUMNS)
+    .select_from(people.outerjoin(inductions, inductions.c.person_id == people.c.id))
+    .where(people.c.email == bindparam("email"))
+    .order_by(inductions.c.date, inductions.c.id))
 
 
 def _roles(text: str | None) -> tuple[str, ...]:
     return tuple(r for r in (text or "").split(",") if r)
+
+
+def _induction(r) -> Induction:
+    """An induction from its row (a mapping of the inductions table's columns)."""
+    return Induction(
+        id=r["id"], lab_id=r["lab_id"], date=date.fromisoformat(r["date"]),
+        valid_until=date.fromisoformat(r["valid_until"]), delivered_by=r["delivered_by"] or "",
+        content_version=r.get("content_version") or "",
+        content_sha256=r.get("content_sha256") or "",
+        participant_signature=r.get("participant_signature") or "",
+        countersigned_by=r.get("countersigned_by") or "",
+        countersign_note=r.get("countersign_note") or "",
+        booking_id=r.get("booking_id"),
+    )
 
 
 class OrgRepo:
@@ -174,19 +195,7 @@ class PersonRepo:
     def _inductions(self, person_id: int) -> tuple[Induction, ...]:
         with self.store.reading() as conn:
             rows = conn.execute(_INDUCTIONS_OF, {"person_id": person_id}).mappings().all()
-        return tuple(
-            Induction(
-                id=r["id"], lab_id=r["lab_id"], date=date.fromisoformat(r["date"]),
-                valid_until=date.fromisoformat(r["valid_until"]), delivered_by=r["delivered_by"] or "",
-                content_version=r.get("content_version") or "",
-                content_sha256=r.get("content_sha256") or "",
-                participant_signature=r.get("participant_signature") or "",
-                countersigned_by=r.get("countersigned_by") or "",
-                countersign_note=r.get("countersign_note") or "",
-                booking_id=r.get("booking_id"),
-            )
-            for r in rows
-        )
+        return tuple(_induction(r) for r in rows)
 
     def _from_row(self, row) -> Person:
         return Person(
@@ -203,10 +212,15 @@ class PersonRepo:
         return self._from_row(rows[0])
 
     def find_by_email(self, email: str) -> Person | None:
-        rows = self._read(_PERSON_BY_EMAIL, email=email.strip().lower())
-        if rows and self.scope is not None and rows[0]["org_id"] != self.scope:
+        rows = self._read(_PERSON_AND_INDUCTIONS_BY_EMAIL, email=email.strip().lower())
+        if not rows or (self.scope is not None and rows[0]["org_id"] != self.scope):
             return None
-        return self._from_row(rows[0]) if rows else None
+        row = rows[0]
+        prefix = "induction_"
+        found = tuple(_induction({k[len(prefix):]: v for k, v in r.items() if k.startswith(prefix)})
+                      for r in rows if r[f"{prefix}id"] is not None)
+        return Person(id=row["id"], name=row["name"], email=row["email"], org_id=row["org_id"],
+                      inductions=found)
 
     def resolve_email(self, email: str, field: str = "email") -> Person:
         person = self.find_by_email(email)

@@ -10,8 +10,9 @@ trigger fail an insert, on either engine.
 from __future__ import annotations
 
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from app.storage.db import open_database
 from app.storage.labstore import LabStore, PostgresLabStore
 
 
-class Engine:
+class Engine(ABC):
     """One engine's lab store for one test."""
 
     name: str
@@ -31,26 +32,28 @@ class Engine:
     integrity_error: type[BaseException]
     source: Any
 
+    @abstractmethod
     def sql(self, statement: str, **params: Any) -> list[tuple]:
         """Run one statement in a transaction of its own; its rows (empty for a change)."""
-        raise NotImplementedError
 
     def count(self, table: str, where: str = "1 = 1") -> int:
         return self.sql(f"SELECT count(*) FROM {table} WHERE {where}")[0][0]
 
+    @abstractmethod
     def fail_insert(self, table: str, condition: str, message: str = "injected failure") -> None:
         """Make an insert into `table` whose new row meets `condition` (SQL over NEW) fail."""
-        raise NotImplementedError
 
+    @abstractmethod
     def idle(self) -> bool:
         """No transaction left open by the repositories."""
-        raise NotImplementedError
 
-    @contextmanager
-    def second_workstation(self) -> Iterator[Any]:
+    @abstractmethod
+    def second_workstation(self) -> AbstractContextManager[Any]:
         """Another workstation's view of the same lab store (a second connection)."""
-        raise NotImplementedError
-        yield
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close what the test opened."""
 
 
 class SqliteEngine(Engine):

@@ -104,3 +104,43 @@ def test_a_server_that_is_not_there_is_a_clear_state(tmp_path) -> None:
             OrgRepo(store, CLOCK).add(Organisation(name="Acme"))
     finally:
         store.close()
+
+
+def test_a_booking_check_reads_in_three_statements_outside_any_transaction(pg_url) -> None:
+    """On a server every statement is a round trip: a check's reads (the organisation, each
+    attendee with their inductions, what the lab's days hold) are one statement each, in
+    autocommit (no BEGIN before them, no ROLLBACK after)."""
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    from app.services.bookings import BookingService, LabService
+    from app.storage.people import PersonRepo
+
+    store = PostgresLabStore(pg_url)
+    try:
+        labs, orgs = LabRepo(store, CLOCK), OrgRepo(store, CLOCK)
+        people, bookings = PersonRepo(store, CLOCK), BookingRepo(store, CLOCK)
+        lab_service = LabService(labs, orgs, people, CLOCK, "t")
+        service = BookingService(labs, orgs, people, bookings, CLOCK, "t")
+        lab_service.add_lab("Northampton", 20, benches=2)
+        lab_service.add_org("Acme", "IS", "IS")
+        lab_service.add_person("Acme", "Pat", "pat@acme.example")
+        start = datetime(2027, 3, 2, 9, 0, tzinfo=UTC)
+        lab, req = service.build_request("Northampton", "Acme", start, start + timedelta(hours=2),
+                                         2, Phase.DEVICE, attendees=["pat@acme.example"])
+        statements: list[str] = []
+        autocommit: list[bool] = []
+
+        def executing(conn, cursor, statement, *rest) -> None:
+            statements.append(statement)
+            autocommit.append(conn.connection.dbapi_connection.autocommit)
+
+        event.listen(store.engine, "before_cursor_execute", executing)
+        reasons = service.check(lab, req)
+        assert len(statements) == 3, statements
+        assert all(autocommit)  # psycopg sends no BEGIN, and no ROLLBACK when it is given back
+        # The check still sees what it read: Pat has had no induction.
+        assert "induction" in " ".join(r.code for r in reasons)
+    finally:
+        store.close()
