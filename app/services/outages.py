@@ -92,7 +92,8 @@ class OutageService:
         self._lock = threading.Lock()
         self._snapshot: list[Outage] = []
         self.version = 0
-        self._started = False
+        #: The tracker's id of each outage stored -> its id in the database (the one people see).
+        self._stored: dict[int, int] = {}
 
     def set_devices(self, devices: list[Device]) -> None:
         self.mapper = EvidenceMapper(devices)
@@ -100,9 +101,6 @@ class OutageService:
     def on_batch(self, conn: sqlite3.Connection, events: list[DeviceEvent]) -> None:
         """Feed a stored batch to the tracker and store what changed (writer thread)."""
         repo = OutageRepo(conn)
-        if not self._started:
-            self.tracker._next_id = max(self.tracker._next_id, repo.next_id())
-            self._started = True
         for ev in events:
             evidence = self.mapper.map(ev)
             if evidence is not None:
@@ -110,9 +108,14 @@ class OutageService:
         self.tracker.evaluate(self.clock.now())
         changed = self.tracker.take_changed()
         if changed:
-            repo.upsert(changed, self.clock.now())
+            try:
+                repo.save(changed, self.clock.now(), self._stored)
+            except BaseException:
+                # Not stored: written with the next batch's (nothing of it is lost meanwhile).
+                self.tracker.changed.update(o.id for o in changed)
+                raise
             with self._lock:
-                self._snapshot = [_copy(o) for o in self.tracker.outages]
+                self._snapshot = [_copy(o, self._stored.get(o.id)) for o in self.tracker.outages]
                 self.version += 1
 
     def snapshot(self) -> tuple[int, list[Outage]]:
@@ -121,10 +124,11 @@ class OutageService:
             return self.version, list(self._snapshot)
 
 
-def _copy(o: Outage) -> Outage:
+def _copy(o: Outage, stored_id: int | None) -> Outage:
+    """The tracker's outage for the snapshot, under its database id once it has one."""
     from dataclasses import replace
 
-    return replace(o, flags=list(o.flags))
+    return replace(o, id=o.id if stored_id is None else stored_id, flags=list(o.flags))
 
 
 def ground_truth_event(relay_label: str, bench: str, off: bool, at: datetime, channel: int = 1) -> DeviceEvent:

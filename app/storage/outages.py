@@ -27,26 +27,57 @@ class OutageRepo:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def next_id(self) -> int:
-        return int(self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM outages").fetchone()[0])
+    @staticmethod
+    def _values(o: Outage, now: datetime) -> tuple:
+        """The outage's values in :attr:`COLUMNS` order after the id."""
+        return (o.bench, o.mpxn, _t(o.start), _t(o.end), o.duration_s,
+                None if o.long is None else int(o.long), o.start_source, o.end_source,
+                _t(o.device_start), _t(o.device_end), o.device_duration_s, o.restore_alert_code,
+                _t(o.restore_alert_host_time), o.restore_alert_device, o.latency_s,
+                int(o.interrupted_alert), json.dumps([f.to_dict() for f in o.flags]), to_db(now))
+
+    # The outage is tied to the device whose alert restored it: its stable id is looked up from
+    # the label when it is written, so the outage stays with the device across renames.
+    _DEVICE_REF = "(SELECT id FROM devices WHERE label = ?)"
+
+    def save(self, outages: list[Outage], now: datetime, stored: dict[int, int]) -> None:
+        """Store what a tracker learnt, in one transaction: an outage it has not stored yet gets
+        its id from the database (never one counted in memory: two processes tracking into one
+        file cannot take each other's), one it has is updated in place.
+
+        Args:
+            outages: the tracker's outages that changed (their ``id`` is the tracker's own).
+            now: when they were written (``updated_at``).
+            stored: the tracker's id of each outage stored so far -> its id in the database;
+                the new ones are added when the transaction has committed.
+        """
+        added: dict[int, int] = {}
+        columns = self.COLUMNS[1:]
+        with self.conn:
+            for o in outages:
+                values = (*self._values(o, now), o.restore_alert_device)
+                row_id = stored.get(o.id)
+                if row_id is None:
+                    cur = self.conn.execute(
+                        f"INSERT INTO outages ({', '.join(columns)}, device_ref) "
+                        f"VALUES ({', '.join('?' * len(columns))}, {self._DEVICE_REF})", values)
+                    added[o.id] = int(cur.lastrowid)  # type: ignore[arg-type]
+                else:
+                    assignments = ", ".join(f"[{c}] = ?" for c in columns)
+                    self.conn.execute(
+                        f"UPDATE outages SET {assignments}, device_ref = {self._DEVICE_REF} "
+                        "WHERE id = ?", (*values, row_id))
+        stored.update(added)
 
     def upsert(self, outages: list[Outage], now: datetime) -> None:
-        rows = [
-            (o.id, o.bench, o.mpxn, _t(o.start), _t(o.end), o.duration_s,
-             None if o.long is None else int(o.long), o.start_source, o.end_source,
-             _t(o.device_start), _t(o.device_end), o.device_duration_s, o.restore_alert_code,
-             _t(o.restore_alert_host_time), o.restore_alert_device, o.latency_s,
-             int(o.interrupted_alert), json.dumps([f.to_dict() for f in o.flags]), to_db(now),
-             o.restore_alert_device)
-            for o in outages
-        ]
-        # The outage is tied to the device whose alert restored it: its stable id is looked up
-        # from the label now, so the outage stays with the device across renames.
+        """Store outages under the ids they carry (replacing a stored one of the same id): for
+        outages whose ids were given by this database before (restoring, fixtures). A tracker's
+        outages go through :meth:`save`."""
+        rows = [(o.id, *self._values(o, now), o.restore_alert_device) for o in outages]
         with self.conn:
             self.conn.executemany(
                 f"INSERT OR REPLACE INTO outages ({', '.join(self.COLUMNS)}, device_ref) "
-                f"VALUES ({', '.join('?' * len(self.COLUMNS))}, "
-                "(SELECT id FROM devices WHERE label = ?))", rows)
+                f"VALUES ({', '.join('?' * len(self.COLUMNS))}, {self._DEVICE_REF})", rows)
 
     def list(self, bench: str | None = None, day_from: date | None = None,
              day_to: date | None = None, *, device_ref: int | None = None) -> list[dict[str, Any]]:
