@@ -164,7 +164,7 @@ class OutageTracker:
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
         self.outages: list[Outage] = []
-        self._next_id = 1
+        self._next_id = 1  # the tracker's own keys; the store gives the ids people see
         self.changed: set[int] = set()
 
     # --- helpers ---------------------------------------------------------------------------
