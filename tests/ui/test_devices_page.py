@@ -371,3 +371,24 @@ def test_repeated_write_errors_make_one_dialog(qtbot, devices_page, live, window
     live.bridge.on_write_error("")  # recovered: nothing more to say
     qtbot.wait(50)
     assert window.errors.dialog is dialog and dialog.informativeText() == ""
+
+
+def test_a_sentence_longer_than_its_line_is_read_whole_on_two_lines(qtbot) -> None:
+    from ui.dialogs.device_dialog import DeviceDialog
+
+    dialog = DeviceDialog(lambda _label: None, lambda device: device, ports=["/dev/ttyS0"])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    height = dialog.height()
+    dialog.label_edit.setText("Bench 3 ESME")
+    dialog.device_id_edit.setText("00-DB-12-34-56-78-90-ZZ")
+    dialog.leave("device_id")
+    sentence = dialog.shown_errors()["device_id"]
+    assert sentence.endswith("not '00-DB-12-34-56-78-90-ZZ'.")
+    line = dialog.error_labels["device_id"]
+    assert line.text() == sentence  # not cut off: the whole sentence is on screen
+    assert line.height() >= 2 * line.fontMetrics().lineSpacing()
+    qtbot.waitUntil(lambda: dialog.height() > height)
+    dialog.device_id_edit.setText("00-DB-12-34-56-78-90-A0")  # put right: back to one line
+    assert line.height() == line.fontMetrics().lineSpacing()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, QRect, Qt
 from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -42,7 +42,7 @@ from ui.dialogs.device_form import (
 )
 
 ERROR_STYLE = "color: #c62828;"
-#: Width of a field's sentence line (the usual sentences fit; longer ones are elided).
+#: Width of a field's sentence line (the usual sentences fit; a longer one wraps to a second line).
 ERROR_WIDTH = 560
 #: Fields the form checks as they are typed: each has its sentence's line reserved. The others
 #: can only be refused when saving (on OK), and their line appears then.
@@ -169,7 +169,9 @@ class DeviceDialog(QDialog):
         error = QLabel()
         error.setObjectName(f"error_{name}")
         error.setStyleSheet(ERROR_STYLE)
-        # One line, always there: a sentence appearing or going moves nothing.
+        # One line, always there: a sentence appearing or going moves nothing (only a sentence
+        # longer than the line takes the lines it needs).
+        error.setWordWrap(True)
         error.setFixedHeight(error.fontMetrics().lineSpacing())
         error.setMinimumWidth(ERROR_WIDTH)
         error.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
@@ -270,9 +272,12 @@ class DeviceDialog(QDialog):
     def _show_errors(self) -> None:
         for name, label in self.error_labels.items():
             text = self.errors.get(name, "") if name in self.touched else ""
-            # A sentence longer than its line is elided; its tooltip gives it whole.
-            label.setText(label.fontMetrics().elidedText(
-                text, Qt.TextElideMode.ElideRight, max(label.width(), ERROR_WIDTH)))
+            # A sentence longer than its line wraps onto the lines it needs: read whole.
+            metrics = label.fontMetrics()
+            needed = metrics.boundingRect(QRect(0, 0, max(label.width(), ERROR_WIDTH), 10_000),
+                                          Qt.TextFlag.TextWordWrap, text).height() if text else 0
+            label.setFixedHeight(max(metrics.lineSpacing(), needed))
+            label.setText(text)
             label.setToolTip(text)
             label.setVisible(name in CHECKED_FIELDS or bool(text))
             field = self.fields[name]
