@@ -196,8 +196,11 @@ class WeekCalendar(QWidget):
         self._paint_background(p)
         if self.show_capacity:
             self._paint_strips(p)
+        # The now line runs under the bookings (their text stays readable) and its dot on the
+        # day's edge over them, so where now is shows even behind a booking.
+        self._paint_now(p, line=True)
         self._paint_blocks(p)
-        self._paint_now(p)
+        self._paint_now(p, line=False)
         self._paint_header(p)
         if self.hasFocus():  # where the keys go: arrows move between bookings, Enter opens
             p.setBrush(Qt.BrushStyle.NoBrush)
@@ -393,7 +396,8 @@ class WeekCalendar(QWidget):
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
             y += metrics.height()
 
-    def _paint_now(self, p: QPainter) -> None:
+    def _paint_now(self, p: QPainter, line: bool) -> None:
+        """Now on today's column: the line (`line`) or the dot at the column's left edge."""
         view = self._view
         assert view is not None
         now = view.now_local
@@ -405,10 +409,13 @@ class WeekCalendar(QWidget):
                 return
             x, w = self._columns[index]
             y = self._y_of(hour)
-            p.setPen(QPen(QColor("#d64545"), 2))
-            p.drawLine(QPointF(x, y), QPointF(x + w, y))
-            p.setBrush(QColor("#d64545"))
-            p.drawEllipse(QPointF(x + 3, y), 4, 4)
+            if line:
+                p.setPen(QPen(QColor("#d64545"), 2))
+                p.drawLine(QPointF(x, y), QPointF(x + w, y))
+            else:
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(QColor("#d64545"))
+                p.drawEllipse(QPointF(x, y), 4, 4)
 
     # --- interaction ---------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
