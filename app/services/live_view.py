@@ -327,7 +327,8 @@ def outage_spans(outages: list[Outage], bench_lanes: dict[str, tuple[int, ...]],
         for i, part in enumerate(parts):
             x0, x1 = part.start.timestamp(), now_s if part.ongoing else part.end.timestamp()
             if part.ongoing and part.source == "relay":
-                text = "off " + format_duration(now_s - x0)
+                # On the bench's clock, as the finished outages' durations are.
+                text = "off " + format_duration((now_s - x0) * o.time_scale)
             else:
                 text = label if i == 0 else ""
             spans.append(OutageSpan(o.id, part.source, x0, x1, lanes, text, tip, flagged,

@@ -126,7 +126,8 @@ def test_relay_and_device_spans_with_labels_and_flags() -> None:
                    flags=[Flag("wrong_restore_alert", "8F35 after an outage of 4 min 00 s.")])
     hub_only = Outage(3, "Bench 1", start=T0 + timedelta(seconds=30),
                       end=T0 + timedelta(seconds=40), start_source="comms_hub")
-    going = Outage(4, "Bench 1", start=T0 + timedelta(seconds=50), start_source="relay")
+    going = Outage(4, "Bench 1", start=T0 + timedelta(seconds=50), start_source="relay",
+                   time_scale=60.0)
     now = (T0 + timedelta(seconds=55)).timestamp()
     spans = outage_spans([short, wrong, hub_only, going], lanes, now)
     relay = [s for s in spans if s.source == "relay"]
@@ -138,7 +139,7 @@ def test_relay_and_device_spans_with_labels_and_flags() -> None:
     assert dev.x1 - dev.x0 == pytest.approx(100.0 / 60.0)
     assert relay[1].flagged and relay[1].label.startswith("! 4:00")
     assert "8F35 after an outage of 4 min 00 s." in relay[1].tooltip
-    assert relay[2].ongoing and relay[2].x1 == now and relay[2].label == "off 0:05"
+    assert relay[2].ongoing and relay[2].x1 == now and relay[2].label == "off 5:00"
     assert device[1].label == "0:10" and not device[1].flagged
 
 
