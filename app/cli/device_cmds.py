@@ -6,7 +6,9 @@ import argparse
 import signal
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.cli import (
     EXIT_NO_ANSWER,
@@ -36,6 +38,12 @@ from app.domain.principals import Action
 from app.storage.db import default_capture_dir, default_profile_dir
 from app.storage.devices import DeviceRepo
 from app.storage.labs import LabRepo
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+    from sqlite_utils import Database
+
+    from app.services.capture import CaptureOptions
 
 
 def event_to_dict(ev: DeviceEvent) -> dict:
@@ -149,11 +157,15 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
     # Created and upgraded before the writer starts; sessions a killed capture left open closed.
     db = open_bench_database(db_path, clock)
     try:
-        principal_of(args, db, clock).require(Action.DEVICES, "capture from devices")
-        if args.device and DeviceRepo(db, clock).find(args.device) is None:
-            raise ValidationError(
-                "device", f"No device {args.device!r} is registered; register it first with "
-                          f"`meterlab device add --label {args.device!r} --kind KIND`.")
+        url = getattr(args, "lab_store_url", None)
+        if url is not None:
+            opts = _lab_store_capture(args, db, clock, url, opts)
+        else:
+            principal_of(args, db, clock).require(Action.DEVICES, "capture from devices")
+            if args.device and DeviceRepo(db, clock).find(args.device) is None:
+                raise ValidationError(
+                    "device", f"No device {args.device!r} is registered; register it first "
+                              f"with `meterlab device add --label {args.device!r} --kind KIND`.")
     finally:
         db.conn.close()
     try:
@@ -171,6 +183,58 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
         f"capture file {result.capture_path} sha256 {result.sha256}\n"
     )
     return EXIT_OK
+
+
+def _lab_store_capture(args: argparse.Namespace, db: Database, clock: Clock, url: URL,
+                       opts: CaptureOptions) -> CaptureOptions:
+    """`opts` for capturing a device of the lab store at `url` into the bench store `db`:
+    the device's label and its stand-in there (see :mod:`app.storage.lab_devices`).
+
+    Who captures is checked on the lab store. While the lab store does not answer, a device
+    captured on this workstation before is captured under its stand-in as last seen (who runs
+    the capture cannot be checked then, which stderr says); a port without ``--device`` is
+    captured as it is.
+
+    Raises:
+        LabStoreError: the lab store does not answer and the device was never captured here,
+            or a participant is named (who they are cannot be checked), or the lab store has
+            another schema.
+        ValidationError: the lab store has no such device.
+        RuleRefusal: who runs the command may not capture.
+    """
+    from app.services.lab_store_devices import device_while_unreachable, follow_device
+    from app.storage.db import DbErrorKind
+    from app.storage.labstore import LabStoreError, lab_store_key, open_lab_store
+
+    key = lab_store_key(url)
+    conn = db.conn
+    found = None
+    try:
+        store = open_lab_store(url)
+        try:
+            principal_of(args, db, clock, store).require(Action.DEVICES,
+                                                           "capture from devices")
+            if args.device:
+                found = follow_device(conn, store, key, args.device, clock)
+                if found is None:
+                    raise ValidationError(
+                        "device", f"No device {args.device!r} is registered in the lab store; "
+                                  f"register it first with `meterlab device add --label "
+                                  f"{args.device!r} --kind KIND` and --lab-store.")
+        finally:
+            store.close()
+    except LabStoreError as exc:
+        if exc.kind is not DbErrorKind.UNREACHABLE or getattr(args, "participant", None):
+            raise
+        if args.device:
+            found = device_while_unreachable(conn, key, args.device, exc)
+        sys.stderr.write(f"meterlab: {exc}; capturing "
+                         f"{repr(found.label) if found else 'the port'} as this workstation "
+                         f"last saw it (who runs the capture cannot be checked until it "
+                         f"answers).\n")
+    if found is None:
+        return replace(opts, file_registry=False)
+    return replace(opts, device=found.label, device_ref=found.local_ref, file_registry=False)
 
 
 def _all_bench_names(labs: list[Lab]) -> list[str]:
