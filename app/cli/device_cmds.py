@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sqlite3
 import sys
 import threading
 from dataclasses import replace
@@ -17,6 +18,7 @@ from app.cli import (
     db_path_of,
     emit,
     fail,
+    lab_store_of,
     local_iso,
     principal_of,
 )
@@ -299,17 +301,33 @@ def outages_list(args: argparse.Namespace, clock: Clock) -> int:
 
     db = open_bench_database(db_path_of(args), clock)
     try:
-        principal_of(args, db, clock).require(Action.READ_ALL, "read the lab's outage log")
-        repo = OutageRepo(db.conn)
-        # A bench no lab has is still known if outages were stored under it (devices without a
-        # bench file their outages under their own label).
-        if args.bench and not repo.list(args.bench):
-            _check_bench(args.bench, LabRepo(db, clock).list())
-        outages = repo.list(args.bench, day_from, day_to)
+        with lab_store_of(args, db) as store:
+            principal_of(args, db, clock, store).require(Action.READ_ALL,
+                                                         "read the lab's outage log")
+            repo = OutageRepo(db.conn)
+            # A bench no lab has is still known if outages were stored under it (devices
+            # without a bench file their outages under their own label).
+            if args.bench and not repo.list(args.bench):
+                _check_bench(args.bench, LabRepo(store, clock).list())
+            outages = repo.list(args.bench, day_from, day_to)
+            url = getattr(args, "lab_store_url", None)
+            if url is not None:
+                outages = _named_by_lab_store(db.conn, url, outages)
     finally:
         db.conn.close()
     emit([_outage_json(o) for o in outages])
     return EXIT_OK
+
+
+def _named_by_lab_store(conn: sqlite3.Connection, url: URL, outages: list[dict]) -> list[dict]:
+    """`outages` with ``device_ref`` the device's id in the lab store at `url` (its stand-in's
+    device, see :mod:`app.storage.lab_devices`); None for a device that is not the lab
+    store's (one of the file's own)."""
+    from app.storage.lab_devices import LabDeviceMap
+    from app.storage.labstore import lab_store_key
+
+    lab_refs = LabDeviceMap(conn, lab_store_key(url)).lab_refs()
+    return [{**o, "device_ref": lab_refs.get(o["device_ref"])} for o in outages]
 
 
 #: Outage fields holding instants (stored as UTC text).

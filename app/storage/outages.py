@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -30,23 +31,32 @@ class OutageRepo:
     def next_id(self) -> int:
         return int(self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM outages").fetchone()[0])
 
-    def upsert(self, outages: list[Outage], now: datetime) -> None:
+    def upsert(self, outages: list[Outage], now: datetime, *,
+               device_ref_of: Callable[[str], int | None] | None = None) -> None:
+        """Store new and changed outages.
+
+        Args:
+            device_ref_of: the id in the file's devices table of the device with a label
+                (a lab store's device's stand-in, see :mod:`app.storage.lab_devices`); None:
+                the file's registry is asked for the label.
+        """
         rows = [
             (o.id, o.bench, o.mpxn, _t(o.start), _t(o.end), o.duration_s,
              None if o.long is None else int(o.long), o.start_source, o.end_source,
              _t(o.device_start), _t(o.device_end), o.device_duration_s, o.restore_alert_code,
              _t(o.restore_alert_host_time), o.restore_alert_device, o.latency_s,
              int(o.interrupted_alert), json.dumps([f.to_dict() for f in o.flags]), to_db(now),
-             o.restore_alert_device)
+             o.restore_alert_device if device_ref_of is None else
+             device_ref_of(o.restore_alert_device) if o.restore_alert_device else None)
             for o in outages
         ]
         # The outage is tied to the device whose alert restored it: its stable id is looked up
         # from the label now, so the outage stays with the device across renames.
+        device_ref = "(SELECT id FROM devices WHERE label = ?)" if device_ref_of is None else "?"
         with self.conn:
             self.conn.executemany(
                 f"INSERT OR REPLACE INTO outages ({', '.join(self.COLUMNS)}, device_ref) "
-                f"VALUES ({', '.join('?' * len(self.COLUMNS))}, "
-                "(SELECT id FROM devices WHERE label = ?))", rows)
+                f"VALUES ({', '.join('?' * len(self.COLUMNS))}, {device_ref})", rows)
 
     def list(self, bench: str | None = None, day_from: date | None = None,
              day_to: date | None = None, *, device_ref: int | None = None) -> list[dict[str, Any]]:

@@ -111,7 +111,7 @@ def test_a_device_renamed_on_the_server_keeps_its_stand_in_and_history(pg_url, t
         repo.update(replace(device, label="CH renamed", firmware="9.9"))
     finally:
         server.close()
-    code, lines, err = capture(capsys, db, host, "CH renamed", store, tmp_path)
+    code, _, err = capture(capsys, db, host, "CH renamed", store, tmp_path)
     assert code == 0, err
     [(local, label, firmware)] = rows(db, "SELECT id, label, firmware FROM devices")
     assert label.startswith("CH renamed [") and firmware == "9.9"
@@ -134,7 +134,7 @@ def test_a_files_own_older_devices_keep_their_history_apart(pg_url, tmp_path, ca
     # The lab store's device 1 is another device, under the same label.
     lab_id = add_device(capsys, db, "CH 1", store=store, firmware="2.0")
     assert own == lab_id == 1
-    code, lines, err = capture(capsys, db, host, "CH 1", store, tmp_path)
+    code, _, err = capture(capsys, db, host, "CH 1", store, tmp_path)
     assert code == 0, err
     stand_in = rows(db, "SELECT local_ref FROM lab_devices")[0][0]
     assert stand_in != own
