@@ -2,6 +2,9 @@
 
 Released migrations are never edited: a change is a new migration. Each released schema version
 keeps a fixture database under tests/storage/fixtures that the test suite upgrades.
+
+m001..m009 built both stores; the lab store's tables change only through Alembic revisions since
+(see app/storage/lab_schema.py), so later migrations here change only the bench store's tables.
 """
 
 from __future__ import annotations

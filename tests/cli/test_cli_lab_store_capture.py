@@ -93,6 +93,14 @@ def test_capture_records_events_under_the_devices_stand_in(pg_url, tmp_path, cap
     assert code == 0, err
     assert [(s["id"], s["device"]) for s in out[0]] == [(summary["session_id"],
                                                          "Bench 1 Comms Hub")]
+    # A port captured without naming its device is recorded under none, and found by its name.
+    code, lines, err = capture(capsys, db, host, None, store, tmp_path)
+    assert code == 0, err
+    port = host.ports["ch_debug"]
+    assert rows(db, "SELECT device, device_ref FROM capture_sessions WHERE id = ?",
+                lines[-1]["summary"]["session_id"]) == [(port, None)]
+    code, out, err = run(capsys, db, "sessions", "list", "--device", port, store=store)
+    assert [s["id"] for s in out[0]] == [lines[-1]["summary"]["session_id"]]
 
 
 def test_a_device_renamed_on_the_server_keeps_its_stand_in_and_history(pg_url, tmp_path,
@@ -193,3 +201,41 @@ def test_capture_goes_on_while_the_lab_store_does_not_answer(pg_url, tmp_path, c
                            "--participant", "ann@acme.example", store=here)
     assert code == 9 and "lab store unreachable" in err
     assert rows(db, "SELECT count(*) FROM capture_sessions") == sessions
+
+
+def test_outages_name_the_lab_stores_devices_and_benches(pg_url, tmp_path, capsys) -> None:
+    store, db = libpq(pg_url), tmp_path / "bench.db"
+    own = add_device(capsys, db, "CH 1")
+    code, _, err = run(capsys, db, "lab", "add", "--name", "Lab", "--spaces", "8", "--benches",
+                       "2", store=store)
+    assert code == 0, err
+    lab_id = add_device(capsys, db, "CH 1", store=store, bench="Bench 2")
+    from app.domain.clock import SystemClock
+    from app.storage.db import open_database
+    from app.storage.devices import DeviceRepo
+    from app.storage.lab_devices import LabDeviceMap
+    from app.storage.labstore import lab_store_key, open_lab_store
+
+    server = open_lab_store(store)
+    local = open_database(db)
+    try:
+        stand_in = LabDeviceMap(local.conn, lab_store_key(store)).follow(
+            DeviceRepo(server, SystemClock()).get(lab_id), None, SystemClock().now())
+        for outage_id, bench, ref in ((1, "Bench 2", stand_in), (2, "Bench 2", own)):
+            local.execute("INSERT INTO outages (id, bench, start, restore_alert_device, "
+                          "interrupted_alert, device_ref) VALUES (?, ?, ?, 'CH 1', 0, ?)",
+                          [outage_id, bench, f"2026-11-2{outage_id}T10:00:00+00:00", ref])
+        local.conn.commit()
+    finally:
+        local.conn.close()
+        server.close()
+    code, out, err = run(capsys, db, "outages", "list", store=store)
+    assert code == 0, err
+    assert [(o["id"], o["device_ref"]) for o in out[0]] == [(1, lab_id), (2, None)]
+    code, out, err = run(capsys, db, "outages", "list")
+    assert [(o["id"], o["device_ref"]) for o in out[0]] == [(1, stand_in), (2, own)]
+    # A bench of the lab store's lab, with no outage yet, is a bench (the file has no lab).
+    code, out, err = run(capsys, db, "outages", "list", "--bench", "Bench 1", store=store)
+    assert (code, out) == (0, [[]]), err
+    code, out, err = run(capsys, db, "outages", "list", "--bench", "Bench 1")
+    assert code == 2 and "Bench 1" in err
