@@ -239,3 +239,14 @@ def test_outages_name_the_lab_stores_devices_and_benches(pg_url, tmp_path, capsy
     assert (code, out) == (0, [[]]), err
     code, out, err = run(capsys, db, "outages", "list", "--bench", "Bench 1")
     assert code == 2 and "Bench 1" in err
+
+
+def test_a_device_the_lab_store_lacks_is_bad_input_and_nothing_written(pg_url, tmp_path,
+                                                                        capsys, host) -> None:
+    store, db = libpq(pg_url), tmp_path / "bench.db"
+    add_device(capsys, db, "CH 1")  # the file's own: not the lab store's
+    code, lines, err = capture(capsys, db, host, "CH 1", store, tmp_path)
+    assert (code, lines) == (2, [])
+    assert err.startswith("meterlab: --device: No device 'CH 1' is registered in the lab store")
+    assert rows(db, "SELECT count(*) FROM capture_sessions") == [(0,)]
+    assert rows(db, "SELECT count(*) FROM lab_devices") == [(0,)]
