@@ -230,10 +230,10 @@ def _lab_store_capture(args: argparse.Namespace, db: Database, clock: Clock, url
             raise
         if args.device:
             found = device_while_unreachable(conn, key, args.device, exc)
-        sys.stderr.write(f"meterlab: {exc}; capturing "
-                         f"{repr(found.label) if found else 'the port'} as this workstation "
-                         f"last saw it (who runs the capture cannot be checked until it "
-                         f"answers).\n")
+        what = (f"{found.label!r} as this workstation last saw it" if found else
+                "the port under no device")
+        sys.stderr.write(f"meterlab: {exc}; capturing {what} (who runs the capture cannot be "
+                         f"checked until the lab store answers).\n")
     if found is None:
         return replace(opts, file_registry=False)
     return replace(opts, device=found.label, device_ref=found.local_ref, file_registry=False)
