@@ -146,13 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
 #: they use none. The others still need lab data that only the workstation's file holds.
 _LAB_STORE_COMMANDS = frozenset({
     "lab", "org", "person", "booking", "induction", "audit", "staff", "device", "lab-store",
-    "decode", "emulate", "plan", "bench", "outages", "sessions", "replay",
+    "decode", "emulate", "plan", "bench", "outages", "sessions", "replay", "capture",
 })
 #: Why a command refused with a lab store cannot use one yet.
 _NOT_YET_SHARED = {
     "run": "test runs are still kept only in the workstation's file",
     "report": "test runs are still kept only in the workstation's file",
-    "capture": "its events still refer to the devices registry of the workstation's file",
 }
 
 

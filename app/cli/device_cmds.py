@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sqlite3
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.cli import (
     EXIT_NO_ANSWER,
@@ -15,6 +18,7 @@ from app.cli import (
     db_path_of,
     emit,
     fail,
+    lab_store_of,
     local_iso,
     principal_of,
 )
@@ -36,6 +40,12 @@ from app.domain.principals import Action
 from app.storage.db import default_capture_dir, default_profile_dir
 from app.storage.devices import DeviceRepo
 from app.storage.labs import LabRepo
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+    from sqlite_utils import Database
+
+    from app.services.capture import CaptureOptions
 
 
 def event_to_dict(ev: DeviceEvent) -> dict:
@@ -149,11 +159,15 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
     # Created and upgraded before the writer starts; sessions a killed capture left open closed.
     db = open_bench_database(db_path, clock)
     try:
-        principal_of(args, db, clock).require(Action.DEVICES, "capture from devices")
-        if args.device and DeviceRepo(db, clock).find(args.device) is None:
-            raise ValidationError(
-                "device", f"No device {args.device!r} is registered; register it first with "
-                          f"`meterlab device add --label {args.device!r} --kind KIND`.")
+        url = getattr(args, "lab_store_url", None)
+        if url is not None:
+            opts = _lab_store_capture(args, db, clock, url, opts)
+        else:
+            principal_of(args, db, clock).require(Action.DEVICES, "capture from devices")
+            if args.device and DeviceRepo(db, clock).find(args.device) is None:
+                raise ValidationError(
+                    "device", f"No device {args.device!r} is registered; register it first "
+                              f"with `meterlab device add --label {args.device!r} --kind KIND`.")
     finally:
         db.conn.close()
     try:
@@ -171,6 +185,58 @@ def capture(args: argparse.Namespace, clock: Clock) -> int:
         f"capture file {result.capture_path} sha256 {result.sha256}\n"
     )
     return EXIT_OK
+
+
+def _lab_store_capture(args: argparse.Namespace, db: Database, clock: Clock, url: URL,
+                       opts: CaptureOptions) -> CaptureOptions:
+    """`opts` for capturing a device of the lab store at `url` into the bench store `db`:
+    the device's label and its stand-in there (see :mod:`app.storage.lab_devices`).
+
+    Who captures is checked on the lab store. While the lab store does not answer, a device
+    captured on this workstation before is captured under its stand-in as last seen (who runs
+    the capture cannot be checked then, which stderr says); a port without ``--device`` is
+    captured as it is.
+
+    Raises:
+        LabStoreError: the lab store does not answer and the device was never captured here,
+            or a participant is named (who they are cannot be checked), or the lab store has
+            another schema.
+        ValidationError: the lab store has no such device.
+        RuleRefusal: who runs the command may not capture.
+    """
+    from app.services.lab_store_devices import device_while_unreachable, follow_device
+    from app.storage.db import DbErrorKind
+    from app.storage.labstore import LabStoreError, lab_store_key, open_lab_store
+
+    key = lab_store_key(url)
+    conn = db.conn
+    found = None
+    try:
+        store = open_lab_store(url)
+        try:
+            principal_of(args, db, clock, store).require(Action.DEVICES,
+                                                           "capture from devices")
+            if args.device:
+                found = follow_device(conn, store, key, args.device, clock)
+                if found is None:
+                    raise ValidationError(
+                        "device", f"No device {args.device!r} is registered in the lab store; "
+                                  f"register it first with `meterlab device add --label "
+                                  f"{args.device!r} --kind KIND` and --lab-store.")
+        finally:
+            store.close()
+    except LabStoreError as exc:
+        if exc.kind is not DbErrorKind.UNREACHABLE or getattr(args, "participant", None):
+            raise
+        if args.device:
+            found = device_while_unreachable(conn, key, args.device, exc)
+        what = (f"{found.label!r} as this workstation last saw it" if found else
+                "the port under no device")
+        sys.stderr.write(f"meterlab: {exc}; capturing {what} (who runs the capture cannot be "
+                         f"checked until the lab store answers).\n")
+    if found is None:
+        return replace(opts, file_registry=False)
+    return replace(opts, device=found.label, device_ref=found.local_ref, file_registry=False)
 
 
 def _all_bench_names(labs: list[Lab]) -> list[str]:
@@ -235,17 +301,33 @@ def outages_list(args: argparse.Namespace, clock: Clock) -> int:
 
     db = open_bench_database(db_path_of(args), clock)
     try:
-        principal_of(args, db, clock).require(Action.READ_ALL, "read the lab's outage log")
-        repo = OutageRepo(db.conn)
-        # A bench no lab has is still known if outages were stored under it (devices without a
-        # bench file their outages under their own label).
-        if args.bench and not repo.list(args.bench):
-            _check_bench(args.bench, LabRepo(db, clock).list())
-        outages = repo.list(args.bench, day_from, day_to)
+        with lab_store_of(args, db) as store:
+            principal_of(args, db, clock, store).require(Action.READ_ALL,
+                                                         "read the lab's outage log")
+            repo = OutageRepo(db.conn)
+            # A bench no lab has is still known if outages were stored under it (devices
+            # without a bench file their outages under their own label).
+            if args.bench and not repo.list(args.bench):
+                _check_bench(args.bench, LabRepo(store, clock).list())
+            outages = repo.list(args.bench, day_from, day_to)
+            url = getattr(args, "lab_store_url", None)
+            if url is not None:
+                outages = _named_by_lab_store(db.conn, url, outages)
     finally:
         db.conn.close()
     emit([_outage_json(o) for o in outages])
     return EXIT_OK
+
+
+def _named_by_lab_store(conn: sqlite3.Connection, url: URL, outages: list[dict]) -> list[dict]:
+    """`outages` with ``device_ref`` the device's id in the lab store at `url` (its stand-in's
+    device, see :mod:`app.storage.lab_devices`); None for a device that is not the lab
+    store's (one of the file's own)."""
+    from app.storage.lab_devices import LabDeviceMap
+    from app.storage.labstore import lab_store_key
+
+    lab_refs = LabDeviceMap(conn, lab_store_key(url)).lab_refs()
+    return [{**o, "device_ref": lab_refs.get(o["device_ref"])} for o in outages]
 
 
 #: Outage fields holding instants (stored as UTC text).

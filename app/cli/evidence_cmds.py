@@ -5,11 +5,27 @@ from __future__ import annotations
 import argparse
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORAGE, db_path_of, emit, fail, principal_of
+from app.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_STORAGE,
+    db_path_of,
+    emit,
+    fail,
+    lab_store_of,
+    principal_of,
+)
 from app.domain.clock import Clock
 from app.domain.errors import ValidationError
 from app.domain.principals import Action
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+    from app.storage.capture_sessions import CaptureSessionRepo
+    from app.storage.labstore import LabStore
 
 
 def replay(args: argparse.Namespace, clock: Clock) -> int:
@@ -55,12 +71,39 @@ def sessions_list(args: argparse.Namespace, clock: Clock) -> int:
     limit = parse_positive_int(args.limit, "limit", 1, 100_000)
     db = open_bench_database(db_path_of(args), clock)
     try:
-        principal_of(args, db, clock).require(Action.READ_ALL, "read the lab's capture sessions")
-        rows = CaptureSessionRepo(db.conn).list(args.device or None, args.missing, limit)
+        with lab_store_of(args, db) as store:
+            principal_of(args, db, clock, store).require(Action.READ_ALL,
+                                                         "read the lab's capture sessions")
+            url = getattr(args, "lab_store_url", None)
+            repo = CaptureSessionRepo(db.conn)
+            if url is None or not args.device:
+                rows = repo.list(args.device or None, args.missing, limit)
+            else:
+                rows = _lab_store_device_sessions(repo, store, url, args.device, args.missing,
+                                                  limit, clock)
     finally:
         db.conn.close()
     emit([_session_json(r) for r in rows])
     return EXIT_OK
+
+
+def _lab_store_device_sessions(repo: CaptureSessionRepo, store: LabStore, url: URL,
+                               device: str, missing: bool, limit: int,
+                               clock: Clock) -> list[dict]:
+    """The sessions of the lab store's device `device` (id, label or EUI-64) captured here,
+    under its stand-in (see :mod:`app.storage.lab_devices`); a name the lab store's registry
+    does not know names a port captured without a device."""
+    from app.storage.devices import DeviceRepo
+    from app.storage.lab_devices import LabDeviceMap
+    from app.storage.labstore import lab_store_key
+
+    found = DeviceRepo(store, clock).find(device)
+    if found is None or found.id is None:
+        return repo.list(device, missing, limit, by_label=False)
+    stand_in = LabDeviceMap(repo.conn, lab_store_key(url)).stand_in(found.id)
+    if stand_in is None:
+        return []  # never captured on this workstation
+    return repo.list(None, missing, limit, device_ref=stand_in)
 
 
 def _session_json(row: dict) -> dict:

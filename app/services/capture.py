@@ -48,6 +48,12 @@ class CaptureOptions:
     profile_dirs: tuple[Path, ...] = ()
     reply_timeout_s: float = 3.0
     once_timeout_s: float = 10.0
+    #: The device's id in the bench store's devices table, when the caller resolved it (a lab
+    #: store device's stand-in); None: the file's registry is asked for `device`'s label.
+    device_ref: int | None = None
+    #: False when the devices registry is a lab store's on a server: its labels mean nothing
+    #: in the file's registry, so nothing is looked up there.
+    file_registry: bool = True
 
 
 @dataclass
@@ -155,8 +161,11 @@ def run_capture(opts: CaptureOptions, db_path: Path, clock: Clock,
     label = opts.device or opts.port
     conn = connect(db_path)
     sessions = CaptureSessionRepo(conn)
-    device_ref = _registered_id(conn, label)
-    session_id = sessions.open(label, opts.port, opts.protocol, "", clock.now(), device_ref)
+    device_ref = opts.device_ref
+    if device_ref is None and opts.file_registry:
+        device_ref = _registered_id(conn, label)
+    session_id = sessions.open(label, opts.port, opts.protocol, "", clock.now(), device_ref,
+                               by_label=opts.file_registry)
     capture_path = capture_path_for(opts.capture_dir, label, clock.now(), session_id)
     sessions.set_path(session_id, str(capture_path))
     capture = CaptureFile(capture_path)

@@ -139,15 +139,22 @@ class DeviceManager:
         capture_dir: where raw capture files are written.
         on_state: called on the I/O thread with (label, state, reason).
         emulator: the demo bench, when devices use ``{"transport": "emulator"}``.
+        device_refs: gives a device the id its events, capture sessions and outages are
+            recorded under in the bench store, when the devices are a lab store's on a server
+            (their stand-ins', see :class:`app.services.lab_store_devices.StandIns`); None:
+            the devices are the file's own, recorded under their own ids.
     """
 
     def __init__(self, clock: Clock, io: IoLoop, events: EventQueue, db_path: Path,
                  capture_dir: Path, on_state: StateCallback | None = None,
-                 emulator: DemoEmulator | None = None) -> None:
+                 emulator: DemoEmulator | None = None,
+                 device_refs: Callable[[Device], int] | None = None) -> None:
         self.clock, self.io, self.events = clock, io, events
         self.db_path, self.capture_dir = Path(db_path), Path(capture_dir)
         self.on_state = on_state
         self.emulator = emulator
+        self.device_refs = device_refs
+        self._refs: dict[str, int | None] = {}
         self._sessions: dict[str, DeviceSession] = {}
         self._tasks: dict[str, concurrent.futures.Future[Any]] = {}
         self._raw: dict[str, RawLog] = {}
@@ -170,6 +177,11 @@ class DeviceManager:
 
     def connected_labels(self) -> list[str]:
         return list(self._sessions)
+
+    def device_ref_of(self, label: str) -> int | None:
+        """The bench store's id of the device connected (now or last) under `label`, if it
+        was registered."""
+        return self._refs.get(label)
 
     # --- connect / disconnect ------------------------------------------------------------------
     def _transport(self, device: Device) -> tuple[Transport, str]:
@@ -206,7 +218,10 @@ class DeviceManager:
         transport, protocol = self._transport(device)
         codec = make_codec(protocol, profile_dirs=(default_profile_dir(),))
         raw = self.raw(label)
-        capture_path, session_id = self._open_capture(label, transport.description, protocol)
+        device_ref = self.device_refs(device) if self.device_refs is not None else device.id
+        self._refs[label] = device_ref
+        capture_path, session_id = self._open_capture(label, transport.description, protocol,
+                                                      device_ref)
         # A relay board's switching is ground truth whoever commands it (see relay_watch).
         relay = (RelayWatch(label, device.bench)
                  if device.kind is DeviceKind.RELAY or protocol == RELAY_PROTOCOL else None)
@@ -236,7 +251,7 @@ class DeviceManager:
         session = DeviceSession(
             label, transport, codec, self.clock, lambda ev: deliver([ev]),
             capture=self._captures[label][1], reconnect=ReconnectPolicy(), on_state=state,
-            session_id=session_id, tap=tap, batch_sink=deliver, device_ref=device.id,
+            session_id=session_id, tap=tap, batch_sink=deliver, device_ref=device_ref,
         )
         self._sessions[label] = session
         poll_s = device.connection.poll_s
@@ -248,11 +263,13 @@ class DeviceManager:
         task.add_done_callback(lambda fut: self._session_ended(label, session, fut))
         logger.info("connecting %s via %s (%s), capture %s", label, transport.description, protocol, capture_path)
 
-    def _open_capture(self, label: str, port: str, protocol: str) -> tuple[Path, int]:
+    def _open_capture(self, label: str, port: str, protocol: str,
+                      device_ref: int | None) -> tuple[Path, int]:
         conn = connect(self.db_path)
         try:
             repo = CaptureSessionRepo(conn)
-            session_id = repo.open(label, port, protocol, "", self.clock.now())
+            session_id = repo.open(label, port, protocol, "", self.clock.now(), device_ref,
+                                   by_label=self.device_refs is None)
             path = capture_path_for(self.capture_dir, label, self.clock.now(), session_id)
             with conn:
                 conn.execute("UPDATE capture_sessions SET capture_path = ? WHERE id = ?", (str(path), session_id))

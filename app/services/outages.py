@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 from app.domain.clock import Clock
@@ -85,8 +86,16 @@ def _float(value: object) -> float | None:
 class OutageService:
     """Runs the tracker on each stored batch (on the writer thread) and keeps a snapshot for the UI."""
 
-    def __init__(self, clock: Clock, devices: list[Device], config: TrackerConfig | None = None) -> None:
+    def __init__(self, clock: Clock, devices: list[Device], config: TrackerConfig | None = None,
+                 device_ref_of: Callable[[str], int | None] | None = None) -> None:
+        """
+        Args:
+            device_ref_of: the bench store's id of the device with a label, when the devices
+                are a lab store's (its stand-in's, see :mod:`app.storage.lab_devices`); None:
+                the file's registry is asked for the label.
+        """
         self.clock = clock
+        self.device_ref_of = device_ref_of
         self.mapper = EvidenceMapper(devices)
         self.tracker = OutageTracker(config)
         self._lock = threading.Lock()
@@ -109,7 +118,8 @@ class OutageService:
         changed = self.tracker.take_changed()
         if changed:
             try:
-                repo.save(changed, self.clock.now(), self._stored)
+                repo.save(changed, self.clock.now(), self._stored,
+                          device_ref_of=self.device_ref_of)
             except BaseException:
                 # Not stored: written with the next batch's (nothing of it is lost meanwhile).
                 self.tracker.changed.update(o.id for o in changed)

@@ -128,25 +128,31 @@ class DeviceRuntime:
         devices: the registry (for attributing events to benches).
         on_state: device state changes (I/O thread).
         on_write_error: database write failures and recoveries (writer thread).
+        device_refs: with a lab store on a server, gives each of its devices the id the bench
+            store records it under (see :class:`app.services.lab_store_devices.StandIns`);
+            None: the devices are the file's own.
     """
 
     def __init__(self, clock: Clock, db_path: Path, capture_dir: Path,
                  devices: list[Device] | None = None,
                  on_state: StateCallback | None = None,
                  on_write_error: Callable[[str], None] | None = None,
-                 tracker_config: TrackerConfig | None = None) -> None:
+                 tracker_config: TrackerConfig | None = None,
+                 device_refs: Callable[[Device], int] | None = None) -> None:
         self.clock = clock
         self.io = IoLoop()
         self.events = EventQueue()
         self.live = LiveData()
         self.events.add_batch_listener(self.live.on_events)
         self._devices = list(devices or [])
-        self.outages = OutageService(clock, self._devices, tracker_config)
+        self.manager = DeviceManager(clock, self.io, self.events, db_path, capture_dir,
+                                     on_state=on_state, device_refs=device_refs)
+        self.outages = OutageService(
+            clock, self._devices, tracker_config,
+            device_ref_of=self.manager.device_ref_of if device_refs is not None else None)
         self.writer = EventWriter(db_path, self.events, on_error=on_write_error,
                                   after_batch=self.outages.on_batch)
         self.emulator: DemoEmulator | None = None
-        self.manager = DeviceManager(clock, self.io, self.events, db_path, capture_dir,
-                                     on_state=on_state)
         self._script: concurrent.futures.Future[None] | None = None
         self._script_stop: asyncio.Event | None = None
         self._script_restore: asyncio.Event | None = None

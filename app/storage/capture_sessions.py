@@ -101,15 +101,19 @@ class CaptureSessionRepo:
         self.owner = owner or current_owner()
 
     def open(self, device: str, port: str, protocol: str, capture_path: str, started: datetime,
-             device_ref: int | None = None) -> int:
+             device_ref: int | None = None, *, by_label: bool = True) -> int:
         """Record a new session; returns its id.
 
         Args:
             device: the device's label now (for display).
             device_ref: the registered device's id; when None the registry is asked for the
                 label, so that every caller records the stable id without having to look it up.
+            by_label: False: the devices are a lab store's on a server, whose labels mean
+                nothing in this file's registry (`device_ref` is then the device's stand-in,
+                see :mod:`app.storage.lab_devices`, or None).
         """
         o = self.owner
+        lookup = device if by_label else None
         with self.conn:
             cur = self.conn.execute(
                 "INSERT INTO capture_sessions (device, device_ref, port, protocol, capture_path, "
@@ -117,7 +121,7 @@ class CaptureSessionRepo:
                 "owner_host, owner_pid, owner_started) "
                 "VALUES (?, coalesce(?, (SELECT id FROM devices WHERE label = ?)), ?,?,?,?,0,0,0,0,"
                 "0,0,?,?,?)",
-                (device, device_ref, device, port, protocol, capture_path, to_db(started),
+                (device, device_ref, lookup, port, protocol, capture_path, to_db(started),
                  o.host, o.pid, o.started),
             )
         return int(cur.lastrowid or 0)
@@ -186,17 +190,33 @@ class CaptureSessionRepo:
         ]
 
     def list(self, device: str | None = None, missing_only: bool = False,
-             limit: int = 1000) -> list[dict[str, Any]]:
+             limit: int = 1000, *, device_ref: int | None = None,
+             by_label: bool = True) -> list[dict[str, Any]]:
         """Sessions, newest first, as stored (times as datetimes).
 
         Args:
             device: only this device's sessions (its label at the time, or its registered id).
             missing_only: only sessions that may lack events in the database (a replay of the
                 capture file restores them).
+            device_ref: only the sessions of the device with this id in the file's devices
+                table (a lab-store device's stand-in), whatever its label was.
+            by_label: False: the devices are a lab store's on a server, whose labels mean
+                nothing in the file's registry: `device` then matches only sessions of no
+                registered device (a port captured without naming its device).
         """
-        where, params = [], []
-        if device is not None:
-            where.append("(device = ? OR device_ref = (SELECT id FROM devices WHERE label = ?))")
+        where, params = [], []  # type: list[str], list[Any]
+        if device_ref is not None:
+            where.append("device_ref = ?")
+            params.append(device_ref)
+        if device is not None and not by_label:
+            where.append("(device = ? AND device_ref IS NULL)")
+            params.append(device)
+        elif device is not None:
+            # A label as stored matches the file's own devices and ports, not the stand-ins of
+            # a lab store's devices (another registry's labels).
+            where.append("((device = ? AND (device_ref IS NULL OR device_ref NOT IN "
+                         "(SELECT local_ref FROM lab_devices))) "
+                         "OR device_ref = (SELECT id FROM devices WHERE label = ?))")
             params += [device, device]
         if missing_only:
             where.append("events_missing = 1")

@@ -118,6 +118,16 @@ class DeviceRepo:
             raise NotFoundError("device", f"There is no device with id {device_id}.")
         return self._from_row(rows[0])
 
+    def registered_at(self, device_id: int) -> str | None:
+        """When the device with id `device_id` was registered (as stored), None if there is none:
+        with its id, it tells this device from another given the same id by a database created
+        again from scratch."""
+        if not 0 <= device_id <= _MAX_ID:
+            return None
+        with self.store.reading() as conn:
+            return conn.execute(select(devices.c.created_at).where(
+                devices.c.id == device_id)).scalar_one_or_none()
+
     def find(self, ref: str | int) -> Device | None:
         """A device by id, label (case-insensitive) or EUI-64."""
         text = str(ref).strip()

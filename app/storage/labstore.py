@@ -277,6 +277,23 @@ def postgres_url(url: str | URL) -> URL:
     return parsed.set(drivername="postgresql+psycopg")
 
 
+def lab_store_key(url: str | URL) -> str:
+    """What names a lab store for the workstation's bench store: its server (host name, or the
+    socket folder) and port, and its database; not the role connecting, which may differ from
+    one workstation to the next. Known without asking the server, so that it serves while the
+    server does not answer.
+
+    Raises:
+        ValueError: `url` is not a PostgreSQL database URL.
+    """
+    parsed = postgres_url(url)
+    host = parsed.host or str(parsed.query.get("host") or "")
+    if not host.startswith("/"):
+        host = host.lower()  # host names ignore case; socket folders do not
+    port = parsed.port or str(parsed.query.get("port") or "") or "5432"
+    return f"postgresql://{host}:{port}/{parsed.database}"
+
+
 #: The attribute of a sqlite-utils Database that holds its lab store (made on first use).
 _STORE_ATTRIBUTE = "_meterlab_lab_store"
 

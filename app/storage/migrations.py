@@ -2,6 +2,9 @@
 
 Released migrations are never edited: a change is a new migration. Each released schema version
 keeps a fixture database under tests/storage/fixtures that the test suite upgrades.
+
+m001..m009 built both stores; the lab store's tables change only through Alembic revisions since
+(see app/storage/lab_schema.py), so later migrations here change only the bench store's tables.
 """
 
 from __future__ import annotations
@@ -264,3 +267,21 @@ def m009_staff_accounts(db: Database) -> None:
     # blocking a new account for it.
     db.execute("CREATE UNIQUE INDEX idx_staff_accounts_login_enabled "
                "ON staff_accounts (login) WHERE disabled = 0")
+
+
+@migrations()
+def m010_lab_devices(db: Database) -> None:
+    # The bench store's link to a lab store's devices registry on a server. Events, capture
+    # sessions and outages keep referring to a row of this file's devices table (their foreign
+    # key); a device of a lab store is captured under a local stand-in row there, and this table
+    # says which lab-store device each stand-in is: the lab store (its server and database,
+    # see app/storage/lab_devices.py), the device's id there and when it was registered there
+    # (a database created again from scratch gives its ids out again, to other devices). One
+    # current stand-in per lab-store device; an earlier one keeps its history under its own id.
+    db["lab_devices"].create(
+        {"store": str, "lab_ref": int, "lab_created_at": str, "local_ref": int,
+         "label": str, "device_id": str, "seen_at": str},
+        pk=("store", "lab_ref"), foreign_keys=[("local_ref", "devices", "id")],
+        not_null={"store", "lab_ref", "local_ref", "label", "seen_at"},
+    )
+    db["lab_devices"].create_index(["local_ref"], unique=True)

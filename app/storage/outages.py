@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -40,7 +41,8 @@ class OutageRepo:
     # the label when it is written, so the outage stays with the device across renames.
     _DEVICE_REF = "(SELECT id FROM devices WHERE label = ?)"
 
-    def save(self, outages: list[Outage], now: datetime, stored: dict[int, int]) -> None:
+    def save(self, outages: list[Outage], now: datetime, stored: dict[int, int], *,
+             device_ref_of: Callable[[str], int | None] | None = None) -> None:
         """Store what a tracker learnt, in one transaction: an outage it has not stored yet gets
         its id from the database (never one counted in memory: two processes tracking into one
         file cannot take each other's), one it has is updated in place.
@@ -50,34 +52,55 @@ class OutageRepo:
             now: when they were written (``updated_at``).
             stored: the tracker's id of each outage stored so far -> its id in the database;
                 the new ones are added when the transaction has committed.
+            device_ref_of: the id in the file's devices table of the device with a label
+                (a lab store's device's stand-in, see :mod:`app.storage.lab_devices`); None:
+                the file's registry is asked for the label.
         """
         added: dict[int, int] = {}
         columns = self.COLUMNS[1:]
+        fragment = self._device_ref_sql(device_ref_of)
         with self.conn:
             for o in outages:
-                values = (*self._values(o, now), o.restore_alert_device)
+                values = (*self._values(o, now), self._device_ref_value(o, device_ref_of))
                 row_id = stored.get(o.id)
                 if row_id is None:
                     cur = self.conn.execute(
                         f"INSERT INTO outages ({', '.join(columns)}, device_ref) "
-                        f"VALUES ({', '.join('?' * len(columns))}, {self._DEVICE_REF})", values)
+                        f"VALUES ({', '.join('?' * len(columns))}, {fragment})", values)
                     added[o.id] = int(cur.lastrowid)  # type: ignore[arg-type]
                 else:
                     assignments = ", ".join(f"[{c}] = ?" for c in columns)
                     self.conn.execute(
-                        f"UPDATE outages SET {assignments}, device_ref = {self._DEVICE_REF} "
+                        f"UPDATE outages SET {assignments}, device_ref = {fragment} "
                         "WHERE id = ?", (*values, row_id))
         stored.update(added)
 
-    def upsert(self, outages: list[Outage], now: datetime) -> None:
+    def upsert(self, outages: list[Outage], now: datetime, *,
+               device_ref_of: Callable[[str], int | None] | None = None) -> None:
         """Store outages under the ids they carry (replacing a stored one of the same id): for
         outages whose ids were given by this database before (restoring, fixtures). A tracker's
-        outages go through :meth:`save`."""
-        rows = [(o.id, *self._values(o, now), o.restore_alert_device) for o in outages]
+        outages go through :meth:`save`.
+
+        Args:
+            device_ref_of: as for :meth:`save`.
+        """
+        fragment = self._device_ref_sql(device_ref_of)
+        rows = [(o.id, *self._values(o, now), self._device_ref_value(o, device_ref_of))
+                for o in outages]
         with self.conn:
             self.conn.executemany(
                 f"INSERT OR REPLACE INTO outages ({', '.join(self.COLUMNS)}, device_ref) "
-                f"VALUES ({', '.join('?' * len(self.COLUMNS))}, {self._DEVICE_REF})", rows)
+                f"VALUES ({', '.join('?' * len(self.COLUMNS))}, {fragment})", rows)
+
+    def _device_ref_sql(self, device_ref_of: Callable[[str], int | None] | None) -> str:
+        return self._DEVICE_REF if device_ref_of is None else "?"
+
+    @staticmethod
+    def _device_ref_value(o: Outage, device_ref_of: Callable[[str], int | None] | None) -> Any:
+        """The restoring device's label (looked up in SQL) or, with `device_ref_of`, its id."""
+        if device_ref_of is None:
+            return o.restore_alert_device
+        return device_ref_of(o.restore_alert_device) if o.restore_alert_device else None
 
     def list(self, bench: str | None = None, day_from: date | None = None,
              day_to: date | None = None, *, device_ref: int | None = None) -> list[dict[str, Any]]:

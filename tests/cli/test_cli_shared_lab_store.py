@@ -133,7 +133,6 @@ def test_a_database_without_the_schema_is_refused_not_upgraded(pg_cluster, tmp_p
 
 @pytest.mark.parametrize(("argv", "needs"), [
     (("run", "list"), "test runs"),
-    (("capture", "--port", "/dev/null", "--protocol", "gbcs-hex", "--once"), "the devices registry"),
     (("report", "verify", "x.pdf"), "test runs"),
 ])
 def test_commands_needing_unshared_data_are_refused(tmp_path, capsys, monkeypatch, argv,

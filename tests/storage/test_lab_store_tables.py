@@ -11,7 +11,7 @@ from app.storage.db import open_database
 from app.storage.tables import LAB_STORE_TABLES, metadata
 
 #: The bench store: local to a workstation, high rate, staying in its SQLite file.
-BENCH_STORE_TABLES = {"events", "capture_sessions", "outages", "alert_acks"}
+BENCH_STORE_TABLES = {"events", "capture_sessions", "outages", "alert_acks", "lab_devices"}
 #: Bookkeeping of the two migration tools.
 MIGRATION_TABLES = {"_sqlite_migrations", "alembic_version"}
 
