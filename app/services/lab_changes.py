@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
-from app.storage.labstore import LabStore, SqliteLabStore, postgres_url
+from app.storage.labstore import CONNECT_TIMEOUT_S, LabStore, SqliteLabStore, postgres_url
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,6 @@ CHANNEL = "meterlab_lab_changes"
 BACKOFF_S: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 #: How the watcher's connection names itself to the server (``pg_stat_activity``).
 APPLICATION_NAME = "meterlab lab changes"
-#: How long a connection attempt may take before the server counts as unreachable.
-CONNECT_TIMEOUT_S = 5
 #: On a SQLite file: the newest row of each of these tables tells whether lab data changed.
 _SQLITE_FINGERPRINT = ("SELECT (SELECT max(id) FROM audit), (SELECT max(id) FROM bookings), "
                        "(SELECT max(id) FROM people), (SELECT max(id) FROM organisations), "
