@@ -90,7 +90,6 @@ class LabStoreDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("labStoreDialog")
         self.setWindowTitle("Lab store")
-        self.setMinimumWidth(560)
         self._check = check or check_lab_store
         #: The URL saved when the dialog was accepted ("" : the workstation's file).
         self.saved: str | None = None
@@ -100,6 +99,9 @@ class LabStoreDialog(QDialog):
             "workstation's own database file (no server needed). Give the same PostgreSQL "
             "database on every workstation of the lab to share them.")
         about.setWordWrap(True)
+        # A dialog does not ask its wrapped labels how tall they are at its width: say it.
+        about.setFixedWidth(540)
+        about.setMinimumHeight(about.heightForWidth(540))
         self.url_edit = QLineEdit(current)
         self.url_edit.setObjectName("labStoreUrl")
         self.url_edit.setPlaceholderText("postgresql://meterlab@dbhost/meterlab")
@@ -137,6 +139,7 @@ class LabStoreDialog(QDialog):
         """Say in the dialog why the URL was not saved."""
         self.error_label.setText(sentence)
         self.error_label.setVisible(True)
+        self.adjustSize()  # room for the sentence, the rest of the dialog unsqueezed
 
     def accept(self) -> None:
         """Check the URL and save it; on a fault, say why and stay open."""

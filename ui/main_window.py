@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
             if previous is not None and not previous.reachable:
                 self.show_status("The lab store answers again.")
             return
-        reason = state.message[0].upper() + state.message[1:]
+        reason = (state.message[0].upper() + state.message[1:]).rstrip(". ")
         self.lab_store_banner.setText(
             f"{reason}. Bookings, people and inductions cannot be changed until it is back; "
             f"bench capture goes on into this workstation's file.")

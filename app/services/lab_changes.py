@@ -214,7 +214,7 @@ class LabChangeWatcher:
             first = list(conn.notifies(timeout=self.poll_s, stop_after=1))
             if first:
                 # The notifications of one commit arrive together: take them as one change.
-                more = list(conn.notifies(timeout=0.01))
+                more = list(conn.notifies(timeout=0.002))
                 self._changed(frozenset(n.payload for n in first + more))
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since >= self.heartbeat_s:

@@ -102,7 +102,7 @@ def test_a_change_committed_by_another_process_is_reported(shared) -> None:
         assert seen.wait(lambda: bool(seen.changes)), "no change reported"
         assert time.monotonic() - started < 10
         if watcher.engine == "postgresql":  # the tables of the transaction, by name
-            assert {"organisations", "audit"} <= set().union(*seen.changes)
+            assert seen.wait(lambda: {"organisations", "audit"} <= set().union(*seen.changes))
         else:
             assert seen.changes[0] == frozenset()
     finally:
