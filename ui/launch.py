@@ -167,10 +167,14 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
             outcome = _open_window(app, args, clock, page, screenshot, after_s, db_path, db_given)
             if not isinstance(outcome, Path):
                 return outcome
-            # File › Open database… chose another file: everything built on the old one is
-            # closed (devices stopped, a run aborted with its teardown), then the window opens
-            # again on the new file, from its lock screen if it has staff accounts.
-            db_path, db_given = outcome, True
+            # File › Open database… chose another file (or File › Lab store… another lab
+            # store): everything built on the old one is closed (devices stopped, a run aborted
+            # with its teardown), then the window opens again on the new file, from its lock
+            # screen if it has staff accounts.
+            # The same file again (a new lab store, or trying the lab store again) keeps where
+            # its captures go.
+            if outcome != db_path:
+                db_path, db_given = outcome, True
 
 
 def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,

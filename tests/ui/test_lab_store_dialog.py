@@ -87,3 +87,18 @@ def test_a_saved_lab_store_that_does_not_answer_at_start(qtbot, tmp_path, capsys
     assert sorted(seen[0]["buttons"]) == ["Lab store…", "Quit", "Try again"]
     assert "lab store unreachable" in capsys.readouterr().err
     assert not (tmp_path / "ws.db").exists()  # nothing opened locally instead
+
+
+def test_saving_a_lab_store_in_the_window_opens_it_again_on_it(qtbot, window, pg_url) -> None:
+    libpq = pg_url.replace("postgresql+psycopg://", "postgresql://")
+
+    def save(dialog) -> None:
+        dialog.url_edit.setText(libpq)
+        dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+
+    window.show()
+    _when_modal("labStoreDialog", save)
+    window.choose_lab_store()
+    assert saved_lab_store() == libpq
+    assert window.requested_database == window.ctx.db_path  # the launcher reopens the same file
+    assert not window.isVisible()
