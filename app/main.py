@@ -46,6 +46,8 @@ class AppContext:
     principal: Principal = WORKSTATION_ADMIN
     #: The lab store the repositories above use: the file's (on `db`'s connection) or a server's.
     store: LabStore | None = None
+    #: The server's URL when the lab store is shared (what a second context opens), else None.
+    lab_store_url: str | URL | None = None
 
     @property
     def shared(self) -> bool:
@@ -132,5 +134,5 @@ def build_context(db_path: Path, clock: Clock, actor: str | None = None,
         bookings_repo=bookings,
         lab_service=LabService(labs, orgs, people, clock, who, acting),
         booking_service=BookingService(labs, orgs, people, bookings, clock, who, acting),
-        principal=acting, store=store,
+        principal=acting, store=store, lab_store_url=lab_store_url,
     )

@@ -338,5 +338,53 @@ def session_screenshots() -> int:
     return 0
 
 
+def lab_store_screenshots() -> int:
+    """File › Lab store… with a server that does not answer (docs/lab-store-dialog.png), and the
+    window on a shared lab store whose server has just stopped (docs/lab-store-unreachable.png):
+    a throwaway PostgreSQL server, as the tests start one, holding the demo lab."""
+    from app.services.demo import create_demo_lab
+    from app.storage.labstore import upgrade_lab_store
+    from tests.pg import start_cluster
+    from ui.database_dialog import LabStoreDialog
+    from ui.lab_feed import attach_lab_feed
+
+    QApplication.instance() or QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["XDG_CONFIG_HOME"] = tmp  # the dialog saves nothing of the reader's
+        dialog = LabStoreDialog("")
+        dialog.url_edit.setText("postgresql://meterlab@dbhost.invalid/meterlab")
+        dialog.show()
+        dialog.accept()  # refused: the server does not answer, said in the dialog
+        settle()
+        save(dialog, "lab-store-dialog.png")
+        dialog.close()
+
+        cluster = start_cluster()
+        try:
+            cluster.admin("CREATE DATABASE meterlab")
+            url = cluster.url("meterlab")
+            upgrade_lab_store(url)
+            ctx, _ = prepare_context(Path(tmp) / "bench.db",
+                                     OffsetClock(datetime.fromisoformat(NOW)), "lab.staff", False,
+                                     lab_store_url=url)
+            create_demo_lab(ctx.lab_service, ctx.booking_service)
+            window = MainWindow(ctx)
+            window.resize(*SCREENSHOT_SIZE)
+            window.show()
+            window.pages["bookings"].reload_labs()
+            feed = attach_lab_feed(window, ctx, poll_s=0.2)
+            wait_until(lambda: window.lab_store_state is not None)
+            cluster.stop_server()
+            wait_until(lambda: window.lab_store_banner.isVisible())
+            settle()
+            save(window, "lab-store-unreachable.png")
+            feed.stop()
+            window.close()
+            ctx.close()
+        finally:
+            cluster.stop()
+    return 0
+
+
 if __name__ == "__main__":
-    raise SystemExit(main() or session_screenshots())
+    raise SystemExit(main() or session_screenshots() or lab_store_screenshots())

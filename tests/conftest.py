@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +13,9 @@ from app.domain.clock import FixedClock
 from app.main import AppContext, build_context
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday
+
+# The desktop's settings (File › Lab store…) of whoever runs the tests are not the tests'.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="meterlab-test-config-")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

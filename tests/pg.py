@@ -89,6 +89,15 @@ class Cluster:
                     "immediate", "-w", "stop"], check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def stop_server(self) -> None:
+        """Stop the server (its clients are disconnected), keeping its data to start it again."""
+        _run(self, [str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast",
+                    "-w", "stop"])
+
+    def start_server(self) -> None:
+        """Start the server again after :meth:`stop_server`."""
+        _start_server(self.user, self.bin_dir, self.root, self.socket_dir)
+
 
 def _run(cluster_or_user: Cluster | str | None, argv: list[str],
          check: bool = True) -> subprocess.CompletedProcess:
@@ -104,6 +113,14 @@ def _run(cluster_or_user: Cluster | str | None, argv: list[str],
             f"{Path(argv[argv.index('--') + 1] if '--' in argv else argv[0]).name} failed "
             f"({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-400:]}")
     return proc
+
+
+def _start_server(user: str | None, bin_dir: Path, root: Path, socket_dir: Path) -> None:
+    options = (f"-c listen_addresses='' -c unix_socket_directories={socket_dir} "
+               f"-c port={PORT} -c fsync=off -c synchronous_commit=off "
+               f"-c full_page_writes=off -c max_connections=50")
+    _run(user, [str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-l", str(root / "server.log"),
+                "-o", options, "-w", "-t", "60", "start"])
 
 
 def start_cluster() -> Cluster:
@@ -124,11 +141,7 @@ def start_cluster() -> Cluster:
         _run(user, ["mkdir", str(socket_dir)])
         _run(user, [str(bin_dir / "initdb"), "-D", str(data), "-U", ROLE, "--auth=trust",
                     "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
-        options = (f"-c listen_addresses='' -c unix_socket_directories={socket_dir} "
-                   f"-c port={PORT} -c fsync=off -c synchronous_commit=off "
-                   f"-c full_page_writes=off -c max_connections=50")
-        _run(user, [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"),
-                    "-o", options, "-w", "-t", "60", "start"])
+        _start_server(user, bin_dir, root, socket_dir)
     except (ClusterUnavailable, OSError, subprocess.SubprocessError) as exc:
         log = root / "server.log"
         detail = f"; server log: {log.read_text()[-400:]}" if log.exists() else ""

@@ -97,7 +97,7 @@ def participant_context(ctx: AppContext, principal: Principal) -> AppContext | N
     if "principal" not in inspect.signature(build_context).parameters:
         return None
     scoped: AppContext = build_context(ctx.db_path, ctx.clock, principal.name,  # type: ignore[call-arg]
-                                       principal=principal)
+                                       principal=principal, lab_store_url=ctx.lab_store_url)
     return scoped
 
 
@@ -330,16 +330,16 @@ class KioskWindow(QWidget):
         """The participant's own runs in the Runs page's history (a participant starts none),
         and, with the staff window's Runs page, its organisation's runs followed as they go and
         their questions answered here."""
-        from app.services.runs.service import RunsService
         from ui.pages.runs import RunsPage
+        from ui.runs_service import note_runs_not_shared, runs_service
 
         page, ctx = self.pages.get("runs"), self.scoped_ctx
         if not isinstance(page, RunsPage) or ctx is None:
             return
         staff_service = getattr(staff_runs, "service", None)
         prompts = staff_service.prompts if staff_service is not None else None
-        page.attach(RunsService(ctx.db, ctx.db_path, ctx.clock, principal.name,
-                                principal=principal, prompts=prompts))
+        note_runs_not_shared(page, ctx)
+        page.attach(runs_service(ctx, principal.name, principal=principal, prompts=prompts))
         if staff_service is not None:
             page.sig_question.connect(lambda: self.tabs.setCurrentWidget(page))
             page.follow(staff_runs.bridge)

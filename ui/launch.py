@@ -21,12 +21,14 @@ from app.cli import (
 from app.domain.clock import Clock, FixedClock, OffsetClock
 from app.main import AppContext, build_context
 from app.services.demo import create_demo_lab
+from app.storage.labstore import LAB_STORE_ENV
 from ui.pages.registry import PAGES, page_names, pages_for
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
+    from sqlalchemy.engine import URL
 
 SCREENSHOT_SIZE = (1440, 900)
 
@@ -48,13 +50,19 @@ def gui_clock(clock: Clock) -> Clock:
 
 
 def prepare_context(db_path: Path, clock: Clock, actor: str | None,
-                    demo: bool) -> tuple[AppContext, str]:
-    """Open the database; on first start (no labs) create the demo lab unless told not to.
+                    demo: bool, lab_store_url: str | URL | None = None) -> tuple[AppContext, str]:
+    """Open the database (and the lab store on its server, with `lab_store_url`); on first
+    start (no labs) create the demo lab unless told not to. A shared lab store never gets the
+    demo lab: it is the lab's real data.
 
     Returns the context and a status-bar message (empty when there is nothing to say).
+
+    Raises:
+        DatabaseError: the file cannot be opened or upgraded.
+        LabStoreError: the lab store's server does not answer or has another schema.
     """
-    ctx = build_context(db_path, clock, actor)
-    if demo and ctx.labs.count() == 0:
+    ctx = build_context(db_path, clock, actor, lab_store_url=lab_store_url)
+    if demo and ctx.labs.count() == 0 and not ctx.shared:
         name = create_demo_lab(ctx.lab_service, ctx.booking_service)
         from app.services.runtime import register_demo_devices
         from app.storage.devices import DeviceRepo
@@ -108,6 +116,25 @@ def missing_display_library() -> str:
             f"(Debian/Ubuntu: sudo apt install {' '.join(packages)}) and start MeterLab again.")
 
 
+def lab_store_choice(args: argparse.Namespace) -> tuple[URL | None, str]:
+    """The lab store the window uses and where that was said: ``--lab-store``, else
+    MELAB_LAB_STORE (both checked by the command line, in ``args.lab_store_url``), else the
+    setting of File › Lab store…; (None, "") for the workstation's own file.
+
+    Raises:
+        ValidationError: the saved setting is not a usable URL (field ``lab_store``).
+    """
+    from app.cli import parse_lab_store_url
+    from ui.database_dialog import SETTINGS_SOURCE
+    from ui.settings import saved_lab_store
+
+    given = getattr(args, "lab_store_url", None)
+    if given is not None:
+        return given, "--lab-store" if getattr(args, "lab_store", None) else LAB_STORE_ENV
+    url = parse_lab_store_url(saved_lab_store(), refuse_password=True)
+    return url, SETTINGS_SOURCE if url is not None else ""
+
+
 def run(args: argparse.Namespace, clock: Clock) -> int:
     """Open the main window (or render a screenshot) and return the exit code."""
     page = (getattr(args, "page", None) or "bookings").strip().lower()
@@ -140,10 +167,14 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
             outcome = _open_window(app, args, clock, page, screenshot, after_s, db_path, db_given)
             if not isinstance(outcome, Path):
                 return outcome
-            # File › Open database… chose another file: everything built on the old one is
-            # closed (devices stopped, a run aborted with its teardown), then the window opens
-            # again on the new file, from its lock screen if it has staff accounts.
-            db_path, db_given = outcome, True
+            # File › Open database… chose another file (or File › Lab store… another lab
+            # store): everything built on the old one is closed (devices stopped, a run aborted
+            # with its teardown), then the window opens again on the new file, from its lock
+            # screen if it has staff accounts.
+            # The same file again (a new lab store, or trying the lab store again) keeps where
+            # its captures go.
+            if outcome != db_path:
+                db_path, db_given = outcome, True
 
 
 def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,
@@ -156,15 +187,33 @@ def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,
     """
     from PySide6.QtCore import QEvent
 
+    from app.domain.errors import ValidationError
     from app.domain.principals import WORKSTATION_ADMIN, Principal
     from app.storage.db import DatabaseError
+    from app.storage.labstore import LabStoreError
+    from ui.database_dialog import SETTINGS_SOURCE, ask_after_lab_store_error
     from ui.kiosk import add_session_menu
+    from ui.lab_feed import attach_lab_feed
     from ui.lock_screen import LockScreen
     from ui.main_window import MainWindow
 
     try:
+        lab_store_url, lab_store_source = lab_store_choice(args)
+    except ValidationError as exc:
+        return _fail(f"the lab store saved in File › Lab store… cannot be used: {exc.message}",
+                     EXIT_BAD_INPUT)
+    try:
         ctx, message = prepare_context(db_path, gui_clock(clock), getattr(args, "actor", None),
-                                       not getattr(args, "no_demo", False))
+                                       not getattr(args, "no_demo", False), lab_store_url)
+    except LabStoreError as exc:
+        if screenshot is not None:
+            raise  # nobody to see a dialog: one sentence on stderr and exit 9
+        _fail(f"--lab-store: {exc}", EXIT_STORAGE)
+        assert lab_store_url is not None
+        shown = lab_store_url.render_as_string(hide_password=True)
+        if ask_after_lab_store_error(shown, lab_store_source, exc) == "retry":
+            return db_path
+        return EXIT_STORAGE
     except DatabaseError as exc:
         if screenshot is not None:
             raise  # nobody to see a dialog: one sentence on stderr and exit 9
@@ -192,13 +241,17 @@ def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,
         from app.services.accounts import cli_principal
 
         try:
-            principal = cli_principal(ctx.db, ctx.clock)
+            principal = cli_principal(ctx.store or ctx.db, ctx.clock)
         except RuleRefusal as exc:
             ctx.close()
             return _fail(str(exc), EXIT_REFUSED)
     if with_accounts:
         ctx.act_as(principal)  # the audit trail names who logged in
     window = MainWindow(ctx, pages_for(principal, PAGES))
+    if lab_store_source != SETTINGS_SOURCE:
+        window.lab_store_override = lab_store_source
+    # Another workstation's changes refresh the pages; an unreachable lab store is shown.
+    feed = attach_lab_feed(window, ctx)
     if not with_accounts:
         add_no_accounts_note(window)
     from ui.device_runtime import start_device_runtime
@@ -237,6 +290,7 @@ def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,
             return chosen if chosen is not None else code
         return _screenshot(window, Path(screenshot), after_s)
     finally:
+        feed.stop()
         sys.excepthook = previous_hook
         if hasattr(live_page, "detach"):
             live_page.detach()
@@ -273,7 +327,7 @@ def account_service(ctx: AppContext) -> Any:
         from app.services.accounts import AccountService
     except ImportError:
         return None
-    return AccountService(ctx.db, ctx.clock)
+    return AccountService(ctx.store or ctx.db, ctx.clock)
 
 
 def wait_for_login(app: Any, lock: Any) -> Any:
@@ -371,14 +425,15 @@ class Sessions:
 def attach_runs(window: Any, ctx: AppContext, runtime: Any) -> Any:
     """Give the Runs page its service (runs start only with a device runtime; the history is
     there either way) and let it open a run's window on the Live page."""
-    from app.services.runs.service import RunsService
     from ui.pages.runs import RunsPage
+    from ui.runs_service import note_runs_not_shared, runs_service
 
     page = window.pages.get("runs")
     if not isinstance(page, RunsPage):
         return None
+    note_runs_not_shared(page, ctx)
     try:
-        service = RunsService(ctx.db, ctx.db_path, ctx.clock, ctx.actor, runtime=runtime)
+        service = runs_service(ctx, ctx.actor, runtime=runtime)
     except Exception as exc:  # the rest of the application works without runs
         log.exception("the runs service did not start")
         window.errors.report(f"Test runs are not available ({exc}).", "Runs")

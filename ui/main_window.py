@@ -17,11 +17,13 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
 from app.about import versions
 from app.main import AppContext
+from app.services.lab_changes import LabStoreState
 from ui.about import AboutDialog, licences_html
 from ui.errors import ErrorReporter
 from ui.icon import app_icon
@@ -54,8 +56,16 @@ class MainWindow(QMainWindow):
         self.specs = pages
         self.pages: dict[str, QWidget] = {}
         self._tz = ZoneInfo("Europe/London")
-        #: Set by File › Open database…: the file the launcher opens once this window closes.
+        #: Set by File › Open database… (or a new lab store): the file the launcher opens once
+        #: this window closes.
         self.requested_database: Path | None = None
+        #: Where the lab store's URL came from when not from File › Lab store… (the launcher
+        #: sets it: ``--lab-store`` or ``MELAB_LAB_STORE``), "" otherwise.
+        self.lab_store_override = ""
+        #: The lab store's reachability as its change feed last said (None: not known yet).
+        self.lab_store_state: LabStoreState | None = None
+        #: The change feed refreshing this window (set by :func:`ui.lab_feed.attach_lab_feed`).
+        self.lab_feed: object | None = None
         self._guides: dict[str, QWidget] = {}
         #: Asks whether to close while a run is going (given the run's title); True closes.
         #: Replaceable in tests.
@@ -89,11 +99,23 @@ class MainWindow(QMainWindow):
         show_focus_of_plots(self.stack)
         self.nav.setFixedWidth(self._nav_width())
 
+        # Across the top while the lab store does not answer.
+        self.lab_store_banner = QLabel()
+        self.lab_store_banner.setObjectName("labStoreBanner")
+        self.lab_store_banner.setWordWrap(True)
+        self.lab_store_banner.setStyleSheet(
+            "QLabel#labStoreBanner { background: #b00020; color: white; font-weight: 600;"
+            " padding: 6px 10px; border-radius: 3px; }")
+        self.lab_store_banner.setVisible(False)
         central = QWidget()
-        layout = QHBoxLayout(central)
-        layout.setContentsMargins(6, 6, 6, 0)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(6, 6, 6, 0)
+        outer.addWidget(self.lab_store_banner)
+        layout = QHBoxLayout()
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.nav)
         layout.addWidget(self.stack, 1)
+        outer.addLayout(layout, 1)
         self.setCentralWidget(central)
 
         self._build_menus()
@@ -134,6 +156,11 @@ class MainWindow(QMainWindow):
         quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))  # also where the platform has none
         file_menu.addAction(self.open_database_action)
+        self.lab_store_action = self._action(
+            "&Lab store…", None, self.choose_lab_store,
+            "Where this workstation keeps the lab's shared data: its own file or a "
+            "PostgreSQL server")
+        file_menu.addAction(self.lab_store_action)
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
@@ -170,6 +197,64 @@ class MainWindow(QMainWindow):
             return
         self.requested_database = path
         self.close()
+
+    def choose_lab_store(self) -> None:
+        """File › Lab store…: change where the lab's shared data is kept; once a new one is
+        saved, close this window so the launcher opens it again on it."""
+        from ui.database_dialog import LabStoreDialog
+        from ui.settings import saved_lab_store
+
+        dialog = LabStoreDialog(saved_lab_store(), self.lab_store_override, self)
+        try:
+            if dialog.exec() != LabStoreDialog.DialogCode.Accepted or dialog.saved is None:
+                return
+            if self.lab_store_override:
+                self.show_status(f"Lab store saved; this window keeps using "
+                                 f"{self.lab_store_override} while it is given.")
+                return
+        finally:
+            dialog.deleteLater()
+        self.requested_database = Path(self.ctx.db_path)
+        self.close()
+
+    # --- the lab store's change feed ------------------------------------------------------------
+    def show_lab_store_state(self, state: LabStoreState) -> None:
+        """Show whether the lab store answers: a red banner while it does not."""
+        previous, self.lab_store_state = self.lab_store_state, state
+        if state.reachable:
+            self.lab_store_banner.setVisible(False)
+            self.lab_store_label.setStyleSheet("")
+            self.lab_store_label.setText(self._lab_store_text())
+            self.lab_store_label.setVisible(bool(self.lab_store_label.text()))
+            if previous is not None and not previous.reachable:
+                self.show_status("The lab store answers again.")
+            return
+        reason = (state.message[0].upper() + state.message[1:]).rstrip(". ")
+        self.lab_store_banner.setText(
+            f"{reason}. Bookings, people and inductions cannot be changed until it is back; "
+            f"bench capture goes on into this workstation's file.")
+        self.lab_store_banner.setVisible(True)
+        self.lab_store_label.setText("Lab store: unreachable")
+        self.lab_store_label.setVisible(True)
+        self.lab_store_label.setStyleSheet("QLabel { color: #b00020; font-weight: 600; }")
+
+    def refresh_lab_data(self) -> None:
+        """Reload the pages that show the lab store's data (another workstation changed it),
+        keeping what is selected. Nothing while the lab store does not answer."""
+        if self.lab_store_state is not None and not self.lab_store_state.reachable:
+            return
+        for page in self.pages.values():
+            reload = getattr(page, "refresh_from_lab_store", None)
+            if reload is not None:
+                with self.errors.guard("Refreshing"):
+                    reload()
+
+    def _lab_store_text(self) -> str:
+        if not self.ctx.shared or self.ctx.store is None:
+            return ""
+        url = self.ctx.store.engine.url
+        where = url.host or url.query.get("host") or "local socket"
+        return f"Lab store: {url.database} on {where}"
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Closing (Quit, the window's close button, Open database…) while a run is going
@@ -240,12 +325,18 @@ class MainWindow(QMainWindow):
         # The file's name; its whole path (often long) in the tooltip.
         self.db_label = QLabel(f"Database: {Path(self.ctx.db_path).name}")
         self.db_label.setToolTip(f"Database: {self.ctx.db_path}")
+        self.lab_store_label = QLabel(self._lab_store_text())
+        self.lab_store_label.setObjectName("labStore")
+        if self.ctx.shared and self.ctx.store is not None:
+            self.lab_store_label.setToolTip(
+                "Lab store: " + self.ctx.store.engine.url.render_as_string(hide_password=True))
         self.lab_label = QLabel()
         self.time_label = QLabel()
         self.time_label.setObjectName("clock")
-        for w in (self.db_label, self.lab_label, self.time_label):
+        for w in (self.db_label, self.lab_store_label, self.lab_label, self.time_label):
             w.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(w)
+        self.lab_store_label.setVisible(bool(self.lab_store_label.text()))
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self.update_clock)

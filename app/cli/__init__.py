@@ -162,13 +162,31 @@ def lab_store_url(args: argparse.Namespace) -> URL | None:
         ValidationError: a password in `--lab-store` (process lists show it), or not a
             PostgreSQL database URL.
     """
+    from app.storage.labstore import LAB_STORE_ENV
+
+    given = getattr(args, "lab_store", None)
+    return parse_lab_store_url(given or os.environ.get(LAB_STORE_ENV, ""),
+                               refuse_password=bool(given))
+
+
+def parse_lab_store_url(text: str, refuse_password: bool = True) -> URL | None:
+    """`text` as the lab store's URL, checked; None when it is empty (no lab store).
+
+    Args:
+        text: ``postgresql://user@host[:port]/database`` (libpq's form).
+        refuse_password: refuse a URL holding a password (given on the command line, process
+            lists show it; kept in a settings file, anyone reading the file would see it).
+
+    Raises:
+        ValidationError: a password where it is refused, or not a PostgreSQL database URL
+            (field ``lab_store``).
+    """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from app.storage.labstore import LAB_STORE_ENV, postgres_url
+    from app.storage.labstore import postgres_url
 
-    given = getattr(args, "lab_store", None)
-    text = (given or os.environ.get(LAB_STORE_ENV, "")).strip()
+    text = text.strip()
     if not text:
         return None
     try:
@@ -176,7 +194,7 @@ def lab_store_url(args: argparse.Namespace) -> URL | None:
     except ArgumentError:
         raise ValidationError("lab_store", "Expected a URL like "
                                            "postgresql://meterlab@dbhost/meterlab.") from None
-    if given and parsed.password is not None:
+    if refuse_password and parsed.password is not None:
         raise ValidationError("lab_store", "Leave the password out of the URL (process lists "
                                            "show it); put it in ~/.pgpass or PGPASSWORD.")
     try:
@@ -191,16 +209,13 @@ def check_lab_store_option(args: argparse.Namespace) -> None:
     command that would still read or write lab data in the workstation's file.
 
     Raises:
-        ValidationError: a bad URL, or a command (or the desktop) not able to use a lab store yet.
+        ValidationError: a bad URL, or a command not able to use a lab store yet.
     """
     from app.storage.labstore import LAB_STORE_ENV
 
     args.lab_store_url = url = lab_store_url(args)
-    if url is None or args.command in _LAB_STORE_COMMANDS:
-        return
-    if args.command is None:
-        raise ValidationError("lab_store", f"The desktop cannot use a lab store yet; start it "
-                                           f"without --lab-store and {LAB_STORE_ENV}.")
+    if url is None or args.command is None or args.command in _LAB_STORE_COMMANDS:
+        return  # the desktop (no command) shares what the commands above share
     why = _NOT_YET_SHARED.get(args.command, "its data is still kept only in the workstation's "
                                             "file")
     raise ValidationError("lab_store", f"`meterlab {args.command}` cannot use a lab store yet "

@@ -39,6 +39,8 @@ from sqlite_utils import Database
 from app.storage.db import DatabaseError, DbErrorKind
 from app.storage.transactions import write_transaction
 
+#: Seconds a connection to the server may take before the lab store counts as unreachable.
+CONNECT_TIMEOUT_S = 5
 #: Where the lab store is when no ``--lab-store`` is given (else: the workstation's SQLite file).
 LAB_STORE_ENV = "MELAB_LAB_STORE"
 
@@ -168,7 +170,11 @@ class PostgresLabStore(LabStore):
     """The lab store on a PostgreSQL server shared by the lab's workstations."""
 
     def __init__(self, url: str | URL) -> None:
-        engine = create_engine(postgres_url(url), pool_pre_ping=True)
+        parsed = postgres_url(url)
+        # A server that does not answer is a sentence within seconds, not a window that hangs.
+        options = {} if "connect_timeout" in parsed.query else {
+            "connect_timeout": CONNECT_TIMEOUT_S}
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=options)
         # A read outside a transaction runs in autocommit: no BEGIN before it and no ROLLBACK
         # when its connection goes back to the pool, two round trips of a booking check's five.
         # What must be read consistently is read inside a transaction (a booking request's

@@ -146,11 +146,24 @@ def test_commands_needing_unshared_data_are_refused(tmp_path, capsys, monkeypatc
     assert not db.exists()
 
 
-def test_the_desktop_refuses_a_lab_store(tmp_path, capsys) -> None:
-    code = main(["--db", str(tmp_path / "x.db"), "--lab-store",
-                 "postgresql://meterlab@dbhost/meterlab", "--screenshot", str(tmp_path / "s.png")])
+def test_the_desktop_opens_on_the_lab_store(pg_url, tmp_path, capsys) -> None:
+    """The window reads the server's labs; the workstation's file gets no demo lab."""
+    store, db = libpq(pg_url), tmp_path / "ws.db"
+    assert run(capsys, db, "lab", "add", "--name", "Shared", "--spaces", "40", store=store)[0] == 0
+    shot = tmp_path / "s.png"
+    code = main(["--db", str(db), "--lab-store", store, "--now", NOW, "--screenshot", str(shot)])
+    assert code == 0, capsys.readouterr().err
+    assert shot.stat().st_size > 10_000
+    assert lab_rows(db)["labs"] == 0  # the demo lab is never put anywhere on a lab store
+
+
+def test_the_desktop_with_a_lab_store_that_does_not_answer(tmp_path, capsys) -> None:
+    db = tmp_path / "ws.db"
+    code = main(["--db", str(db), "--lab-store", f"postgresql://meterlab@/lab?host={tmp_path}",
+                 "--screenshot", str(tmp_path / "s.png")])
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith("meterlab: --lab-store: The desktop cannot use")
+    assert code == 9 and err.startswith("meterlab: --lab-store: lab store unreachable: ")
+    assert err.count("\n") == 1 and not db.exists()  # nothing opened or written locally
 
 
 def test_a_password_in_the_option_is_refused(tmp_path, capsys) -> None:

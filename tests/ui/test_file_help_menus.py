@@ -29,7 +29,7 @@ def _menu(window, title: str) -> list[str]:
 
 
 def test_menus_and_their_shortcuts(window) -> None:
-    assert _menu(window, "File") == ["Open database…", "Export…", "Quit"]
+    assert _menu(window, "File") == ["Open database…", "Lab store…", "Export…", "Quit"]
     assert _menu(window, "Help") == ["User guide", "Participant guide", "About MeterLab"]
     assert window.open_database_action.shortcut() == QKeySequence("Ctrl+O")
     assert window.export_action.shortcut() == QKeySequence("Ctrl+E")

@@ -84,8 +84,8 @@ class AuditPage(QWidget):
 
     def refresh(self) -> None:
         """Read the kinds and actors again (keeping the choices) and the rows."""
-        for combo, values in ((self.entity_combo, audit_entities(self.ctx.db)),
-                              (self.actor_combo, audit_actors(self.ctx.db))):
+        for combo, values in ((self.entity_combo, audit_entities(self.ctx.store or self.ctx.db)),
+                              (self.actor_combo, audit_actors(self.ctx.store or self.ctx.db))):
             chosen = combo.currentText()
             combo.blockSignals(True)
             combo.clear()
@@ -101,12 +101,16 @@ class AuditPage(QWidget):
         day = self.since_edit.date().toPython()
         return datetime.combine(day, time(0, 0), tzinfo=LONDON).astimezone(UTC)
 
+    def refresh_from_lab_store(self) -> None:
+        """Another workstation changed the lab store: its audit rows are shown too."""
+        self.reload()
+
     def reload(self) -> None:
         entity = self.entity_combo.currentText()
         actor = self.actor_combo.currentText()
         since = self.since()
         self.entries = list_audit(
-            self.ctx.db, entity=None if entity in ("", ANY) else entity,
+            self.ctx.store or self.ctx.db, entity=None if entity in ("", ANY) else entity,
             actor=None if actor in ("", ANY) else actor,
             since=to_db(since) if since else None, limit=PAGE_LIMIT)
         self.table.setRowCount(len(self.entries))

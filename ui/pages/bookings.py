@@ -222,6 +222,21 @@ class BookingsPage(QWidget):
             self._refresh_today()
             self.select_booking(self.detail.booking().id if self.detail.booking() else None)
 
+    def refresh_from_lab_store(self) -> None:
+        """Another workstation changed the lab store: reload labs, calendar, list, details and
+        participants, keeping the lab, the week and the selected booking, organisation and
+        person."""
+        if [lab.name for lab in self.ctx.labs.list()] != [
+                self.lab_combo.itemText(i) for i in range(self.lab_combo.count())]:
+            monday = self._monday
+            self.reload_labs()  # keeps the chosen lab (by name) when it is still there
+            if self._lab is not None:
+                self.set_week(monday)
+        else:
+            self.refresh()
+        if self.tabs.indexOf(self.participants) >= 0:
+            self.participants.refresh()
+
     def _week_bookings(self) -> list[Booking]:
         assert self._lab is not None
         return self.ctx.booking_service.list(

@@ -127,6 +127,7 @@ class ParticipantsPanel(QWidget):
         self.induction_table.setObjectName("inductionTable")
         self.induction_lab = QComboBox()
         self.induction_date = QDateEdit()
+        self._date_filled = False
         self.induction_date.setCalendarPopup(True)
         self.induction_date.setDisplayFormat("ddd dd MMM yyyy")
         self.delivered_by = QLineEdit()
@@ -196,9 +197,14 @@ class ParticipantsPanel(QWidget):
             self.induction_lab.addItem(lab.name)
         if lab_name:
             self.induction_lab.setCurrentText(lab_name)
-        today = self._today()
-        self.induction_date.setMaximumDate(QDate(today.year, today.month, today.day))
-        self.induction_date.setDate(QDate(today.year, today.month, today.day))
+        today = QDate(*self._today().timetuple()[:3])
+        chosen = self.induction_date.date()
+        self.induction_date.setMaximumDate(today)
+        # A date already chosen stays (a refresh from another workstation's change must not
+        # undo it); the first fill, and a date past today, become today.
+        if not self._date_filled or chosen > today:
+            self.induction_date.setDate(today)
+        self._date_filled = True
         orgs = self.ctx.orgs.list()
         self.org_table.blockSignals(True)
         self.org_table.setRowCount(len(orgs))
