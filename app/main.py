@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import getpass
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.engine import URL
 from sqlite_utils import Database
 
 from app.domain.clock import Clock
+from app.domain.devices import Device
 from app.domain.principals import WORKSTATION_ADMIN, Principal
 from app.services.bookings import BookingService, LabService
 from app.services.recovery import close_interrupted_sessions
@@ -24,7 +26,7 @@ from app.services.runs.recovery import close_interrupted_runs
 from app.storage.bookings import BookingRepo
 from app.storage.db import open_database
 from app.storage.labs import LabRepo
-from app.storage.labstore import LabStore, lab_store, open_lab_store
+from app.storage.labstore import LabStore, lab_store, lab_store_key, open_lab_store
 from app.storage.people import OrgRepo, PersonRepo
 
 
@@ -53,6 +55,33 @@ class AppContext:
     def shared(self) -> bool:
         """The lab store is on a server shared by the lab's workstations."""
         return self.store is not None and self.store.dialect == "postgresql"
+
+    @property
+    def lab_source(self) -> LabStore | Database:
+        """Where the lab store's repositories read and write (the server's, or the file's)."""
+        return self.store if self.store is not None else self.db
+
+    def device_refs(self) -> Callable[[Device], int] | None:
+        """For the device manager: a lab store's device's id in the bench store (its
+        stand-in's, made or brought up to date as it connects); None: the file's registry's
+        ids serve as they are."""
+        if not self.shared or self.store is None or self.lab_store_url is None:
+            return None
+        from app.services.lab_store_devices import StandIns
+
+        return StandIns(self.db_path, self.store, lab_store_key(self.lab_store_url), self.clock)
+
+    def as_bench_store_knows(self, devices: list[Device]) -> list[Device]:
+        """`devices` of the registry under the ids the bench store's rows carry: on a shared
+        lab store each device's stand-in's (None for a device never captured here, whose rows
+        are then found by label); the file's registry's as they are."""
+        if not self.shared or self.lab_store_url is None:
+            return devices
+        from app.storage.lab_devices import LabDeviceMap
+
+        stand_ins = LabDeviceMap(self.db.conn, lab_store_key(self.lab_store_url))
+        return [replace(d, id=None if d.id is None else stand_ins.stand_in(d.id))
+                for d in devices]
 
     def act_as(self, principal: Principal) -> None:
         """Make the context's services act for `principal` from now on."""

@@ -66,10 +66,13 @@ def start_device_runtime(ctx: AppContext, pages: dict[str, QWidget], errors: Err
     page = pages.get("devices")
     bridge = DeviceBridge(page)
     try:
-        devices = DeviceRepo(ctx.db, ctx.clock).list()
+        # The registry is the lab store's; on a server each device is recorded in the bench
+        # store under its stand-in (made as it connects, on the bridge's worker thread).
+        devices = DeviceRepo(ctx.lab_source, ctx.clock).list()
         runtime = DeviceRuntime(ctx.clock, ctx.db_path, capture_dir_for(ctx.db_path, db_given),
                                 devices=devices, on_state=bridge.on_state,
-                                on_write_error=bridge.on_write_error)
+                                on_write_error=bridge.on_write_error,
+                                device_refs=ctx.device_refs())
         runtime.start(with_emulator=any(
             d.connection.transport == "emulator" for d in devices))
     except Exception as exc:  # the GUI still works without live devices

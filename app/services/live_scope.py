@@ -22,6 +22,7 @@ from app.services.live import LiveData
 from app.storage.bookings import BookingRepo
 from app.storage.db import Database
 from app.storage.devices import DeviceRepo
+from app.storage.labstore import LabStore
 
 #: Alerts a participant's live view keeps (one bench's worth of a long day).
 SCOPED_ALERT_CAPACITY = 200_000
@@ -60,7 +61,7 @@ class LiveScope:
             outage.start or outage.restore_alert_host_time)
 
 
-def participant_scope(db: Database, clock: Clock, org_id: int) -> LiveScope:
+def participant_scope(db: Database | LabStore, clock: Clock, org_id: int) -> LiveScope:
     """The benches `org_id`'s open bookings hold now, their devices, and since when."""
     now = clock.now()
     held = [b for b in BookingRepo(db, clock).list(statuses=ACTIVE_STATUSES, start=now, end=now,

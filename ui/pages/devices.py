@@ -56,7 +56,7 @@ class DevicesPage(QWidget):
         super().__init__(parent)
         self.env = env
         self.ctx, self.errors = env.ctx, env.errors
-        self.repo = DeviceRepo(env.ctx.db, env.ctx.clock)
+        self.repo = DeviceRepo(env.ctx.lab_source, env.ctx.clock)
         self.runtime: DeviceRuntime | None = None
         self.bridge: DeviceBridge | None = None
         self.device_dialog: DeviceDialog | None = None

@@ -71,10 +71,11 @@ class LivePage(QWidget):
         self.watch: LiveScope | None = None
         self.feed: ScopedLiveFeed | None = None
         if self._scope is not None:
-            self.watch = participant_scope(env.ctx.db, env.ctx.clock, self._scope)
+            self.watch = participant_scope(env.ctx.lab_source, env.ctx.clock, self._scope)
             self.devices = list(self.watch.devices)
         else:
-            self.devices = DeviceRepo(env.ctx.db, env.ctx.clock).list()
+            self.devices = env.ctx.as_bench_store_knows(
+                DeviceRepo(env.ctx.lab_source, env.ctx.clock).list())
         self.runtime: DeviceRuntime | None = None
         self.replay: CaptureReplay | None = None
         self.stats: IngestStats | None = None
@@ -196,7 +197,7 @@ class LivePage(QWidget):
             self.stats = None  # the lab's ingest figures are the lab's
             # The runtime serves the whole lab: a participant's page keeps its own buffers of
             # its benches' devices, fed through the scope's filter, and leaves the lab's alone.
-            self.watch = participant_scope(self.ctx.db, self.ctx.clock, self._scope)
+            self.watch = participant_scope(self.ctx.lab_source, self.ctx.clock, self._scope)
             self.devices = list(self.watch.devices)
             self.alerts.query.set_devices(self.devices)
             self.alerts.set_devices([d.label for d in self.devices])
@@ -211,7 +212,8 @@ class LivePage(QWidget):
                 self.plots.set_source(self._live_source)
             self._update_status()
             return
-        self.devices = DeviceRepo(self.ctx.db, self.ctx.clock).list()
+        self.devices = self.ctx.as_bench_store_knows(
+            DeviceRepo(self.ctx.lab_source, self.ctx.clock).list())
         self.alerts.query.set_devices(self.devices)
         self.alerts.set_devices([d.label for d in self.devices])
         runtime.live.set_devices(self.devices)
