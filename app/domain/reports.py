@@ -96,6 +96,8 @@ class RunReport:
         record = _plain(self.record.to_dict())
         record.pop("seal", None)
         record.pop("owner", None)
+        # Where the evidence is kept is not what it proves (its SHA-256 is sealed).
+        record.pop("workstation", None)
         return {
             "format": SEAL_FORMAT,
             "run": record,
