@@ -146,12 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
 #: they use none. The others still need lab data that only the workstation's file holds.
 _LAB_STORE_COMMANDS = frozenset({
     "lab", "org", "person", "booking", "induction", "audit", "staff", "device", "lab-store",
-    "decode", "emulate", "plan", "bench", "outages", "sessions", "replay",
+    "decode", "emulate", "plan", "bench", "outages", "sessions", "replay", "run", "report",
 })
 #: Why a command refused with a lab store cannot use one yet.
 _NOT_YET_SHARED = {
-    "run": "test runs are still kept only in the workstation's file",
-    "report": "test runs are still kept only in the workstation's file",
     "capture": "its events still refer to the devices registry of the workstation's file",
 }
 
@@ -412,13 +410,15 @@ def cli_context(args: argparse.Namespace, clock: Clock) -> AppContext:
     return ctx
 
 
-def cli_principal_for(args: argparse.Namespace, clock: Clock) -> Principal:
-    """:func:`principal_of` for a command that opens the database itself later."""
+def cli_principal_for(args: argparse.Namespace, clock: Clock,
+                      store: LabStore | None = None) -> Principal:
+    """:func:`principal_of` for a command that opens the database itself later (`store`: the
+    lab store it has opened already, if any)."""
     from app.storage.db import open_database
 
     db = open_database(db_path_of(args))
     try:
-        return principal_of(args, db, clock)
+        return principal_of(args, db, clock, store)
     finally:
         db.conn.close()
 

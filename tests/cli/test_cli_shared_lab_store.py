@@ -118,6 +118,13 @@ def test_an_unreachable_server_is_one_sentence_exit_9_and_nothing_written(tmp_pa
     # A bench-store command still asks the server who is running it.
     code, out, err = run(capsys, db, "sessions", "list", store=store)
     assert (code, out) == (9, None) and "lab store unreachable" in err
+    # Test runs and their reports are on the server only: nothing is made locally instead.
+    other = tmp_path / "other.db"
+    for argv in (("run", "list"), ("run", "start", "power-outage", "--bench", "Bench 1",
+                                   "--emulate"), ("report", "1", "--json", str(tmp_path / "r"))):
+        code, out, err = run(capsys, other, *argv, store=store)
+        assert (code, out) == (9, None) and "lab store unreachable" in err, argv
+    assert not other.exists() and not (tmp_path / "r").exists()
 
 
 def test_a_database_without_the_schema_is_refused_not_upgraded(pg_cluster, tmp_path,
@@ -132,9 +139,7 @@ def test_a_database_without_the_schema_is_refused_not_upgraded(pg_cluster, tmp_p
 
 
 @pytest.mark.parametrize(("argv", "needs"), [
-    (("run", "list"), "test runs"),
     (("capture", "--port", "/dev/null", "--protocol", "gbcs-hex", "--once"), "the devices registry"),
-    (("report", "verify", "x.pdf"), "test runs"),
 ])
 def test_commands_needing_unshared_data_are_refused(tmp_path, capsys, monkeypatch, argv,
                                                     needs) -> None:
