@@ -1,10 +1,12 @@
 """The `meterlab` command: the GUI by default, subcommands for scripting (JSON on stdout).
 
 Exit codes:
-    0   success.
+    0   success (`report verify`: the seal is valid; evidence files kept on another
+        workstation are named there, not checked).
     1   an unexpected failure (a bug: the traceback is printed).
     2   bad input: one sentence on stderr naming the option and what was expected; nothing written.
-    3   refused by a lab rule.
+    3   refused by a lab rule, or a run's first report asked for on another workstation than
+        the one keeping its evidence.
     4   a device did not answer or its data failed its check.
     5   a test run ended FAIL (a device under test out of its limits).
     6   a test run ended ERROR (the bench failed: a port gone, a relay without acknowledgement,

@@ -335,8 +335,10 @@ def _add_verify(actions: argparse._SubParsersAction, common: argparse.ArgumentPa
         "verify", parents=[common],
         help="check a report file's seal: exit 0 valid, 8 with what differs, 2 not a report",
         description="Check a report's seal. A JSON report is checked from its own content; a "
-                    "PDF or HTML report against the database (--db) and the evidence files on "
-                    "disk.")
+                    "PDF or HTML report against the database (--db, or the --lab-store) and the "
+                    "evidence files on disk. With a lab store, evidence files kept on another "
+                    "workstation are named with their SHA-256, not checked (exit 0 when the "
+                    "seal is valid).")
     p.add_argument("file", metavar="FILE", type=Path, help="a report (PDF, HTML or JSON)")
     p.set_defaults(handler=report_verify)
 
