@@ -95,6 +95,9 @@ def test_a_run_on_the_lab_store_is_reported_and_verified_from_another_workstatio
     assert early.returncode == 3 and early.stdout == ""
     assert early.stderr.count("\n") == 1 and "workstation bench-pc-1" in early.stderr
     assert not (tmp_path / "early.json").exists()
+    campaign = desk("report", "campaign", "--org", "Acme", "--html", "early.html")
+    assert campaign.returncode == 3 and "workstation bench-pc-1" in campaign.stderr
+    assert not (desk.root / "early.html").exists()
 
     made = bench("report", run_id, "--pdf", "run1.pdf", "--json", "run1.json")
     assert made.returncode == 0, made.stderr
@@ -114,6 +117,9 @@ def test_a_run_on_the_lab_store_is_reported_and_verified_from_another_workstatio
     assert at_desk["report"]["events_total"] is None
     assert at_bench["report"]["evidence_workstation"] == BENCH_PC
     assert at_bench["report"]["events_total"] > 0
+    campaign = desk("report", "campaign", "--org", "Acme", "--html", "acme.html")
+    assert campaign.returncode == 0, campaign.stderr
+    assert json.loads(campaign.stdout)["runs"] == 1
     html = (desk.root / "desk.html").read_text(encoding="utf-8")
     assert "capture files on workstation bench-pc-1" in html
     assert all(sha in html for sha in evidence)

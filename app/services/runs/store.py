@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from app.domain.clock import Clock
 from app.domain.runs import StepResult
@@ -99,7 +99,7 @@ class StoreRunRecorder:
         if self.store is not None:
             try:
                 return RunRepo(self.store, self.owner).start(start)
-            except Exception as exc:  # unreachable, refused: the run goes on unrecorded
+            except (LabStoreError, SQLAlchemyError) as exc:  # the run goes on unrecorded
                 self._give_up(f"the run could not be recorded: {_reason(exc)}")
                 return 0
         try:
