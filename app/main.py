@@ -2,8 +2,8 @@
 
 The bench store is always the workstation's SQLite file. The lab store is the same file, or a
 PostgreSQL server shared by the lab's workstations when a lab store URL is given: then the parts
-of the lab store already shared (labs, organisations, people, inductions, bookings, the audit
-trail) are read and written there only.
+of the lab store already shared (labs, organisations, people, inductions, bookings, the devices
+registry, test runs, the audit trail) are read and written there only.
 """
 
 from __future__ import annotations
@@ -110,10 +110,13 @@ def default_actor() -> str:
 logger = logging.getLogger(__name__)
 
 
-def open_bench_database(db_path: Path, clock: Clock) -> Database:
+def open_bench_database(db_path: Path, clock: Clock, store: LabStore | None = None) -> Database:
     """Open (create, upgrade) the database and close capture sessions and test runs left open
     by a process that ended without closing them (``kill -9``, a power cut). Every entry point
     that works with capture sessions or runs opens the database through this, once at its start.
+
+    With `store` (the lab store on a server), the runs this workstation's dead processes left
+    open there are closed too (those of other workstations are theirs to close).
 
     Raises:
         DatabaseError: the file cannot be opened or upgraded.
@@ -123,6 +126,8 @@ def open_bench_database(db_path: Path, clock: Clock) -> Database:
         logger.info("recovered capture session %d: %d bytes in its file",
                     recovered.session_id, recovered.bytes_in_file)
     closed = close_interrupted_runs(db.conn, clock.now())
+    if store is not None and store.dialect != "sqlite":
+        closed += close_interrupted_runs(db.conn, clock.now(), store=store)
     if closed:
         logger.info("closed %d run(s) left unfinished as ERROR", closed)
     return db
@@ -145,7 +150,7 @@ def build_context(db_path: Path, clock: Clock, actor: str | None = None,
     """
     shared = open_lab_store(lab_store_url) if lab_store_url is not None else None
     try:
-        db = open_bench_database(db_path, clock)
+        db = open_bench_database(db_path, clock, shared)
     except BaseException:
         if shared is not None:
             shared.close()

@@ -331,14 +331,13 @@ class KioskWindow(QWidget):
         and, with the staff window's Runs page, its organisation's runs followed as they go and
         their questions answered here."""
         from ui.pages.runs import RunsPage
-        from ui.runs_service import note_runs_not_shared, runs_service
+        from ui.runs_service import runs_service
 
         page, ctx = self.pages.get("runs"), self.scoped_ctx
         if not isinstance(page, RunsPage) or ctx is None:
             return
         staff_service = getattr(staff_runs, "service", None)
         prompts = staff_service.prompts if staff_service is not None else None
-        note_runs_not_shared(page, ctx)
         page.attach(runs_service(ctx, principal.name, principal=principal, prompts=prompts))
         if staff_service is not None:
             page.sig_question.connect(lambda: self.tabs.setCurrentWidget(page))

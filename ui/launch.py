@@ -426,12 +426,11 @@ def attach_runs(window: Any, ctx: AppContext, runtime: Any) -> Any:
     """Give the Runs page its service (runs start only with a device runtime; the history is
     there either way) and let it open a run's window on the Live page."""
     from ui.pages.runs import RunsPage
-    from ui.runs_service import note_runs_not_shared, runs_service
+    from ui.runs_service import runs_service
 
     page = window.pages.get("runs")
     if not isinstance(page, RunsPage):
         return None
-    note_runs_not_shared(page, ctx)
     try:
         service = runs_service(ctx, ctx.actor, runtime=runtime)
     except Exception as exc:  # the rest of the application works without runs

@@ -1,20 +1,12 @@
-"""The test runs service of a window (staff or participant session), built in this one place.
-
-Test runs are still kept in the workstation's file (its bench store's database), also when the
-lab's other data is on a shared lab store: the Runs page then says so in one sentence.
-"""
+"""The test runs service of a window (staff or participant session), built in this one place:
+its runs are the lab store's (the workstation's file, or the server shared by the lab's
+workstations), their events and evidence the workstation's bench store's."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QLabel, QWidget
-
 from app.main import AppContext
-
-#: What the Runs page says while the lab store is shared and runs are not.
-RUNS_NOT_SHARED = ("Test runs are kept in this workstation's own file, not yet in the lab "
-                   "store: other workstations do not see the runs started here.")
 
 
 def runs_service(ctx: AppContext, actor: str, **options: Any) -> Any:
@@ -22,17 +14,4 @@ def runs_service(ctx: AppContext, actor: str, **options: Any) -> Any:
     (`options`: its keyword arguments, such as ``runtime``, ``principal`` and ``prompts``)."""
     from app.services.runs.service import RunsService
 
-    return RunsService(ctx.db, ctx.db_path, ctx.clock, actor, **options)
-
-
-def note_runs_not_shared(page: QWidget, ctx: AppContext) -> None:
-    """Put :data:`RUNS_NOT_SHARED` at the top of the Runs `page` when `ctx`'s lab store is a
-    server's (nothing otherwise)."""
-    layout = page.layout()
-    if not ctx.shared or layout is None or page.findChild(QLabel, "runsNotShared") is not None:
-        return
-    note = QLabel(RUNS_NOT_SHARED)
-    note.setObjectName("runsNotShared")
-    note.setWordWrap(True)
-    note.setStyleSheet("QLabel { color: #8a5a00; padding: 2px 4px; }")
-    layout.insertWidget(0, note)  # type: ignore[attr-defined]
+    return RunsService(ctx.db, ctx.db_path, ctx.clock, actor, store=ctx.lab_source, **options)

@@ -1,10 +1,12 @@
 """The `meterlab` command: the GUI by default, subcommands for scripting (JSON on stdout).
 
 Exit codes:
-    0   success.
+    0   success (`report verify`: the seal is valid; evidence files kept on another
+        workstation are named there, not checked).
     1   an unexpected failure (a bug: the traceback is printed).
     2   bad input: one sentence on stderr naming the option and what was expected; nothing written.
-    3   refused by a lab rule.
+    3   refused by a lab rule, or a run's first report asked for on another workstation than
+        the one keeping its evidence.
     4   a device did not answer or its data failed its check.
     5   a test run ended FAIL (a device under test out of its limits).
     6   a test run ended ERROR (the bench failed: a port gone, a relay without acknowledgement,
@@ -142,19 +144,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Commands that can work with a lab store on a server: their lab data is all shared there, or
-#: they use none. The others still need lab data that only the workstation's file holds.
-_LAB_STORE_COMMANDS = frozenset({
-    "lab", "org", "person", "booking", "induction", "audit", "staff", "device", "lab-store",
-    "decode", "emulate", "plan", "bench", "outages", "sessions", "replay", "capture",
-})
-#: Why a command refused with a lab store cannot use one yet.
-_NOT_YET_SHARED = {
-    "run": "test runs are still kept only in the workstation's file",
-    "report": "test runs are still kept only in the workstation's file",
-}
-
-
 def lab_store_url(args: argparse.Namespace) -> URL | None:
     """The lab store's URL, checked, from `--lab-store` or MELAB_LAB_STORE; None: neither.
 
@@ -205,22 +194,13 @@ def parse_lab_store_url(text: str, refuse_password: bool = True) -> URL | None:
 
 
 def check_lab_store_option(args: argparse.Namespace) -> None:
-    """Keep the lab store's URL in ``args.lab_store_url`` (None: no lab store) and refuse a
-    command that would still read or write lab data in the workstation's file.
+    """Keep the lab store's URL in ``args.lab_store_url`` (None: no lab store): every command,
+    and the desktop, reads and writes the lab's shared data there when one is given.
 
     Raises:
-        ValidationError: a bad URL, or a command not able to use a lab store yet.
+        ValidationError: a bad URL (a password in it, or not a PostgreSQL database URL).
     """
-    from app.storage.labstore import LAB_STORE_ENV
-
-    args.lab_store_url = url = lab_store_url(args)
-    if url is None or args.command is None or args.command in _LAB_STORE_COMMANDS:
-        return  # the desktop (no command) shares what the commands above share
-    why = _NOT_YET_SHARED.get(args.command, "its data is still kept only in the workstation's "
-                                            "file")
-    raise ValidationError("lab_store", f"`meterlab {args.command}` cannot use a lab store yet "
-                                       f"({why}); run it without --lab-store and "
-                                       f"{LAB_STORE_ENV}.")
+    args.lab_store_url = lab_store_url(args)
 
 
 def parse_now(text: str | None) -> Clock:
@@ -426,13 +406,15 @@ def cli_context(args: argparse.Namespace, clock: Clock) -> AppContext:
     return ctx
 
 
-def cli_principal_for(args: argparse.Namespace, clock: Clock) -> Principal:
-    """:func:`principal_of` for a command that opens the database itself later."""
+def cli_principal_for(args: argparse.Namespace, clock: Clock,
+                      store: LabStore | None = None) -> Principal:
+    """:func:`principal_of` for a command that opens the database itself later (`store`: the
+    lab store it has opened already, if any)."""
     from app.storage.db import open_database
 
     db = open_database(db_path_of(args))
     try:
-        return principal_of(args, db, clock)
+        return principal_of(args, db, clock, store)
     finally:
         db.conn.close()
 

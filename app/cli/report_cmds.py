@@ -9,6 +9,13 @@ Every file is written whole or not at all (a temporary file in the same folder, 
 The first export of a run stores its seal; a later export whose seal differs is refused (exit 8)
 with what changed. stdout gets one JSON object; progress goes to stderr when an export takes
 more than half a second.
+
+With a lab store on a server (`--lab-store`), the runs are read there and `--db` is this
+workstation's bench store. A run executed on another workstation keeps its events and evidence
+files there: its report says so, and is refused (exit 3) until its first report has been made
+(and sealed) on that workstation. `report verify` then checks the seal on any workstation and
+the evidence files only on theirs; elsewhere it names them with their SHA-256 and workstation
+and exits 0 (the seal is valid; the files are not missing, only kept elsewhere).
 """
 
 from __future__ import annotations
@@ -16,12 +23,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli import (
     EXIT_BAD_INPUT,
     EXIT_OK,
+    EXIT_REFUSED,
     EXIT_SEAL,
     cli_principal_for,
     db_path_of,
@@ -32,6 +42,9 @@ from app.cli import (
 from app.domain.clock import Clock
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.parsing import parse_id
+
+if TYPE_CHECKING:
+    from app.storage.labstore import LabStore
 
 #: The sub-parser name under which `report RUN_ID ...` is parsed.
 RUN_ID = "RUN_ID"
@@ -102,6 +115,27 @@ def _check_distinct(paths: dict[str, Path | None]) -> None:
         seen[key] = option
 
 
+@contextmanager
+def _server_store(args: argparse.Namespace) -> Iterator[LabStore | None]:
+    """The lab store on a server when one was given (opened now, closed after), else None: the
+    runs are in the workstation's file.
+
+    Raises:
+        LabStoreError: the server does not answer or has another schema.
+    """
+    url = getattr(args, "lab_store_url", None)
+    if url is None:
+        yield None
+        return
+    from app.storage.labstore import open_lab_store
+
+    store = open_lab_store(url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def report_export(args: argparse.Namespace, clock: Clock) -> int:
     """Export run RUN_ID's report in the formats asked for."""
     from app.services.reports.export import ExportRequest, export_run
@@ -116,37 +150,52 @@ def report_export(args: argparse.Namespace, clock: Clock) -> int:
     json_path = _output_file(args.json, "json")
     csv_dir = _output_folder(args.csv, "csv")
     _check_distinct({"pdf": pdf, "html": html, "json": json_path})
-    principal = cli_principal_for(args, clock)
-    progress = _Progress()
-    request = ExportRequest(pdf=pdf, html=html, json=json_path, csv=csv_dir)
-    try:
-        result = export_run(db_path_of(args), run_id, clock, request, _version(), progress,
-                            principal)
-    except NotFoundError:
-        return fail(f"no such run {run_id} (see `meterlab run list`).", EXIT_BAD_INPUT)
-    except SealMismatchError as exc:
-        return fail(str(exc), EXIT_SEAL)
-    finally:
-        progress.done()
+    from app.services.reports.build import EvidenceElsewhereError
+
+    with _server_store(args) as store:
+        principal = cli_principal_for(args, clock, store)
+        progress = _Progress()
+        request = ExportRequest(pdf=pdf, html=html, json=json_path, csv=csv_dir)
+        try:
+            result = export_run(db_path_of(args), run_id, clock, request, _version(), progress,
+                                principal, store)
+        except NotFoundError:
+            return fail(f"no such run {run_id} (see `meterlab run list`).", EXIT_BAD_INPUT)
+        except SealMismatchError as exc:
+            return fail(str(exc), EXIT_SEAL)
+        except EvidenceElsewhereError as exc:
+            return fail(str(exc), EXIT_REFUSED)
+        finally:
+            progress.done()
     emit({"run_id": run_id, "seal": result.seal,
           "files": [_file_info(p) for p in result.files]})
     return EXIT_OK
 
 
 def report_verify(args: argparse.Namespace, clock: Clock) -> int:
-    """Check a report file's seal: exit 0 valid, 8 not, 2 not a MeterLab report."""
+    """Check a report file's seal: exit 0 valid (its evidence files checked here, or named on
+    the workstation that holds them), 8 not, 2 not a MeterLab report, 3 a run executed on
+    another workstation that was never sealed."""
+    from app.services.reports.build import EvidenceElsewhereError
     from app.services.reports.verify import NotAReportError, verify_file
 
     path = Path(args.file)
     if not path.is_file():
         raise ValidationError("file", f"There is no file {path}.")
-    try:
-        result = verify_file(path, db_path_of(args), clock)
-    except NotAReportError as exc:
-        return fail(str(exc), EXIT_BAD_INPUT)
-    except OSError as exc:
-        raise ValidationError("file", f"{path} cannot be read ({exc.strerror or exc}).") from None
-    emit({**result.to_dict(), "message": "seal valid" if result.valid else result.message()})
+    with _server_store(args) as store:
+        try:
+            result = verify_file(path, db_path_of(args), clock, store)
+        except NotAReportError as exc:
+            return fail(str(exc), EXIT_BAD_INPUT)
+        except EvidenceElsewhereError as exc:
+            return fail(str(exc), EXIT_REFUSED)
+        except OSError as exc:
+            raise ValidationError("file", f"{path} cannot be read "
+                                          f"({exc.strerror or exc}).") from None
+    elsewhere = result.elsewhere()
+    message = ("seal valid" + (f"; {elsewhere}" if elsewhere else "")) if result.valid \
+        else result.message()
+    emit({**result.to_dict(), "message": message})
     if result.valid:
         return EXIT_OK
     return fail(result.message(), EXIT_SEAL)
@@ -163,6 +212,7 @@ def report_campaign(args: argparse.Namespace, clock: Clock) -> int:
     _check_distinct({"pdf": pdf, "html": html})
 
     from app.main import open_bench_database
+    from app.services.reports.build import EvidenceElsewhereError
     from app.services.reports.campaign import (
         build_campaign,
         write_campaign_html,
@@ -171,13 +221,19 @@ def report_campaign(args: argparse.Namespace, clock: Clock) -> int:
     from app.services.reports.files import write_atomically
 
     progress = _Progress()
-    db = open_bench_database(db_path_of(args), clock)
-    try:
-        campaign = build_campaign(db.conn, args.org, args.role, args.date_from, args.date_to,
-                                  clock, version=_version(), progress=progress,
-                                  principal=principal_of(args, db, clock))
-    finally:
-        db.conn.close()
+    with _server_store(args) as store:
+        db = open_bench_database(db_path_of(args), clock, store)
+        try:
+            campaign = build_campaign(db.conn, args.org, args.role, args.date_from,
+                                      args.date_to, clock, version=_version(),
+                                      progress=progress,
+                                      principal=principal_of(args, db, clock, store),
+                                      store=store)
+        except EvidenceElsewhereError as exc:
+            progress.done()
+            return fail(str(exc), EXIT_REFUSED)
+        finally:
+            db.conn.close()
     written: list[Path] = []
     try:
         if html is not None:
@@ -279,8 +335,10 @@ def _add_verify(actions: argparse._SubParsersAction, common: argparse.ArgumentPa
         "verify", parents=[common],
         help="check a report file's seal: exit 0 valid, 8 with what differs, 2 not a report",
         description="Check a report's seal. A JSON report is checked from its own content; a "
-                    "PDF or HTML report against the database (--db) and the evidence files on "
-                    "disk.")
+                    "PDF or HTML report against the database (--db, or the --lab-store) and the "
+                    "evidence files on disk. With a lab store, evidence files kept on another "
+                    "workstation are named with their SHA-256, not checked (exit 0 when the "
+                    "seal is valid).")
     p.add_argument("file", metavar="FILE", type=Path, help="a report (PDF, HTML or JSON)")
     p.set_defaults(handler=report_verify)
 

@@ -179,6 +179,7 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
     from app.services.runtime import DeviceRuntime
     from app.storage.db import capture_dir_for
     from app.storage.devices import DeviceRepo
+    from app.storage.labstore import lab_store
     from devices.emulator.faults import parse_faults
 
     # The run takes time: a `--now` sets where the clock starts, then it runs.
@@ -213,10 +214,11 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
     try:
         # Refused before the bench is looked at: a participant learns nothing of its devices.
         ctx.principal.require(Action.RUNS, "start runs")
-        registry = DeviceRepo(ctx.db, clock).list()
+        store = ctx.store or lab_store(ctx.db)
+        registry = DeviceRepo(store, clock).list()
         devices = emulated_devices(registry, args.bench) if args.emulate else registry
         checker = RunsService(ctx.db, db_path, clock, ctx.actor, plan_dirs, None, devices,
-                              ctx.principal)
+                              ctx.principal, store=store)
         prepared = checker.prepare(args.plan, args.bench, params, booking_id, args.org,
                                    tuple(str(f) for f in faults))
         checker.close()
@@ -238,7 +240,10 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
             states[label] = (getattr(state, "value", str(state)), reason)
             changed.set()
 
-        runtime = DeviceRuntime(clock, db_path, capture_dir, devices=devices, on_state=on_state)
+        # A lab store's device is recorded in the bench store under its stand-in, as `capture`
+        # and the desktop record it.
+        runtime = DeviceRuntime(clock, db_path, capture_dir, devices=devices, on_state=on_state,
+                                device_refs=ctx.device_refs())
         config = None
         if emulated:
             config = emulated_bench_config(scale, clock.now(), faults)
@@ -251,7 +256,7 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
         if why:
             return fail(why, EXIT_NO_ANSWER)
         service = RunsService(ctx.db, db_path, clock, ctx.actor, plan_dirs, runtime, devices,
-                              ctx.principal)
+                              ctx.principal, store=store)
         start = replace(prepared.start, time_scale=service.time_scale(prepared.start.bench),
                         emulated=emulated)
         prepared = replace(prepared, start=start)
@@ -261,7 +266,8 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
         record = service.get(result.run_id) if result.run_id else None
         emit(record.to_dict() if record is not None else result.to_dict())
         if not stored or service.recorder.unstored or record is None:
-            return fail(f"The run's result could not all be stored in the database "
+            where = "the lab store" if ctx.shared else "the database"
+            return fail(f"The run's result could not all be stored in {where} "
                         f"({service.recorder.unstored} writes lost: "
                         f"{service.recorder.last_error or 'no run record'}); the JSON above is "
                         f"the only full copy.", EXIT_STORAGE)

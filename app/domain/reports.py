@@ -89,6 +89,11 @@ class RunReport:
     generated: datetime | None = None
     version: str = ""
     events_total: int = 0  # every event of the window (the alerts are a part of them)
+    #: The workstation holding the evidence files and events (shared lab store only; not sealed).
+    evidence_workstation: str = ""
+    #: False when the report was built on another workstation than `evidence_workstation`: the
+    #: alerts and outages are then the sealed copy, and `events_total` is not known.
+    evidence_here: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def canonical(self) -> dict[str, Any]:
@@ -96,6 +101,8 @@ class RunReport:
         record = _plain(self.record.to_dict())
         record.pop("seal", None)
         record.pop("owner", None)
+        # Where the evidence is kept is not what it proves (its SHA-256 is sealed).
+        record.pop("workstation", None)
         return {
             "format": SEAL_FORMAT,
             "run": record,

@@ -97,6 +97,8 @@ class RunRecord:
             process died).
         org_name: the organisation's name now (looked up when the record is read).
         owner: "host:pid" of the process that executed (or executes) the run.
+        workstation: the workstation that executed the run and holds its evidence (its
+            capture files and the events of its window); "" if not recorded.
     """
 
     id: int
@@ -124,6 +126,7 @@ class RunRecord:
     evidence: tuple[RunEvidence, ...] = ()
     seal: str | None = None
     owner: str = ""
+    workstation: str = ""
 
     @property
     def running(self) -> bool:
@@ -154,6 +157,7 @@ class RunRecord:
             "step_names": list(self.step_names),
             "devices": [d.to_dict() for d in self.devices],
             "evidence": [e.to_dict() for e in self.evidence],
+            "workstation": self.workstation or None,
             **({"seal": self.seal} if self.seal else {}),
         }
 

@@ -218,7 +218,9 @@ class DeviceManager:
         transport, protocol = self._transport(device)
         codec = make_codec(protocol, profile_dirs=(default_profile_dir(),))
         raw = self.raw(label)
-        device_ref = self.device_refs(device) if self.device_refs is not None else device.id
+        # A device not in the registry (an emulated bench's) is recorded under no device.
+        device_ref = self.device_refs(device) if self.device_refs is not None \
+            and device.id is not None else device.id
         self._refs[label] = device_ref
         capture_path, session_id = self._open_capture(label, transport.description, protocol,
                                                       device_ref)

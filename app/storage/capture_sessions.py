@@ -55,9 +55,21 @@ def process_started(pid: int) -> str | None:
     return ""  # elsewhere liveness cannot be checked without extra packages: assume alive
 
 
+#: Makes this process pretend to run on the host it names. Only for tests that play several
+#: workstations on one machine (a run's evidence is on the host that executed it); a real
+#: workstation never sets it.
+PRETEND_HOST_ENV = "MELAB_PRETEND_HOST"
+
+
+def workstation_name() -> str:
+    """This workstation's name in the lab store: its host name (the one a run's evidence and a
+    process's ownership of a run or capture session are recorded under)."""
+    return os.environ.get(PRETEND_HOST_ENV, "").strip() or socket.gethostname()
+
+
 def current_owner() -> ProcessOwner:
     """This process as the owner of the sessions it opens."""
-    return ProcessOwner(socket.gethostname(), os.getpid(), process_started(os.getpid()) or "")
+    return ProcessOwner(workstation_name(), os.getpid(), process_started(os.getpid()) or "")
 
 
 def owner_is_gone(owner: ProcessOwner, here: ProcessOwner) -> bool:

@@ -32,7 +32,7 @@ SCRIPT_LOCATION = Path(__file__).with_name("alembic")
 #: The revision that is the lab store as the sqlite-utils migrations m001..m009 built it.
 BASELINE = "0001_baseline"
 #: The newest revision (a test checks it is the scripts' head): a database at it needs no Alembic.
-HEAD = "0002_lab_changes"
+HEAD = "0003_run_workstation"
 VERSION_TABLE = "alembic_version"
 
 

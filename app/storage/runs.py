@@ -131,7 +131,7 @@ class RunRepo:
                 operator=start.operator, emulated=int(start.emulated),
                 faults_json=_json(list(start.faults)), time_scale=float(start.time_scale),
                 started=to_db(start.started), message="", owner_host=o.host, owner_pid=o.pid,
-                owner_started=o.started,
+                owner_started=o.started, workstation=o.host,
             )).inserted_primary_key[0])
             if start.devices:
                 conn.execute(insert(run_devices), [
@@ -262,7 +262,7 @@ class RunRepo:
                         r.parameters_json, r.bench, r.started, r.emulated, r.ended, r.verdict,
                         r.message, r.operator, r.lab_id, r.booking_id, r.org_id,
                         organisations.c.name, r.faults_json, r.time_scale, r.step_names_json,
-                        r.seal, r.owner_host, r.owner_pid)
+                        r.seal, r.owner_host, r.owner_pid, r.workstation)
                  .select_from(runs.outerjoin(organisations, organisations.c.id == r.org_id))
                  .where(r.id == run_id))
         with self.store.reading() as conn:
@@ -271,7 +271,7 @@ class RunRepo:
                 return None
             (rid, plan_name, plan_version, plan_sha, plan_source, params, bench, started,
              emulated, ended, verdict, message, operator, lab_id, booking_id, org_id, org_name,
-             faults, time_scale, step_names, seal, owner_host, owner_pid) = row
+             faults, time_scale, step_names, seal, owner_host, owner_pid, workstation) = row
             return RunRecord(
                 id=rid, plan_name=plan_name, plan_version=plan_version or "",
                 plan_sha256=plan_sha or "", plan_source=plan_source or "",
@@ -286,7 +286,17 @@ class RunRepo:
                 steps=self._steps(conn, rid), devices=self._devices(conn, rid),
                 evidence=self._evidence(conn, rid), seal=seal,
                 owner=f"{owner_host}:{owner_pid}" if owner_host else "",
+                workstation=workstation or "",
             )
+
+    def plan_names(self, org_scope: int | None = None) -> list[str]:
+        """The names of the plans runs were made of (of `org_scope`'s runs only, if given),
+        sorted."""
+        query = select(runs.c.plan_name).distinct()
+        if org_scope is not None:
+            query = query.where(runs.c.org_id == org_scope)
+        with self.store.reading() as conn:
+            return sorted(str(name) for (name,) in conn.execute(query).all() if name)
 
     def list(self, org_id: int | None = None, bench: str | None = None,
              device: str | None = None, plan: str | None = None,

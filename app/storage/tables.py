@@ -222,6 +222,8 @@ runs = Table(
     Column("owner_host", Text),
     Column("owner_pid", Int),
     Column("owner_started", Text),
+    # The workstation that executed the run and holds its evidence (capture files, events).
+    Column("workstation", Text),
     Index("idx_runs_started", "started"),
     Index("idx_runs_org_id_started", "org_id", "started"),
     Index("idx_runs_bench_started", "bench", "started"),

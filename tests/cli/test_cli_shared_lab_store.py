@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from app.cli import main
 
 NOW = "2026-11-25T10:00+00:00"
@@ -118,6 +116,13 @@ def test_an_unreachable_server_is_one_sentence_exit_9_and_nothing_written(tmp_pa
     # A bench-store command still asks the server who is running it.
     code, out, err = run(capsys, db, "sessions", "list", store=store)
     assert (code, out) == (9, None) and "lab store unreachable" in err
+    # Test runs and their reports are on the server only: nothing is made locally instead.
+    other = tmp_path / "other.db"
+    for argv in (("run", "list"), ("run", "start", "power-outage", "--bench", "Bench 1",
+                                   "--emulate"), ("report", "1", "--json", str(tmp_path / "r"))):
+        code, out, err = run(capsys, other, *argv, store=store)
+        assert (code, out) == (9, None) and "lab store unreachable" in err, argv
+    assert not other.exists() and not (tmp_path / "r").exists()
 
 
 def test_a_database_without_the_schema_is_refused_not_upgraded(pg_cluster, tmp_path,
@@ -129,21 +134,6 @@ def test_a_database_without_the_schema_is_refused_not_upgraded(pg_cluster, tmp_p
         assert code == 9 and "meterlab lab-store upgrade" in err and err.count("\n") == 1
     finally:
         pg_cluster.admin("DROP DATABASE shared_empty WITH (FORCE)")
-
-
-@pytest.mark.parametrize(("argv", "needs"), [
-    (("run", "list"), "test runs"),
-    (("report", "verify", "x.pdf"), "test runs"),
-])
-def test_commands_needing_unshared_data_are_refused(tmp_path, capsys, monkeypatch, argv,
-                                                    needs) -> None:
-    db = tmp_path / "bench.db"
-    monkeypatch.setenv("MELAB_LAB_STORE", "postgresql://meterlab@dbhost/meterlab")
-    code, out, err = run(capsys, db, *argv)
-    assert (code, out) == (2, None)
-    assert err.startswith(f"meterlab: --lab-store: `meterlab {argv[0]}` cannot use a lab store")
-    assert needs in err and err.count("\n") == 1
-    assert not db.exists()
 
 
 def test_the_desktop_opens_on_the_lab_store(pg_url, tmp_path, capsys) -> None:

@@ -52,11 +52,44 @@ def test_a_server_upgraded_by_a_newer_meterlab_is_refused(pg_url) -> None:
     assert err.value.kind is DbErrorKind.NEWER_SCHEMA
 
 
-def test_a_new_sqlite_file_is_stamped_at_the_baseline_then_brought_to_head(tmp_path) -> None:
+def test_a_new_sqlite_file_is_stamped_at_the_baseline_then_upgraded(tmp_path) -> None:
     open_database(tmp_path / "a.db").conn.close()
-    # The revisions after the baseline (0002_lab_changes: triggers on PostgreSQL) change nothing
-    # in a SQLite file but its revision.
     assert _revision(f"sqlite:///{tmp_path / 'a.db'}") == lab_schema.HEAD
+    assert [d for d in _differences(f"sqlite:///{tmp_path / 'a.db'}")
+            if not _sqlite_quirk(d)] == []
+
+
+def test_runs_stored_before_the_workstation_revision_are_their_owners(tmp_path) -> None:
+    copy = tmp_path / "m006.db"
+    shutil.copy(FIXTURES / "schema_m006.db", copy)
+    open_database(copy).conn.close()
+    conn = sqlite3.connect(copy)
+    try:
+        assert conn.execute("SELECT owner_host, workstation FROM runs").fetchall() == [
+            ("lab-pc-2", "lab-pc-2"), ("lab-pc-2", "lab-pc-2")]
+    finally:
+        conn.close()
+
+
+def test_the_workstation_revision_on_a_server_keeps_its_runs(pg_cluster) -> None:
+    from alembic import command
+
+    pg_cluster.admin("CREATE DATABASE at_baseline")
+    url = pg_cluster.url("at_baseline")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(lab_schema.alembic_config(conn), lab_schema.BASELINE)
+            conn.execute(text("INSERT INTO runs (plan_name, bench, emulated, started, "
+                              "owner_host, owner_pid) VALUES ('p', 'Bench 1', 0, "
+                              "'2026-11-25T10:00:00+00:00', 'bench-pc-1', 42)"))
+        assert upgrade_lab_store(url) == (lab_schema.BASELINE, lab_schema.HEAD)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT workstation FROM runs")).all() == [("bench-pc-1",)]
+        assert _differences(url) == []
+    finally:
+        engine.dispose()
+        pg_cluster.admin("DROP DATABASE at_baseline WITH (FORCE)")
 
 
 @pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.db")))

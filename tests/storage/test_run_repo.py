@@ -206,3 +206,11 @@ def test_a_run_start_and_its_audit_row_are_one_transaction(db, repo: RunRepo) ->
     with pytest.raises(db.integrity_error):
         repo.start(a_start())
     assert db.count("runs") == 0 and db.count("run_devices") == 0 and db.idle()
+
+
+def test_a_run_names_the_workstation_holding_its_evidence(db) -> None:
+    rid = RunRepo(db.source, ProcessOwner("bench-pc-3", 7, "9")).start(a_start())
+    rec = RunRepo(db.source, ProcessOwner("front-desk", 1, "1")).get(rid)
+    assert rec is not None and rec.workstation == "bench-pc-3"
+    assert rec.to_dict()["workstation"] == "bench-pc-3"
+    assert db.sql("SELECT workstation, owner_host FROM runs") == [("bench-pc-3", "bench-pc-3")]

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.reports import RunReport
 from app.domain.runs import VERDICT_ORDER
+from app.storage.labstore import LabStore
 from app.storage.runs import RunRepo
 from ui.bridge import BackgroundTask
 from ui.pages.registry import PageEnv
@@ -227,14 +228,16 @@ class ReportsPage(QWidget):
         return box
 
     # --- data ----------------------------------------------------------------------------------
+    def _shared_store(self) -> LabStore | None:
+        """The lab store on a server that holds the runs; None: they are in the file."""
+        return self.ctx.store if self.ctx.shared else None
+
     def reload(self) -> None:
         """Organisations, plans and roles for the choosers, then the runs."""
         # A participant's context lists only its own organisation and its own runs' plans.
         orgs = self.ctx.orgs.list()
         scope = self.ctx.principal.org_scope()
-        plans = sorted({r[0] for r in self.ctx.db.conn.execute(
-            "SELECT DISTINCT plan_name FROM runs WHERE ? IS NULL OR org_id = ?",
-            (scope, scope))})
+        plans = RunRepo(self.ctx.lab_source).plan_names(scope)
         roles = sorted({role for o in orgs for role in getattr(o, "roles", ()) or ()})
         for box, items in ((self.f_org, [(o.id, o.name) for o in orgs]),
                            (self.f_plan, [(p, p) for p in plans])):
@@ -268,7 +271,7 @@ class ReportsPage(QWidget):
 
     def refresh(self) -> None:
         verdict = None if self.f_verdict.currentText() == ANY else self.f_verdict.currentText()
-        rows = [r for r in RunRepo(self.ctx.db.conn).list(
+        rows = [r for r in RunRepo(self.ctx.lab_source).list(
             org_scope=self.ctx.principal.org_scope(),
             org_id=self.f_org.currentData(), plan=self.f_plan.currentData(), verdict=verdict,
             limit=5000) if r.verdict is not None]
@@ -290,14 +293,14 @@ class ReportsPage(QWidget):
 
     def show_run(self, run_id: int) -> None:
         """Preview run `run_id`'s report."""
-        from app.services.reports.build import build_report
+        from app.services.reports.build import EvidenceElsewhereError, build_report
 
         try:
             report = build_report(self.ctx.db.conn, run_id, self.ctx.clock,
-                                  principal=self.ctx.principal)
-        except (NotFoundError, ValidationError) as exc:
+                                  principal=self.ctx.principal, store=self._shared_store())
+        except (NotFoundError, ValidationError, EvidenceElsewhereError) as exc:
             self.report = None
-            self.status.setText(exc.message)
+            self.status.setText(getattr(exc, "message", None) or str(exc))
             self._set_busy(False)
             return
         self.report = report
@@ -358,10 +361,10 @@ class ReportsPage(QWidget):
                 return
             request = ExportRequest(**{fmt: path})
         db_path, clock, version = self.ctx.db_path, self.ctx.clock, _version()
-        principal = self.ctx.principal
+        principal, store = self.ctx.principal, self._shared_store()
         self._start(f"Exporting run {run_id} as {fmt.upper()}",
                     lambda progress: export_run(db_path, run_id, clock, request, version,
-                                                progress, principal),
+                                                progress, principal, store),
                     self._exported)
 
     def _exported(self, result: Any) -> None:
@@ -392,7 +395,7 @@ class ReportsPage(QWidget):
         role = self.c_role.currentData()
         first, last = self._period()
         db_path, clock, version = self.ctx.db_path, self.ctx.clock, _version()
-        principal = self.ctx.principal
+        principal, store = self.ctx.principal, self._shared_store()
 
         def work(progress: Callable[[float, str], None]) -> Any:
             from app.main import open_bench_database
@@ -401,7 +404,8 @@ class ReportsPage(QWidget):
             try:
                 campaign = build_campaign(db.conn, org_id, role, first, last, clock,
                                           version=version, principal=principal,
-                                          progress=lambda f, w: progress(f * 0.5, w))
+                                          progress=lambda f, w: progress(f * 0.5, w),
+                                          store=store)
             finally:
                 db.conn.close()
             if fmt == "pdf":
@@ -476,7 +480,8 @@ class ReportsPage(QWidget):
         from app.services.reports.verify import NotAReportError, verify_file
 
         try:
-            result = verify_file(path, self.ctx.db_path, self.ctx.clock)
+            result = verify_file(path, self.ctx.db_path, self.ctx.clock,
+                                 store=self._shared_store())
         except NotAReportError as exc:
             self._verify_said(f"{path.name}: {exc}", ok=False)
             return False

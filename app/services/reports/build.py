@@ -8,6 +8,12 @@ has its own). The anchor between host time and bench time that the run read is n
 bench running fast it is estimated from the hand-over times the Comms Hub logged in the window:
 the quickest hand-over is taken as instantaneous (so a latency is never over-stated by the host's
 own delays). On a real bench (time scale 1) bench time is host time.
+
+With the lab store on a server, a run's record is shared but its events, outages and evidence
+files stay on the workstation that executed it (``runs.workstation``). A report built on another
+workstation takes the alerts, outages and window from the copy stored when the run was first
+sealed (so its seal is the same), and says on which workstation the evidence lives; a run never
+sealed there cannot be reported elsewhere (:class:`EvidenceElsewhereError`).
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ from app.domain.run_records import RunRecord
 from app.services.runs.bench_link import BenchClock
 from app.services.runs.steps.outage import alert_latency_s
 from app.storage.bookings import BookingRepo
+from app.storage.capture_sessions import workstation_name
 from app.storage.labs import LabRepo
+from app.storage.labstore import LabStore
 from app.storage.outages import OutageRepo
 from app.storage.runs import RunRepo
 from app.storage.timefmt import from_db, to_db
@@ -41,9 +49,36 @@ from app.storage.timefmt import from_db, to_db
 WINDOW_MARGIN = timedelta(seconds=10)
 
 
+class EvidenceElsewhereError(Exception):
+    """A run executed on another workstation whose report was never sealed: its events and
+    evidence files are only in that workstation's bench store, so its first report is made
+    there.
+
+    Attributes:
+        run_id: the run.
+        workstation: the workstation holding its evidence.
+    """
+
+    def __init__(self, run_id: int, workstation: str) -> None:
+        self.run_id, self.workstation = run_id, workstation
+        super().__init__(
+            f"run {run_id} was executed on workstation {workstation}, whose bench store holds "
+            f"its events and evidence files; make its first report there (that seals it), "
+            f"then any workstation can export it.")
+
+
+def evidence_workstation(store: LabStore | None, record: RunRecord) -> str:
+    """The workstation holding `record`'s evidence, when the lab store is a server shared by
+    several workstations ("" on a workstation's own file: the evidence is that workstation's)."""
+    if store is None or store.dialect == "sqlite":
+        return ""
+    return record.workstation
+
+
 def build_report(conn: sqlite3.Connection, run_id: int, clock: Clock,
                  version: str | None = None,
-                 principal: Principal = WORKSTATION_ADMIN) -> RunReport:
+                 principal: Principal = WORKSTATION_ADMIN, store: LabStore | None = None,
+                 workstation: str | None = None) -> RunReport:
     """The report of run `run_id`.
 
     Once a run's report has been sealed, what the report says around the run (the lab's name,
@@ -51,24 +86,36 @@ def build_report(conn: sqlite3.Connection, run_id: int, clock: Clock,
     change later (a booking is checked out, an organisation renamed) without the run changing.
 
     Args:
+        conn: the workstation's database: its bench store (events, outages), and its lab store
+            unless `store` is given.
         version: the MeterLab version to print (default: the installed one).
         principal: who asks; a participant gets only its organisation's runs.
+        store: the lab store holding the run (None: the one in the file `conn`).
+        workstation: this workstation's name (default: :func:`workstation_name`).
 
     Raises:
         NotFoundError: there is no run `run_id` (or it is another organisation's).
         ValidationError: the run is still executing (it has no verdict yet).
+        EvidenceElsewhereError: the run was executed on another workstation and never sealed.
     """
-    repo = RunRepo(conn)
+    source: LabStore | Database = store if store is not None else Database(conn)
+    repo = RunRepo(source)
     record = repo.get(run_id, principal.org_scope())
     if record is None:
         raise NotFoundError("run_id", f"There is no run {run_id} (see `meterlab run list`).")
     if record.running or record.ended is None:
         raise ValidationError("run_id", f"run {run_id} is still running; its report can be made "
                                         f"once it has ended.")
-    context = _context(conn, clock, record)
+    context = _context(source, clock, record)
     sealed = repo.sealed(run_id)
-    if sealed is not None:
-        record, context = _as_sealed(record, context, json.loads(sealed[1]))
+    canonical = json.loads(sealed[1]) if sealed is not None else None
+    if canonical is not None:
+        record, context = _as_sealed(record, context, canonical)
+    holder = evidence_workstation(store, record)
+    if holder and holder != (workstation or workstation_name()):
+        if canonical is None:
+            raise EvidenceElsewhereError(run_id, holder)
+        return _from_sealed_copy(record, context, canonical, clock, version, holder)
     window_start, window_end = _window(repo, record)
     labels = [d.label for d in record.devices]
     alerts, events_total = _alerts(conn, record, labels, window_start, window_end)
@@ -77,8 +124,37 @@ def build_report(conn: sqlite3.Connection, run_id: int, clock: Clock,
         outages=_outages(conn, record, window_start, window_end),
         window_start=window_start, window_end=window_end, generated=clock.now(),
         version=version if version is not None else _installed_version(),
-        events_total=events_total,
+        events_total=events_total, evidence_workstation=holder,
     )
+
+
+def _from_sealed_copy(record: RunRecord, context: ReportContext, canonical: dict[str, Any],
+                      clock: Clock, version: str | None, holder: str) -> RunReport:
+    """The report of a run executed on workstation `holder`: the alerts, outages and window
+    (which that workstation's bench store holds) as they were sealed."""
+    try:
+        first, last = (_instant(v) for v in canonical["window"])
+        alerts = tuple(AlertRow(**_instants(a, ("host_time", "device_time")))
+                       for a in canonical["alerts"])
+        outages = tuple(OutageRow(**{**_instants(o, ("start", "end", "device_start",
+                                                     "device_end")),
+                                     "flags": tuple(o.get("flags") or ())})
+                        for o in canonical["outages"])
+    except (KeyError, TypeError, ValueError):  # a damaged copy: it will not verify
+        first, last, alerts, outages = None, None, (), ()
+    return RunReport(
+        record=record, context=context, alerts=alerts, outages=outages, window_start=first,
+        window_end=last, generated=clock.now(),
+        version=version if version is not None else _installed_version(),
+        evidence_workstation=holder, evidence_here=False)
+
+
+def _instant(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
+
+
+def _instants(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: _instant(v) if k in names else v for k, v in row.items()}
 
 
 def _window(repo: RunRepo, record: RunRecord) -> tuple[datetime, datetime]:
@@ -100,8 +176,7 @@ def _installed_version() -> str:
     return versions()["meterlab"]
 
 
-def _context(conn: sqlite3.Connection, clock: Clock, record: RunRecord) -> ReportContext:
-    db = Database(conn)
+def _context(db: LabStore | Database, clock: Clock, record: RunRecord) -> ReportContext:
     booking = None
     if record.booking_id is not None:
         try:

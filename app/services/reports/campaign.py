@@ -54,6 +54,8 @@ from app.domain.reports import canonical_json, seal_of
 from app.domain.run_records import RunDevice, RunRecord
 from app.domain.runs import VERDICT_ORDER, Verdict
 from app.storage.bookings import BookingRepo
+from app.storage.labs import LabRepo
+from app.storage.labstore import LabStore
 from app.storage.people import OrgRepo
 from app.storage.runs import RunRepo
 
@@ -271,18 +273,21 @@ class Campaign:
         return "all runs"
 
 
-def run_seal(conn: sqlite3.Connection, run_id: int, clock: Clock) -> str:
-    """The seal of run `run_id`'s report, built from the database now."""
+def run_seal(conn: sqlite3.Connection, run_id: int, clock: Clock,
+             store: LabStore | None = None) -> str:
+    """The seal of run `run_id`'s report, built from the database now (the run in `store`,
+    else in the file `conn`)."""
     from app.services.reports.build import build_report
 
-    return build_report(conn, run_id, clock).seal()
+    return build_report(conn, run_id, clock, store=store).seal()
 
 
 def build_campaign(conn: sqlite3.Connection | Database, org: str | int, role: str | None = None,
                    date_from: date | str | None = None, date_to: date | str | None = None,
                    clock: Clock | None = None, seal_of_run: SealOfRun | None = None,
                    version: str = "", progress: Progress | None = None,
-                   principal: Principal = WORKSTATION_ADMIN) -> Campaign:
+                   principal: Principal = WORKSTATION_ADMIN,
+                   store: LabStore | None = None) -> Campaign:
     """Gather an organisation's campaign from the database (see the module's docstring).
 
     Args:
@@ -295,16 +300,19 @@ def build_campaign(conn: sqlite3.Connection | Database, org: str | int, role: st
         version: the MeterLab version shown in the report.
         progress: told (fraction, what) as the runs are sealed.
         principal: who asks; a participant only its own organisation's campaign.
+        store: the lab store on a server holding the runs, organisations, labs and bookings
+            (None: the file `conn`'s); `conn` stays the bench store.
 
     Raises:
         NotFoundError: there is no such organisation (field ``org``), or it is not the
             participant's own.
         ValidationError: a bad role or date, or a period that ends before it starts.
+        EvidenceElsewhereError: a run executed on another workstation was never sealed.
     """
     if isinstance(conn, Database):
         conn = conn.conn
     clock = clock or SystemClock()
-    db = Database(conn)
+    db: Database | LabStore = store if store is not None else Database(conn)
     first = _day(date_from, "from")
     last = _day(date_to, "to")
     if first is not None and last is not None and last < first:
@@ -314,14 +322,14 @@ def build_campaign(conn: sqlite3.Connection | Database, org: str | int, role: st
     found = OrgRepo(db, clock).resolve(org, "org", principal.org_scope())
     if found.id is None:  # stored organisations always have one
         raise NotFoundError("org", f"There is no organisation {org!r}.")
-    seal_fn = seal_of_run or (lambda run_id: run_seal(conn, run_id, clock))
+    seal_fn = seal_of_run or (lambda run_id: run_seal(conn, run_id, clock, store))
 
-    repo = RunRepo(conn)
+    repo = RunRepo(db)
     records = [r for s in repo.list(org_id=found.id, limit=_ALL_RUNS,
                                     org_scope=principal.org_scope())
                if s.verdict is not None and (r := repo.get(s.id)) is not None
                and r.verdict is not None]
-    tz_name = _timezone(db, {r.lab_id for r in records if r.lab_id is not None})
+    tz_name = _timezone(db, clock, {r.lab_id for r in records if r.lab_id is not None})
     tz = ZoneInfo(tz_name)
     lo = _local_midnight(first, tz)
     hi = _local_midnight(last + timedelta(days=1), tz) if last is not None else None
@@ -453,15 +461,19 @@ def _local_midnight(day: date | None, tz: ZoneInfo) -> datetime | None:
     return None if day is None else datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
-def _timezone(db: Database, lab_ids: set[int]) -> str:
+def _timezone(db: Database | LabStore, clock: Clock, lab_ids: set[int]) -> str:
     """The time zone of the one lab of `lab_ids`, else of the only lab, else Europe/London."""
+    labs = LabRepo(db, clock)
+    names: list[str] = []
     if len(lab_ids) == 1:
-        rows = list(db["labs"].rows_where("id = ?", [next(iter(lab_ids))], select="timezone"))
-    elif not lab_ids and db["labs"].exists() and db["labs"].count == 1:
-        rows = list(db["labs"].rows_where(select="timezone"))
-    else:
-        rows = []
-    name = rows[0]["timezone"] if rows else DEFAULT_TIMEZONE
+        try:
+            names = [labs.get(next(iter(lab_ids))).timezone]
+        except NotFoundError:
+            names = []
+    elif not lab_ids:
+        found = labs.list()
+        names = [found[0].timezone] if len(found) == 1 else []
+    name = names[0] if names and names[0] else DEFAULT_TIMEZONE
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -469,7 +481,7 @@ def _timezone(db: Database, lab_ids: set[int]) -> str:
     return name
 
 
-def _booking_roles(db: Database, clock: Clock,
+def _booking_roles(db: Database | LabStore, clock: Clock,
                    booking_ids: set[int | None]) -> dict[int | None, tuple[str, ...]]:
     repo = BookingRepo(db, clock)
     out: dict[int | None, tuple[str, ...]] = {}

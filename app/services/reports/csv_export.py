@@ -49,7 +49,9 @@ def csv_tables(report: RunReport) -> dict[str, tuple[list[str], list[list[Any]]]
         "booking_start": t(c.booking_start), "booking_end": t(c.booking_end),
         "booking_status": c.booking_status, "started": t(r.started), "ended": t(r.ended),
         "message": r.message, "window_start": t(report.window_start),
-        "window_end": t(report.window_end), "events_total": report.events_total,
+        "window_end": t(report.window_end),
+        "events_total": report.events_total if report.evidence_here else "",
+        "evidence_workstation": report.evidence_workstation,
         "generated": t(report.generated), "meterlab_version": report.version,
         "seal": report.seal(),
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 from app.domain.clock import Clock
 from app.domain.principals import WORKSTATION_ADMIN, Principal
 from app.main import open_bench_database
+from app.storage.labstore import LabStore
 
 Progress = Callable[[float, str], None]
 
@@ -39,25 +40,33 @@ class ExportResult:
 
 def export_run(db_path: Path, run_id: int, clock: Clock, request: ExportRequest,
                version: str = "", progress: Progress | None = None,
-               principal: Principal = WORKSTATION_ADMIN) -> ExportResult:
+               principal: Principal = WORKSTATION_ADMIN,
+               store: LabStore | None = None) -> ExportResult:
     """Build, seal and write run `run_id`'s report.
 
     A participant may export its own organisation's runs (the first export stores the seal,
     as for staff); another organisation's run is "no such run".
 
+    Args:
+        db_path: the workstation's database (its bench store, and its lab store unless `store`
+            is given).
+        store: the lab store on a server holding the run (the caller closes it).
+
     Raises:
         NotFoundError: no such run. ValidationError: the run is still running.
         SealMismatchError: the run changed since it was sealed (nothing is written).
+        EvidenceElsewhereError: the run was executed on another workstation and its report
+            was never sealed there (nothing is written).
     """
     from app.services.reports.build import build_report
     from app.services.reports.files import write_atomically, write_bytes_atomically
     from app.services.reports.seal import seal_run
 
     report_progress = progress or (lambda _f, _w: None)
-    db = open_bench_database(Path(db_path), clock)
+    db = open_bench_database(Path(db_path), clock, store)
     try:
-        report = build_report(db.conn, run_id, clock, version or None, principal)
-        seal = seal_run(db.conn, report, clock)
+        report = build_report(db.conn, run_id, clock, version or None, principal, store)
+        seal = seal_run(db.conn, report, clock, store)
     finally:
         db.conn.close()
 

@@ -73,7 +73,9 @@ def json_document(report: RunReport) -> dict[str, Any]:
                           else generated.isoformat() if generated else None),
             "version": report.version,
             "timezone": report.context.lab_timezone,
-            "events_total": report.events_total,
+            "events_total": report.events_total if report.evidence_here else None,
+            **({"evidence_workstation": report.evidence_workstation}
+               if report.evidence_workstation else {}),
         },
     }
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.domain.clock import Clock
 from app.domain.reports import RunReport, canonical_json
+from app.storage.labstore import LabStore
 from app.storage.runs import RunRepo
 
 #: At most this many differences are listed; the rest are counted.
@@ -37,8 +38,11 @@ class SealMismatchError(Exception):
                          f"(seal {stored[:12]}..., now {now[:12]}...): {what}")
 
 
-def seal_run(conn: sqlite3.Connection, report: RunReport, clock: Clock) -> str:
+def seal_run(conn: sqlite3.Connection, report: RunReport, clock: Clock,
+             store: LabStore | None = None) -> str:
     """Store the report's seal with its run at the first export; later, check it is the same.
+
+    The run is in `store` (the lab store on a server), else in the file `conn`.
 
     Returns:
         The seal (64 hex digits).
@@ -48,20 +52,20 @@ def seal_run(conn: sqlite3.Connection, report: RunReport, clock: Clock) -> str:
     """
     canonical = report.canonical()
     seal = report.seal()
-    repo = RunRepo(conn)
+    repo = RunRepo(store if store is not None else conn)
     stored = repo.set_seal(report.record.id, seal, canonical_json(canonical).decode("utf-8"),
                            clock.now())
     if stored is None or stored == seal:
         return seal
     raise SealMismatchError(report.record.id, stored, seal,
-                            changes_since_sealed(conn, report.record.id, canonical))
+                            changes_since_sealed(conn, report.record.id, canonical, store))
 
 
 def changes_since_sealed(conn: sqlite3.Connection, run_id: int,
-                         canonical: dict[str, Any]) -> list[str]:
+                         canonical: dict[str, Any], store: LabStore | None = None) -> list[str]:
     """What differs between the canonical JSON stored at sealing and `canonical` (empty if the
-    stored one is not available)."""
-    sealed = RunRepo(conn).sealed(run_id)
+    stored one is not available). The run is in `store`, else in the file `conn`."""
+    sealed = RunRepo(store if store is not None else conn).sealed(run_id)
     if sealed is None:
         return []
     try:

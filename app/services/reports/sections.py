@@ -110,6 +110,8 @@ def summary(report: RunReport) -> list[tuple[str, str]]:
     if r.time_scale != 1.0:
         bench_kind += f", time scale {r.time_scale:g}"
     params = ", ".join(f"{k} = {value_text(v)}" for k, v in sorted(r.parameters.items()))
+    events = (f"{report.events_total} events" if report.evidence_here
+              else f"events kept on workstation {report.evidence_workstation}")
     lines = [
         ("Lab", c.lab_name or NO_VALUE),
         ("Organisation", r.org_name or NO_VALUE),
@@ -124,9 +126,11 @@ def summary(report: RunReport) -> list[tuple[str, str]]:
         ("Parameters", params or "none"),
         ("Faults injected", ", ".join(r.faults) if r.faults else "none"),
         ("Window", f"{lab_time(report.window_start, zone)} to "
-                   f"{lab_time(report.window_end, zone)}: {report.events_total} events, "
+                   f"{lab_time(report.window_end, zone)}: {events}, "
                    f"{len(report.alerts)} alerts, {len(report.outages)} outages"),
     ]
+    if report.evidence_workstation:
+        lines.append(("Evidence kept on", f"workstation {report.evidence_workstation}"))
     if r.message:
         lines.append(("Message", r.message))
     return lines
@@ -225,8 +229,10 @@ def answers(report: RunReport) -> Table:
 def evidence(report: RunReport) -> Table:
     rows = [(e.device, file_name(e.path), f"{e.bytes:,}", e.sha256)
             for e in report.record.evidence]
-    return Table("Evidence", ("Device", "File", "Bytes", "SHA-256"), rows,
-                 "No capture file.")
+    title = "Evidence"
+    if report.evidence_workstation:
+        title += f" (capture files on workstation {report.evidence_workstation})"
+    return Table(title, ("Device", "File", "Bytes", "SHA-256"), rows, "No capture file.")
 
 
 def seal_lines(report: RunReport, seal: str | None = None) -> list[tuple[str, str]]:

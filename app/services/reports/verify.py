@@ -10,6 +10,10 @@
   have grown since), and the seals compared. What differs is named: a value in the database
   (against the canonical JSON stored when the run was sealed, or the one inside an HTML report),
   a missing or altered capture file.
+- With the lab store on a server, a run's evidence files are on the workstation that executed
+  it. Elsewhere the seal is still checked (against the lab store and the copy stored at
+  sealing), and the evidence files are named with their SHA-256 and workstation instead of
+  being looked for: ``report verify`` on that workstation checks them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from app.services.reports.json_export import (
     parse_sealed_json,
 )
 from app.services.reports.seal import differences
+from app.storage.labstore import LabStore
 
 __all__ = [
     "NotAReportError",
@@ -69,6 +74,9 @@ class Verification:
         recomputed: the seal computed now (from the file's content for JSON, else from the
             database); None if it could not be.
         differences: what does not match, one line each; empty when the seal is valid.
+        evidence_workstation: the workstation holding the run's evidence files when they are
+            not on this one (they were not checked then); "" when they were checked here.
+        evidence: (file, SHA-256) of each evidence file left unchecked on that workstation.
     """
 
     path: Path
@@ -77,15 +85,28 @@ class Verification:
     seal: str
     recomputed: str | None
     differences: tuple[str, ...] = field(default=())
+    evidence_workstation: str = ""
+    evidence: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def valid(self) -> bool:
+        """The seal verifies (evidence files on another workstation are not held against it)."""
         return not self.differences and self.recomputed == self.seal
+
+    def elsewhere(self) -> str:
+        """Where the unchecked evidence files are, one sentence ("" when none are elsewhere)."""
+        if not self.evidence_workstation or not self.evidence:
+            return ""
+        files = ", ".join(f"{name} (SHA-256 {sha})" for name, sha in self.evidence)
+        return (f"its evidence files are on workstation {self.evidence_workstation} and were "
+                f"not checked here: {files}; `meterlab report verify` there checks them")
 
     def message(self) -> str:
         """One line for the user."""
         if self.valid:
-            return f"seal valid: {self.path} (run {self.run_id}, seal {self.seal})"
+            note = self.elsewhere()
+            return (f"seal valid: {self.path} (run {self.run_id}, seal {self.seal})"
+                    + (f"; {note}" if note else ""))
         if self.kind == "json":
             return ("the content does not match its seal: "
                     + ", ".join(self.differences or ("the content",)))
@@ -95,7 +116,11 @@ class Verification:
     def to_dict(self) -> dict[str, Any]:
         return {"file": str(self.path), "kind": self.kind, "run_id": self.run_id,
                 "seal": self.seal, "recomputed": self.recomputed, "valid": self.valid,
-                "differences": list(self.differences)}
+                "differences": list(self.differences),
+                **({"evidence_checked": False,
+                    "evidence_workstation": self.evidence_workstation,
+                    "evidence": [{"file": n, "sha256": h} for n, h in self.evidence]}
+                   if self.elsewhere() else {})}
 
 
 @dataclass(frozen=True)
@@ -148,16 +173,23 @@ def read_markers(data: bytes, kind: str, name: str) -> Markers:
 
 
 def verify_file(path: str | Path, db_path: str | Path | None,
-                clock: Clock | None = None) -> Verification:
+                clock: Clock | None = None, store: LabStore | None = None,
+                workstation: str | None = None) -> Verification:
     """Check the seal of the report file at `path`.
 
     Args:
-        db_path: the database a PDF or HTML report is checked against (unused for JSON).
+        db_path: the database a PDF or HTML report is checked against (unused for JSON): the
+            workstation's bench store, and its lab store unless `store` is given.
+        store: the lab store on a server holding the run (the caller closes it).
+        workstation: this workstation's name (default: the host's), to tell whether the
+            evidence files are here.
 
     Raises:
         NotAReportError: the file is not a MeterLab run report.
         OSError: the file cannot be read.
         NotFoundError: (PDF, HTML) the run is not in the database.
+        EvidenceElsewhereError: (PDF, HTML) the run was executed on another workstation and
+            never sealed (no report of it can be genuine).
     """
     path = Path(path)
     with open(path, "rb") as f:
@@ -172,7 +204,8 @@ def verify_file(path: str | Path, db_path: str | Path | None,
         raise NotAReportError(f"{path} is not a MeterLab report (not a PDF, HTML or JSON "
                               f"file).")
     markers = read_markers(data, kind, str(path))
-    return _verify_against_database(path, markers, db_path, clock or SystemClock())
+    return _verify_against_database(path, markers, db_path, clock or SystemClock(), store,
+                                    workstation)
 
 
 def _verify_json(path: Path, sealed: SealedJson) -> Verification:
@@ -182,7 +215,8 @@ def _verify_json(path: Path, sealed: SealedJson) -> Verification:
 
 
 def _verify_against_database(path: Path, markers: Markers, db_path: str | Path | None,
-                             clock: Clock) -> Verification:
+                             clock: Clock, store: LabStore | None,
+                             workstation: str | None) -> Verification:
     from app.domain.errors import NotFoundError
     from app.services.reports.build import build_report
     from app.storage.db import open_database
@@ -192,19 +226,23 @@ def _verify_against_database(path: Path, markers: Markers, db_path: str | Path |
         from app.storage.db import default_db_path
 
         db_path = default_db_path()
-    if not Path(db_path).is_file():
+    if store is None and not Path(db_path).is_file():
         raise NotFoundError("db", f"There is no database at {db_path}; give the one {path} was "
                                   f"made from with --db.")
     db = open_database(db_path)
     try:
         conn = db.conn
-        repo = RunRepo(conn)
+        repo = RunRepo(store if store is not None else conn)
         record = repo.get(markers.run_id)
         if record is None:
-            raise NotFoundError("db", f"{path} is the report of run {markers.run_id}, which is "
-                                      f"not in {db_path}; give the database it was made from "
-                                      f"with --db.")
-        report = build_report(conn, markers.run_id, clock, version="")
+            where, field_name = ("the lab store", "lab_store") if store is not None else (
+                str(db_path), "db")
+            raise NotFoundError(field_name, f"{path} is the report of run {markers.run_id}, "
+                                            f"which is not in {where}; give the "
+                                            f"{'lab store' if store else 'database'} it was "
+                                            f"made from.")
+        report = build_report(conn, markers.run_id, clock, version="", store=store,
+                              workstation=workstation)
         canonical = report.canonical()
         now = seal_of(canonical)
         stored = repo.sealed(markers.run_id)
@@ -212,7 +250,11 @@ def _verify_against_database(path: Path, markers: Markers, db_path: str | Path |
     finally:
         conn.close()
     found: list[str] = []
-    found += evidence_problems(report.record.evidence)
+    unchecked: tuple[tuple[str, str], ...] = ()
+    if report.evidence_here:
+        found += evidence_problems(report.record.evidence)
+    else:
+        unchecked = tuple((e.path, e.sha256) for e in report.record.evidence)
     if now != markers.seal:
         found += _what_changed(markers, canonical, stored)
     if stored_seal is not None and stored_seal != markers.seal:
@@ -221,7 +263,8 @@ def _verify_against_database(path: Path, markers: Markers, db_path: str | Path |
     if now != markers.seal and not found:
         found.append(f"the seal of run {markers.run_id} is {now} now, the file's is "
                      f"{markers.seal}")
-    return Verification(path, markers.kind, markers.run_id, markers.seal, now, tuple(found))
+    return Verification(path, markers.kind, markers.run_id, markers.seal, now, tuple(found),
+                        report.evidence_workstation if unchecked else "", unchecked)
 
 
 def _what_changed(markers: Markers, canonical: dict[str, Any],

@@ -47,6 +47,7 @@ from app.services.runtime import DeviceRuntime
 from app.storage.bookings import BookingRepo
 from app.storage.db import Database
 from app.storage.devices import DeviceRepo
+from app.storage.labstore import LabStore, lab_store
 from app.storage.people import OrgRepo
 from app.storage.runs import RunRepo
 
@@ -80,8 +81,10 @@ class RunsService:
     """What the Runs page and the `run` commands use.
 
     Args:
-        db: the front end's database (history, bookings, organisations; its own thread).
-        db_path: the database file (the recorder writes through its own connection).
+        db: the front end's database: the workstation's bench store (its own thread), and its
+            lab store unless `store` is given.
+        db_path: the database file (on the file's lab store, the recorder writes through its
+            own connection).
         clock: host time.
         actor: the operator recorded with each run.
         plan_dirs: folders of the lab's own plans (None: the data directory's ``plans``).
@@ -91,19 +94,23 @@ class RunsService:
             organisation's runs, organisations and bookings, and may not start a run.
         prompts: the questions of running runs, shared with the service that starts them (a
             participant session answers its organisation's questions of the staff window's runs).
+        store: the lab store holding the history, the run records, bookings, organisations and
+            the devices registry (None: the one in the file `db`). The caller closes it.
     """
 
     def __init__(self, db: Database, db_path: Path, clock: Clock, actor: str,
                  plan_dirs: Iterable[Path] | None = None, runtime: DeviceRuntime | None = None,
                  devices: Iterable[Device] | None = None,
                  principal: Principal = WORKSTATION_ADMIN,
-                 prompts: QueuePrompt | None = None) -> None:
+                 prompts: QueuePrompt | None = None, store: LabStore | None = None) -> None:
         self.db, self.db_path, self.clock, self.actor = db, Path(db_path), clock, actor
+        self.store = store if store is not None else lab_store(db)
         self.principal = principal
         self.plan_dirs = list(plan_dirs) if plan_dirs is not None else None
         self.runtime = runtime
-        self.devices = list(devices) if devices is not None else DeviceRepo(db, clock).list()
-        self.recorder = StoreRunRecorder(self.db_path, clock)
+        self.devices = (list(devices) if devices is not None
+                        else DeviceRepo(self.store, clock).list())
+        self.recorder = StoreRunRecorder(self.db_path, clock, store=self.store)
         self.prompts = prompts if prompts is not None else QueuePrompt()
         self.executor: Executor | None = None
         if runtime is not None:
@@ -120,16 +127,16 @@ class RunsService:
 
     def organisations(self) -> list[tuple[int, str]]:
         return [(o.id, o.name)
-                for o in OrgRepo(self.db, self.clock).list(self.principal.org_scope())]
+                for o in OrgRepo(self.store, self.clock).list(self.principal.org_scope())]
 
     def booking_choices(self, bench: str) -> list[tuple[int, str]]:
-        repo = BookingRepo(self.db, self.clock)
+        repo = BookingRepo(self.store, self.clock)
         scope = self.principal.org_scope()
         return [(b.id, describe(b)) for b in bookings_on_bench(repo, bench, self.clock.now())
                 if scope is None or b.org_id == scope]
 
     def default_booking(self, bench: str) -> int | None:
-        found = default_booking(BookingRepo(self.db, self.clock), bench, self.clock.now())
+        found = default_booking(BookingRepo(self.store, self.clock), bench, self.clock.now())
         return found.id if found else None
 
     def is_emulated(self, bench: str) -> bool:
@@ -185,12 +192,12 @@ class RunsService:
         if missing:
             raise ValidationError("bench", f"Plan {the_plan.name} needs {', '.join(missing)} on "
                                            f"the bench; {bench} has {', '.join(sorted(kinds))}.")
-        booking = booking_for_run(BookingRepo(self.db, self.clock), booking_id, bench,
+        booking = booking_for_run(BookingRepo(self.store, self.clock), booking_id, bench,
                                   self.clock.now())
         org_id = booking.org_id if booking is not None else None
         lab_id = booking.lab_id if booking is not None else None
         if org is not None:
-            found = OrgRepo(self.db, self.clock).resolve(org, "org")
+            found = OrgRepo(self.store, self.clock).resolve(org, "org")
             if org_id is not None and found.id != org_id:
                 raise ValidationError("org", f"Booking {booking.id} is "  # type: ignore[union-attr]
                                              f"{booking.org_name}'s, not {found.name}'s.")  # type: ignore[union-attr]
@@ -304,13 +311,13 @@ class RunsService:
                 verdict: str | None = None, limit: int = 500) -> list[RunSummary]:
         """Stored runs, newest first (a participant's: only its organisation's)."""
         v = Verdict(verdict) if verdict else None
-        return RunRepo(self.db.conn).list(org_id=org_id, bench=bench, device=device, plan=plan,
+        return RunRepo(self.store).list(org_id=org_id, bench=bench, device=device, plan=plan,
                                           verdict=v, limit=limit,
                                           org_scope=self.principal.org_scope())
 
     def get(self, run_id: int) -> RunRecord | None:
         """Run `run_id`'s record; None when there is none, or it is another organisation's."""
-        return RunRepo(self.db.conn).get(run_id, self.principal.org_scope())
+        return RunRepo(self.store).get(run_id, self.principal.org_scope())
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Write what the recorder still holds (call before the database closes)."""

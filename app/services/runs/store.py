@@ -1,10 +1,15 @@
-"""The recorder that stores runs in the database without holding up the run.
+"""The recorder that stores runs in the lab store without holding up the run.
 
 `started` writes at once (one short transaction: the run needs its id), waiting at most
 `start_timeout_s` for another writer's lock. Finished steps and the run's end go through a queue
 to one writer thread with its own connection, which retries a write the database refused
-(locked by another program, a transient I/O error) and, when it finally cannot write, counts
-it and logs why: the executor is never made to wait for the disk, and never sees an exception.
+(locked by another program, a transient I/O error, a lab store server that does not answer)
+and, when it finally cannot write, counts it and logs why: the executor is never made to wait
+for the disk or the network, and never sees an exception.
+
+The lab store is the workstation's SQLite file (the writer opens its own connection to it) or,
+when one is given, a lab store on a PostgreSQL server (the writer thread takes its own
+connection from the store's engine).
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+
 from app.domain.clock import Clock
 from app.domain.runs import StepResult
 from app.services.runs.api import RunEvidenceItem, RunResult, RunStart
 from app.storage.capture_sessions import ProcessOwner, current_owner
 from app.storage.db import connect
+from app.storage.labstore import LabStore, LabStoreError
 from app.storage.runs import RunRepo
 
 logger = logging.getLogger(__name__)
@@ -34,7 +42,8 @@ _STOP = object()
 
 
 class StoreRunRecorder:
-    """A :class:`app.services.runs.api.RunRecorder` writing to the SQLite database at `db_path`.
+    """A :class:`app.services.runs.api.RunRecorder` writing to the SQLite database at `db_path`,
+    or to the lab store `store` on a PostgreSQL server when one is given.
 
     The database must exist with the current schema (the application opens and upgrades it at
     start-up). Counters may be read from any thread.
@@ -54,13 +63,17 @@ class StoreRunRecorder:
         retry_delays_s: pauses between the attempts of a queued write; one attempt more than
             there are pauses.
         owner: the process recorded as executing the runs (default: this one).
+        store: the lab store on a server the runs go to (None, or the file's own store: the
+            file at `db_path`). The recorder does not close it.
     """
 
     def __init__(self, db_path: Path | str, clock: Clock, *, busy_timeout_s: float = 2.0,
                  start_timeout_s: float = 2.0,
                  retry_delays_s: Sequence[float] = DEFAULT_RETRY_DELAYS_S,
-                 owner: ProcessOwner | None = None) -> None:
+                 owner: ProcessOwner | None = None, store: LabStore | None = None) -> None:
         self.db_path = Path(db_path)
+        # The file's own store shares the front end's connection: the writer keeps to its own.
+        self.store = store if store is not None and store.dialect != "sqlite" else None
         self.clock = clock
         self.busy_timeout_s = busy_timeout_s
         self.start_timeout_s = start_timeout_s
@@ -83,6 +96,12 @@ class StoreRunRecorder:
     def started(self, start: RunStart) -> int:
         """Record the run now and return its id; 0 if it cannot be recorded (counted, logged):
         the run goes on, and its steps and end are counted as not stored."""
+        if self.store is not None:
+            try:
+                return RunRepo(self.store, self.owner).start(start)
+            except (LabStoreError, SQLAlchemyError) as exc:  # the run goes on unrecorded
+                self._give_up(f"the run could not be recorded: {_reason(exc)}")
+                return 0
         try:
             conn = self._connect(self.start_timeout_s)
         except sqlite3.Error as exc:
@@ -161,21 +180,22 @@ class StoreRunRecorder:
         for attempt in range(len(self.retry_delays_s) + 1):
             try:
                 written = self._write(item)
-            except sqlite3.OperationalError as exc:
+            except _TRANSIENT as exc:
                 # Locked, busy, read-only, full, an I/O error: any of these may pass (the lock is
                 # released, space is freed), so the write is tried again on a new connection.
                 self._drop_connection()
                 if attempt == len(self.retry_delays_s):
-                    self._give_up(f"{what} could not be stored: {exc}")
+                    self._give_up(f"{what} could not be stored: {_reason(exc)}")
                     return
                 with self._cond:
                     self.retries += 1
-                logger.info("%s could not be stored yet (%s); trying again", what, exc)
+                logger.info("%s could not be stored yet (%s); trying again", what,
+                            _reason(exc))
                 time.sleep(self.retry_delays_s[attempt])
                 continue
-            except sqlite3.Error as exc:  # a broken constraint does not pass by retrying
+            except (sqlite3.Error, DBAPIError) as exc:  # a broken constraint stays broken
                 self._drop_connection()
-                self._give_up(f"{what} could not be stored: {exc}")
+                self._give_up(f"{what} could not be stored: {_reason(exc)}")
                 return
             except Exception as exc:  # a value the database cannot take: the writer goes on
                 logger.exception("%s could not be written", what)
@@ -189,9 +209,12 @@ class StoreRunRecorder:
             return
 
     def _write(self, item: tuple) -> bool:
-        if self._conn is None:
-            self._conn = self._connect(self.busy_timeout_s)
-        repo = RunRepo(self._conn, self.owner)
+        if self.store is not None:
+            repo = RunRepo(self.store, self.owner)
+        else:
+            if self._conn is None:
+                self._conn = self._connect(self.busy_timeout_s)
+            repo = RunRepo(self._conn, self.owner)
         kind = item[0]
         if kind == "step":
             repo.record_step(item[1], item[2])
@@ -220,7 +243,20 @@ class StoreRunRecorder:
             self.unstored += 1
             self.last_error = message
             self.last_error_at = self.clock.now()
-        logger.error("%s (database %s)", message, self.db_path)
+        where = "the lab store" if self.store is not None else f"database {self.db_path}"
+        logger.error("%s (%s)", message, where)
+
+
+#: Failures that may pass (a lock released, space freed, the server back): tried again. On a
+#: server, an OperationalError is a lost connection, a serialization failure or a deadlock.
+_TRANSIENT = (sqlite3.OperationalError, LabStoreError, OperationalError)
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, in one line (the driver's own message for a server's error)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _describe(item: tuple) -> str:
