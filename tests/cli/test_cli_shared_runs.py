@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,38 @@ def test_a_killed_run_on_the_server_is_closed_by_its_own_workstation_only(lab) -
     assert shown["message"].startswith("interrupted: MeterLab stopped during the run")
     assert {"Bench 1 ESME", "Bench 1 relay"} <= {e["device"] for e in shown["evidence"]}
     assert bench.runs_in_file() == 0
+
+
+def test_a_run_on_a_bench_of_the_lab_stores_devices_records_them_under_their_stand_ins(
+        lab, pg_url) -> None:
+    """The bench's devices are registered on the server: the run names them by the server's ids,
+    the bench file's events by their stand-ins' (never the server's ids in the file's rows)."""
+    from app.domain.clock import FixedClock
+    from app.services.runtime import DEMO_DEVICES
+    from app.storage.devices import DeviceRepo
+    from app.storage.lab_devices import LabDeviceMap
+    from app.storage.labstore import PostgresLabStore, lab_store_key
+
+    bench, _ = lab
+    store = PostgresLabStore(pg_url)
+    try:
+        repo = DeviceRepo(store, FixedClock(datetime.fromisoformat(NOW)))
+        server_ids = {d.label: repo.add(d).id for d in DEMO_DEVICES}
+    finally:
+        store.close()
+    ran = bench("run", "start", "power-outage", "--bench", "Bench 1", "--emulate", "--org",
+                "Acme", "--param", "duration_s=179", "--now", NOW)
+    assert ran.returncode == 0, ran.stderr
+    record = json.loads(ran.stdout.splitlines()[-1])
+    assert record["verdict"] == "PASS"
+    conn = sqlite3.connect(bench.db)
+    try:
+        stand_ins = LabDeviceMap(conn, lab_store_key(libpq(pg_url))).lab_refs()
+        recorded = dict(conn.execute(
+            "SELECT DISTINCT device, device_ref FROM events WHERE device_ref IS NOT NULL"
+        ).fetchall())
+    finally:
+        conn.close()
+    assert recorded, "no events of the registered devices"
+    for label, local in recorded.items():
+        assert stand_ins[local] == server_ids[label]  # each one's stand-in, of its server row
