@@ -300,7 +300,8 @@ class ReportsPage(QWidget):
                                   principal=self.ctx.principal, store=self._shared_store())
         except (NotFoundError, ValidationError, EvidenceElsewhereError) as exc:
             self.report = None
-            self.status.setText(getattr(exc, "message", None) or str(exc))
+            said = getattr(exc, "message", None) or str(exc)
+            self.status.setText(said[:1].upper() + said[1:])
             self._set_busy(False)
             return
         self.report = report
@@ -489,8 +490,10 @@ class ReportsPage(QWidget):
             self._verify_said(f"{path.name} cannot be read ({exc.strerror or exc}).", ok=False)
             return False
         if result.valid:
+            elsewhere = result.elsewhere()
             self._verify_said(f"Seal valid: {path.name} is run {result.run_id} as stored "
-                              f"(seal {result.seal}).", ok=True)
+                              f"(seal {result.seal})." + (f"\n{elsewhere}" if elsewhere else ""),
+                              ok=True)
         else:
             lines = "\n".join(f"• {d}" for d in result.differences[:12])
             more = len(result.differences) - 12
