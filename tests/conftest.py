@@ -57,4 +57,4 @@ def lab_ctx(ctx: AppContext) -> AppContext:
 
 
 # The throwaway PostgreSQL server (session-scoped) and a fresh database per test that asks.
-from tests.pg import pg_cluster, pg_url  # noqa: E402, F401
+from tests.pg import own_pg, pg_cluster, pg_url  # noqa: E402, F401

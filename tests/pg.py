@@ -191,3 +191,22 @@ def pg_url(pg_cluster: Cluster) -> Iterator[str]:
         yield pg_cluster.url(name)
     finally:
         pg_cluster.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def own_pg() -> Iterator[tuple[Cluster, str]]:
+    """A server of the test's own (to stop and start: the session's stays up) and the URL of
+    its database ``lab``, holding the lab store; stopped after the test."""
+    from app.storage.labstore import upgrade_lab_store
+
+    try:
+        cluster = start_cluster()
+    except ClusterUnavailable as exc:
+        _unavailable(str(exc))
+    try:
+        cluster.admin("CREATE DATABASE lab")
+        url = cluster.url("lab")
+        upgrade_lab_store(url)
+        yield cluster, url
+    finally:
+        cluster.stop()

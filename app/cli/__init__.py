@@ -346,6 +346,27 @@ def db_path_of(args: argparse.Namespace) -> Path:
 
 
 @contextmanager
+def server_lab_store(args: argparse.Namespace) -> Iterator[LabStore | None]:
+    """The lab store on a server when a lab store URL was given (opened now, closed after),
+    else None.
+
+    Raises:
+        LabStoreError: the server does not answer or has another schema.
+    """
+    from app.storage.labstore import open_lab_store
+
+    url = getattr(args, "lab_store_url", None)
+    if url is None:
+        yield None
+        return
+    store = open_lab_store(url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
 def lab_store_of(args: argparse.Namespace, db: Database) -> Iterator[LabStore]:
     """The lab store a command works with: the server's (opened now, closed after) when a lab
     store URL was given, else the one in the workstation's file `db`.
@@ -353,17 +374,10 @@ def lab_store_of(args: argparse.Namespace, db: Database) -> Iterator[LabStore]:
     Raises:
         LabStoreError: the server does not answer or has another schema.
     """
-    from app.storage.labstore import lab_store, open_lab_store
+    from app.storage.labstore import lab_store
 
-    url = getattr(args, "lab_store_url", None)
-    if url is None:
-        yield lab_store(db)
-        return
-    store = open_lab_store(url)
-    try:
-        yield store
-    finally:
-        store.close()
+    with server_lab_store(args) as server:
+        yield server if server is not None else lab_store(db)
 
 
 def principal_of(args: argparse.Namespace, db: Database, clock: Clock,

@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.cli import (
     EXIT_BAD_INPUT,
@@ -38,13 +36,11 @@ from app.cli import (
     emit,
     fail,
     principal_of,
+    server_lab_store,
 )
 from app.domain.clock import Clock
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.parsing import parse_id
-
-if TYPE_CHECKING:
-    from app.storage.labstore import LabStore
 
 #: The sub-parser name under which `report RUN_ID ...` is parsed.
 RUN_ID = "RUN_ID"
@@ -115,27 +111,6 @@ def _check_distinct(paths: dict[str, Path | None]) -> None:
         seen[key] = option
 
 
-@contextmanager
-def _server_store(args: argparse.Namespace) -> Iterator[LabStore | None]:
-    """The lab store on a server when one was given (opened now, closed after), else None: the
-    runs are in the workstation's file.
-
-    Raises:
-        LabStoreError: the server does not answer or has another schema.
-    """
-    url = getattr(args, "lab_store_url", None)
-    if url is None:
-        yield None
-        return
-    from app.storage.labstore import open_lab_store
-
-    store = open_lab_store(url)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def report_export(args: argparse.Namespace, clock: Clock) -> int:
     """Export run RUN_ID's report in the formats asked for."""
     from app.services.reports.export import ExportRequest, export_run
@@ -152,7 +127,7 @@ def report_export(args: argparse.Namespace, clock: Clock) -> int:
     _check_distinct({"pdf": pdf, "html": html, "json": json_path})
     from app.services.reports.build import EvidenceElsewhereError
 
-    with _server_store(args) as store:
+    with server_lab_store(args) as store:
         principal = cli_principal_for(args, clock, store)
         progress = _Progress()
         request = ExportRequest(pdf=pdf, html=html, json=json_path, csv=csv_dir)
@@ -182,7 +157,7 @@ def report_verify(args: argparse.Namespace, clock: Clock) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise ValidationError("file", f"There is no file {path}.")
-    with _server_store(args) as store:
+    with server_lab_store(args) as store:
         try:
             result = verify_file(path, db_path_of(args), clock, store)
         except NotAReportError as exc:
@@ -221,7 +196,7 @@ def report_campaign(args: argparse.Namespace, clock: Clock) -> int:
     from app.services.reports.files import write_atomically
 
     progress = _Progress()
-    with _server_store(args) as store:
+    with server_lab_store(args) as store:
         db = open_bench_database(db_path_of(args), clock, store)
         try:
             campaign = build_campaign(db.conn, args.org, args.role, args.date_from,

@@ -24,8 +24,8 @@ import pytest
 
 from app.services.lab_changes import APPLICATION_NAME, LabChangeWatcher, LabStoreState
 from app.storage.db import open_database
-from app.storage.labstore import PostgresLabStore, lab_store, upgrade_lab_store
-from tests.pg import PORT, ROLE, ClusterUnavailable, _unavailable, start_cluster
+from app.storage.labstore import PostgresLabStore, lab_store
+from tests.pg import PORT, ROLE
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -171,37 +171,28 @@ def test_a_cut_connection_is_unreachable_then_back(pg_url) -> None:
         watcher.stop()
 
 
-def test_a_stopped_server_is_unreachable_until_it_is_started_again(tmp_path) -> None:
+def test_a_stopped_server_is_unreachable_until_it_is_started_again(own_pg) -> None:
+    cluster, url = own_pg  # a server of this test's own: the others' stays up
+    seen = Seen()
+    watcher = _watching(url, seen, backoff=(0.2, 0.4))
     try:
-        cluster = start_cluster()  # a server of this test's own: the others' stays up
-    except ClusterUnavailable as exc:
-        _unavailable(str(exc))
-    try:
-        cluster.admin("CREATE DATABASE lab")
-        url = cluster.url("lab")
-        upgrade_lab_store(url)
-        seen = Seen()
-        watcher = _watching(url, seen, backoff=(0.2, 0.4))
-        try:
-            cluster.stop_server()
-            assert seen.wait(lambda: len(seen.states) >= 2)
-            assert not seen.states[1].reachable
-            assert seen.states[1].message.startswith("lab store unreachable: ")
-            assert watcher.state == seen.states[1]
-            time.sleep(1.0)  # it keeps trying meanwhile, and says it once
-            assert len(seen.states) == 2
-            cluster.start_server()
-            with psycopg.connect(host=str(cluster.socket_dir), port=PORT, user=ROLE,
-                                 dbname="lab", autocommit=True) as conn:
-                conn.execute("INSERT INTO labs (name, spaces, timezone) "
-                             "VALUES ('While away', 10, 'Europe/London')")
-            assert seen.wait(lambda: len(seen.states) >= 3)
-            assert seen.states[2] == LabStoreState(True, "lab store reachable again")
-            assert seen.wait(lambda: bool(seen.changes))
-        finally:
-            watcher.stop()
+        cluster.stop_server()
+        assert seen.wait(lambda: len(seen.states) >= 2)
+        assert not seen.states[1].reachable
+        assert seen.states[1].message.startswith("lab store unreachable: ")
+        assert watcher.state == seen.states[1]
+        time.sleep(1.0)  # it keeps trying meanwhile, and says it once
+        assert len(seen.states) == 2
+        cluster.start_server()
+        with psycopg.connect(host=str(cluster.socket_dir), port=PORT, user=ROLE,
+                             dbname="lab", autocommit=True) as conn:
+            conn.execute("INSERT INTO labs (name, spaces, timezone) "
+                         "VALUES ('While away', 10, 'Europe/London')")
+        assert seen.wait(lambda: len(seen.states) >= 3)
+        assert seen.states[2] == LabStoreState(True, "lab store reachable again")
+        assert seen.wait(lambda: bool(seen.changes))
     finally:
-        cluster.stop()
+        watcher.stop()
 
 
 def test_stop_ends_the_thread_promptly(pg_url, tmp_path) -> None:

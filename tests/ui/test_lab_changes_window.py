@@ -14,7 +14,6 @@ import pytest
 
 from app.domain.bookings import Phase
 from app.main import AppContext, build_context
-from tests.pg import ClusterUnavailable, _unavailable, start_cluster
 from ui.lab_feed import attach_lab_feed
 from ui.launch import prepare_context
 from ui.main_window import MainWindow
@@ -91,51 +90,40 @@ def test_another_workstations_booking_appears_in_the_calendar(qtbot, workstation
         window.lab_feed.stop()
 
 
-def test_a_stopped_server_is_shown_and_booking_changes_are_refused(qtbot, tmp_path,
-                                                                   clock) -> None:
+def test_a_stopped_server_is_shown_and_booking_changes_are_refused(qtbot, tmp_path, clock,
+                                                                   own_pg) -> None:
+    cluster, url = own_pg  # a server of this test's own, to stop and start
+    ctx, _ = prepare_context(tmp_path / "bench.db", clock, "tester", demo=False,
+                             lab_store_url=url)
+    _shared_lab(ctx)
+    booking = _book(ctx, "Northampton", "Acme Energy", 26, 9)
+    window = _window(qtbot, ctx, backoff=(0.2, 0.5))
+    page = window.pages["bookings"]
+    page.reload_labs()
+    assert window.lab_store_label.text() == f"Lab store: lab on {cluster.socket_dir}"
     try:
-        cluster = start_cluster()  # a server of this test's own, to stop and start
-    except ClusterUnavailable as exc:
-        _unavailable(str(exc))
-    try:
-        cluster.admin("CREATE DATABASE lab")
-        url = cluster.url("lab")
-        from app.storage.labstore import upgrade_lab_store
+        cluster.stop_server()
+        qtbot.waitUntil(lambda: window.lab_store_banner.isVisible(), timeout=10_000)
+        banner = window.lab_store_banner.text()
+        assert banner.startswith("Lab store unreachable: ")
+        assert "bench capture goes on" in banner
+        assert window.lab_store_label.text() == "Lab store: unreachable"
 
-        upgrade_lab_store(url)
-        ctx, _ = prepare_context(tmp_path / "bench.db", clock, "tester", demo=False,
-                                 lab_store_url=url)
-        _shared_lab(ctx)
-        booking = _book(ctx, "Northampton", "Acme Energy", 26, 9)
-        window = _window(qtbot, ctx, backoff=(0.2, 0.5))
-        page = window.pages["bookings"]
-        page.reload_labs()
-        assert window.lab_store_label.text() == f"Lab store: lab on {cluster.socket_dir}"
-        try:
-            cluster.stop_server()
-            qtbot.waitUntil(lambda: window.lab_store_banner.isVisible(), timeout=10_000)
-            banner = window.lab_store_banner.text()
-            assert banner.startswith("Lab store unreachable: ")
-            assert "bench capture goes on" in banner
-            assert window.lab_store_label.text() == "Lab store: unreachable"
+        page.ask_reason = lambda _title, _prompt: ""
+        page.perform_action(booking, "approve")
+        assert window.errors.dialog is not None
+        assert window.errors.dialog.text().startswith("lab store unreachable: ")
+        assert window.errors.dialog.informativeText() == ""  # one sentence, once
+        window.errors.dialog.close()
 
-            page.ask_reason = lambda _title, _prompt: ""
-            page.perform_action(booking, "approve")
-            assert window.errors.dialog is not None
-            assert window.errors.dialog.text().startswith("lab store unreachable: ")
-            assert window.errors.dialog.informativeText() == ""  # one sentence, once
-            window.errors.dialog.close()
-
-            cluster.start_server()
-            qtbot.waitUntil(lambda: not window.lab_store_banner.isVisible(), timeout=15_000)
-            assert window.statusBar().currentMessage() == "The lab store answers again."
-            # Nothing was queued: the booking is as it was, and can be approved now.
-            assert ctx.bookings_repo.get(booking).status.value == "requested"
-            page.perform_action(booking, "approve")
-            assert ctx.bookings_repo.get(booking).status.value == "scheduled"
-        finally:
-            window.lab_feed.stop()
-            window.close()
-            ctx.close()
+        cluster.start_server()
+        qtbot.waitUntil(lambda: not window.lab_store_banner.isVisible(), timeout=15_000)
+        assert window.statusBar().currentMessage() == "The lab store answers again."
+        # Nothing was queued: the booking is as it was, and can be approved now.
+        assert ctx.bookings_repo.get(booking).status.value == "requested"
+        page.perform_action(booking, "approve")
+        assert ctx.bookings_repo.get(booking).status.value == "scheduled"
     finally:
-        cluster.stop()
+        window.lab_feed.stop()
+        window.close()
+        ctx.close()
