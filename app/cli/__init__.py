@@ -180,7 +180,7 @@ def parse_lab_store_url(text: str, refuse_password: bool = True) -> URL | None:
         return None
     try:
         parsed = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ValidationError("lab_store", "Expected a URL like "
                                            "postgresql://meterlab@dbhost/meterlab.") from None
     if refuse_password and parsed.password is not None:

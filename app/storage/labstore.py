@@ -270,12 +270,14 @@ def postgres_url(url: str | URL) -> URL:
     ~/.pgpass, PGPASSFILE) when the URL has none.
 
     Raises:
-        ValueError: not a PostgreSQL URL, or no database named.
+        ValueError: not a PostgreSQL URL, no database named, or a port outside 1-65535.
     """
     try:
         parsed = make_url(url) if isinstance(url, str) else url
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise ValueError(f"not a database URL ({exc})") from exc
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ValueError(f"the port must be from 1 to 65535, not {parsed.port}")
     if parsed.get_backend_name() not in ("postgresql", "postgres"):
         raise ValueError(f"expected a postgresql:// URL, not {parsed.drivername}://")
     if not parsed.database:
