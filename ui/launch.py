@@ -241,7 +241,7 @@ def _open_window(app: Any, args: argparse.Namespace, clock: Clock, page: str,
         from app.services.accounts import cli_principal
 
         try:
-            principal = cli_principal(ctx.store or ctx.db, ctx.clock)
+            principal = cli_principal(ctx.lab_source, ctx.clock)
         except RuleRefusal as exc:
             ctx.close()
             return _fail(str(exc), EXIT_REFUSED)
@@ -327,7 +327,7 @@ def account_service(ctx: AppContext) -> Any:
         from app.services.accounts import AccountService
     except ImportError:
         return None
-    return AccountService(ctx.store or ctx.db, ctx.clock)
+    return AccountService(ctx.lab_source, ctx.clock)
 
 
 def wait_for_login(app: Any, lock: Any) -> Any:

@@ -268,7 +268,7 @@ def device_add(args: argparse.Namespace, clock: Clock) -> int:
     from app.services.device_registry import DeviceRegistry
 
     ctx = cli_context(args, clock)
-    stored = DeviceRegistry(ctx.store or ctx.db, clock, ctx.principal).add(device, force=args.force)
+    stored = DeviceRegistry(ctx.lab_source, clock, ctx.principal).add(device, force=args.force)
     emit(_device_dict(stored))
     return EXIT_OK
 
@@ -277,7 +277,7 @@ def device_list(args: argparse.Namespace, clock: Clock) -> int:
     from app.services.device_registry import DeviceRegistry
 
     ctx = cli_context(args, clock)
-    emit([_device_dict(d) for d in DeviceRegistry(ctx.store or ctx.db, clock, ctx.principal).list()])
+    emit([_device_dict(d) for d in DeviceRegistry(ctx.lab_source, clock, ctx.principal).list()])
     return EXIT_OK
 
 

@@ -31,7 +31,7 @@ def _principal(args: argparse.Namespace, ctx: AppContext) -> Principal | None:
         return None
     from app.services.principals import participant_principal
 
-    return participant_principal(ctx.store or ctx.db, ctx.clock, email)
+    return participant_principal(ctx.lab_source, ctx.clock, email)
 
 
 def induction_show(args: argparse.Namespace, clock: Clock) -> int:

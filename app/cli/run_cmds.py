@@ -40,7 +40,7 @@ def run_list(args: argparse.Namespace, clock: Clock) -> int:
     try:
         scope = ctx.principal.org_scope()
         org_id = ctx.orgs.resolve(args.org, org_scope=scope).id if args.org else None
-        runs = RunRepo(ctx.store or ctx.db).list(org_id=org_id, bench=args.bench, device=args.device,
+        runs = RunRepo(ctx.lab_source).list(org_id=org_id, bench=args.bench, device=args.device,
                                          plan=args.plan, verdict=verdict, limit=limit,
                                          org_scope=scope)
     finally:
@@ -57,7 +57,7 @@ def run_show(args: argparse.Namespace, clock: Clock) -> int:
     ctx = cli_context(args, clock)
     try:
         # Another organisation's run reads exactly as a missing one: nothing is revealed.
-        record = RunRepo(ctx.store or ctx.db).get(run_id, ctx.principal.org_scope())
+        record = RunRepo(ctx.lab_source).get(run_id, ctx.principal.org_scope())
     finally:
         ctx.close()
     if record is None:

@@ -179,7 +179,6 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
     from app.services.runtime import DeviceRuntime
     from app.storage.db import capture_dir_for
     from app.storage.devices import DeviceRepo
-    from app.storage.labstore import lab_store
     from devices.emulator.faults import parse_faults
 
     # The run takes time: a `--now` sets where the clock starts, then it runs.
@@ -214,7 +213,7 @@ def run_start(args: argparse.Namespace, clock: Clock) -> int:
     try:
         # Refused before the bench is looked at: a participant learns nothing of its devices.
         ctx.principal.require(Action.RUNS, "start runs")
-        store = ctx.store or lab_store(ctx.db)
+        store = ctx.lab_source
         registry = DeviceRepo(store, clock).list()
         devices = emulated_devices(registry, args.bench) if args.emulate else registry
         checker = RunsService(ctx.db, db_path, clock, ctx.actor, plan_dirs, None, devices,

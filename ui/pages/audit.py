@@ -84,8 +84,8 @@ class AuditPage(QWidget):
 
     def refresh(self) -> None:
         """Read the kinds and actors again (keeping the choices) and the rows."""
-        for combo, values in ((self.entity_combo, audit_entities(self.ctx.store or self.ctx.db)),
-                              (self.actor_combo, audit_actors(self.ctx.store or self.ctx.db))):
+        for combo, values in ((self.entity_combo, audit_entities(self.ctx.lab_source)),
+                              (self.actor_combo, audit_actors(self.ctx.lab_source))):
             chosen = combo.currentText()
             combo.blockSignals(True)
             combo.clear()
@@ -110,7 +110,7 @@ class AuditPage(QWidget):
         actor = self.actor_combo.currentText()
         since = self.since()
         self.entries = list_audit(
-            self.ctx.store or self.ctx.db, entity=None if entity in ("", ANY) else entity,
+            self.ctx.lab_source, entity=None if entity in ("", ANY) else entity,
             actor=None if actor in ("", ANY) else actor,
             since=to_db(since) if since else None, limit=PAGE_LIMIT)
         self.table.setRowCount(len(self.entries))

@@ -57,7 +57,7 @@ class InductionPage(QWidget):
                  accounts: StaffVerifier | None = None) -> None:
         super().__init__(parent)
         self.env, self.ctx = env, env.ctx
-        self.accounts = accounts or staff_verifier(self.ctx.store or self.ctx.db, self.ctx.clock)
+        self.accounts = accounts or staff_verifier(self.ctx.lab_source, self.ctx.clock)
         self.service = InductionService.of(self.ctx)
         self.lab: Lab | None = None
         self.visitor: Visitor | None = None
