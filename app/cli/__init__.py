@@ -178,6 +178,10 @@ def parse_lab_store_url(text: str, refuse_password: bool = True) -> URL | None:
     text = text.strip()
     if not text:
         return None
+    control = next((c for c in text if ord(c) < 32 or 127 <= ord(c) < 160), None)
+    if control is not None:  # typed or pasted into the dialog, or set in the environment
+        raise ValidationError("lab_store", f"The URL must not contain control characters "
+                                           f"(found U+{ord(control):04X}).")
     try:
         parsed = make_url(text)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number

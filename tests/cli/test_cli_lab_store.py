@@ -50,6 +50,7 @@ def test_the_url_may_come_from_the_environment(pg_url, capsys, monkeypatch) -> N
     ("postgresql://meterlab@dbhost:99999999999/meterlab", "port must be from 1 to 65535"),
     ("postgresql://meterlab@dbhost:0/meterlab", "port must be from 1 to 65535"),
     ("postgresql://meterlab@dbhost:abc/meterlab", "Expected a URL like"),
+    ("postgresql://meterlab@dbhost/meter\x07lab", "control characters (found U+0007)"),
     ("", "Give the PostgreSQL database"),
 ])
 def test_a_bad_url_is_one_sentence_and_exit_2(capsys, monkeypatch, url, says) -> None:
